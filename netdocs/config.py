@@ -1,0 +1,50 @@
+"""Settings: one place, environment variables with the NETDOCS_ prefix (or a .env file)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "netdocs"
+
+
+class Settings(BaseSettings):
+    """netdocs configuration. Every field can be set as ``NETDOCS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NETDOCS_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="data directory")
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset = embedded PostgreSQL under home"
+    )
+    policy: Path | None = Field(default=None, description="access-policy file (tags.yaml)")
+    include: list[str] = Field(default_factory=lambda: ["**/*.md", "**/*.markdown", "**/*.txt"])
+    exclude: list[str] = Field(default_factory=list)
+    max_file_bytes: int = 5_000_000
+
+    embedding_provider: Literal["local", "openai"] = "local"
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    embed_batch_size: int = 16
+
+    chunk_max_tokens: int = 200
+    mass_delete_ratio: float = 0.5
+    docs_per_commit_batch: int = 64
+
+    role: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

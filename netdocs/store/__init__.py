@@ -1,0 +1,1 @@
+"""PostgreSQL storage: schema and migrations, the per-document commit, vector search SQL."""

@@ -1,0 +1,106 @@
+"""Versioned migrations and the index's embedding-model record."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+import psycopg
+
+from netdocs.db import connect, redact
+from netdocs.errors import DatabaseError
+
+log = logging.getLogger(__name__)
+
+_LOCK_KEY = 0x6E6574646F6373  # "netdocs": serialises migrations between processes
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("netdocs.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql"):
+            found.append((int(name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(url: str) -> int:
+    """Apply pending migrations (each in its own transaction); return the schema version."""
+    with connect(url, vector=False) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.errors.FeatureNotSupported as e:
+            raise DatabaseError(f"pgvector is not available on {redact(url)}: {e}") from None
+        except psycopg.errors.UndefinedFile as e:
+            raise DatabaseError(
+                f"the pgvector extension is not installed on {redact(url)} ({e}); "
+                "install pgvector 0.8+ on that server"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise DatabaseError(
+                f"pgvector is missing on {redact(url)} and this user may not create it: {e}"
+            ) from None
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                log.info("applying migration %03d", version)
+                conn.execute(sql)  # type: ignore[arg-type]  # trusted, packaged SQL
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                done.add(version)
+        return max(done) if done else 0
+
+
+def _index_name(dim: int) -> str:
+    return f"chunks_embedding_hnsw_{dim}"
+
+
+def recorded_model(conn: psycopg.Connection) -> tuple[str, int] | None:
+    """The (model id, dimension) the index was built with, if any."""
+    rows = dict(conn.execute("SELECT key, value FROM index_meta").fetchall())
+    if "embedding_model" not in rows:
+        return None
+    return rows["embedding_model"], int(rows["embedding_dim"])
+
+
+def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> str | None:
+    """Record the embedding model; if it differs from the stored one, empty the index.
+
+    Returns a message when the index was reset (the caller says so), else None. The HNSW
+    index is an expression index on ``embedding::vector(dim)`` so any dimension works.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        current = recorded_model(conn)
+        if current == (model_id, dim):
+            return None
+        message = None
+        if current is not None:
+            old_model, old_dim = current
+            conn.execute("DELETE FROM chunks")
+            conn.execute("DELETE FROM documents")
+            conn.execute("DELETE FROM quarantine")
+            conn.execute(f"DROP INDEX IF EXISTS {_index_name(old_dim)}")
+            message = (
+                f"embedding model changed from {old_model} ({old_dim}-d) to {model_id} "
+                f"({dim}-d): the index was emptied and every document will be re-embedded"
+            )
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {_index_name(dim)} ON chunks USING hnsw "
+            f"((embedding::vector({int(dim)})) vector_cosine_ops)"
+        )
+        conn.execute(
+            "INSERT INTO index_meta (key, value) VALUES ('embedding_model', %s), "
+            "('embedding_dim', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (model_id, str(dim)),
+        )
+        return message
