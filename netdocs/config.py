@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     exclude: list[str] = Field(default_factory=list)
     max_file_bytes: int = 5_000_000
 
-    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_provider: Literal["local", "openai", "hashing"] = "local"
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")

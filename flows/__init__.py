@@ -1,0 +1,1 @@
+"""Prefect flows: ingest (scheduled and backfill)."""

@@ -1,0 +1,97 @@
+"""The ingest flow: scan -> hash-diff -> chunk -> cached-embed -> validate -> commit/delete."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from netdocs.config import get_settings
+from netdocs.errors import ConfigError
+from netdocs.ingest.batch import Progress
+from netdocs.ingest.lock import run_lock
+from netdocs.ingest.stats import RunStats
+from tasks import ingest as t
+
+_progress: Progress | None = None  # set by the CLI for a terminal progress bar
+
+
+def set_progress(callback: Progress | None) -> None:
+    """Install (or remove) a progress callback for runs in this process."""
+    global _progress
+    _progress = callback
+
+
+def _batches(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+@flow(name="ingest", log_prints=False)
+def ingest(
+    path: str,
+    policy: str | None = None,
+    full: bool = False,
+    allow_mass_delete: bool = False,
+) -> dict[str, Any]:
+    """Bring the index in step with the folder ``path``; returns the run summary."""
+    started = time.perf_counter()
+    logger = get_run_logger()
+    settings = get_settings()
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{path}: not a directory")
+    policy_path = policy or (str(settings.policy) if settings.policy else None)
+    t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
+    stats = RunStats(run_id=str(uuid.uuid4()))
+    run_id = uuid.UUID(stats.run_id)
+    url, reset = t.prepare_index(settings)
+    if reset:
+        logger.warning(reset)
+        stats.messages.append(reset)
+    with run_lock(url):
+        t.record_run(url, run_id, "running", {}, str(root))
+        plan = t.plan_run(url, str(root), policy_path, settings, full)
+        ch = plan.changes
+        stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
+        stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
+        stats.metadata_only = len(ch.metadata_only)
+        stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
+        try:
+            deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+        except Exception:
+            t.record_run(url, run_id, "refused", stats.to_json(), str(root))
+            raise
+        if ch.deleted and not plan.scan.complete:
+            stats.messages.append(
+                f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "
+                f"{len(ch.deleted)} deletion(s) postponed"
+            )
+        logger.info(
+            "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",
+            stats.scanned, stats.new, stats.changed, stats.unchanged, stats.metadata_only,
+            len(deletable),
+        )
+        if _progress:
+            _progress("total_docs", len(plan.to_process))
+        t.update_metadata(url, plan, run_id)
+        for batch in _batches(plan.to_process, settings.docs_per_commit_batch):
+            stats.add_batch(
+                t.ingest_batch(url, str(root), batch, policy_path, settings, run_id, _progress)
+            )
+        stats.chunks_deleted += t.delete_documents(url, deletable)
+        stats.deleted = len(deletable)
+        stats.duration_s = time.perf_counter() - started
+        status = "failed" if stats.failed else "completed"
+        t.record_run(url, run_id, status, stats.to_json(), str(root))
+    create_markdown_artifact(
+        key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
+    )
+    logger.info(
+        "done in %.1fs: %d chunks embedded, %d cache hits, %d failed",
+        stats.duration_s, stats.chunks_embedded, stats.embedding_cache_hits, len(stats.failed),
+    )
+    return stats.to_json()

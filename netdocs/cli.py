@@ -1,0 +1,175 @@
+"""The netdocs command line. Library errors become clear messages and exit codes.
+
+Exit codes: 0 success; 1 some documents failed or a run was refused/locked;
+2 bad usage, configuration or access (unknown role); 3 database unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from netdocs.errors import (
+    AccessDenied, ConfigError, DatabaseError, MassDeleteRefused, NetdocsError, RunLocked,
+)
+
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (AccessDenied, 2), (ConfigError, 2), (DatabaseError, 3), (MassDeleteRefused, 1),
+    (RunLocked, 1), (NetdocsError, 1),
+]
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _progress_bar() -> tuple[Callable[[str, int], None], Callable[[], None]] | None:
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    bar.start()
+    docs = bar.add_task("documents", total=None)
+    chunks = bar.add_task("chunks embedded", total=None)
+
+    def update(kind: str, n: int) -> None:
+        if kind == "total_docs":
+            bar.update(docs, total=n)
+        elif kind == "docs":
+            bar.advance(docs, n)
+        elif kind == "chunks":
+            bar.advance(chunks, n)
+
+    return update, bar.stop
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Run the ingest flow on a folder."""
+    _quiet_prefect()
+    from flows.ingest import ingest, set_progress
+
+    bar = None if args.json else _progress_bar()
+    if bar:
+        set_progress(bar[0])
+    try:
+        result = ingest(
+            path=str(args.path), policy=str(args.policy) if args.policy else None,
+            full=args.full, allow_mass_delete=args.allow_mass_delete,
+        )
+    finally:
+        if bar:
+            bar[1]()
+            set_progress(None)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        _print_ingest(result)
+    return 1 if result["failed"] else 0
+
+
+def _print_ingest(r: dict[str, Any]) -> None:
+    print(
+        f"run {r['run_id']}: {r['scanned']} scanned — {r['new']} new, {r['changed']} changed, "
+        f"{r['unchanged']} unchanged, {r['metadata_only']} metadata-only, {r['deleted']} deleted"
+    )
+    print(
+        f"chunks: {r['chunks_embedded']} embedded, {r['embedding_cache_hits']} from cache, "
+        f"{r['chunks_reused']} reused, {r['chunks_deleted']} deleted — {r['duration_s']:.1f}s"
+    )
+    for note in r.get("messages", []):
+        print(f"note: {note}")
+    for f in r["failed"]:
+        print(f"FAILED {f['path']}: {f['error']}", file=sys.stderr)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print what the index holds."""
+    from netdocs.config import get_settings
+    from netdocs.db import connection, database_url
+    from netdocs.store.schema import migrate
+    from netdocs.store.status import status
+
+    url = database_url(get_settings())
+    migrate(url)
+    with connection(url) as conn:
+        result = status(conn)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded PostgreSQL server."""
+    from netdocs.config import get_settings
+    from netdocs.db import stop_embedded
+
+    print("stopped" if stop_embedded(get_settings()) else "not running")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="netdocs", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="bring the index in step with a folder (also a backfill)")
+    p.add_argument("path", type=Path)
+    p.add_argument("--policy", type=Path, help="access-policy file (roles, tag rules)")
+    p.add_argument("--full", action="store_true", help="re-process every document")
+    p.add_argument("--allow-mass-delete", action="store_true",
+                   help="allow deleting more than NETDOCS_MASS_DELETE_RATIO of the index")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("status", help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("db", help="the embedded database")
+    p.add_argument("action", choices=["stop"])
+    p.set_defaults(func=cmd_db_stop)
+
+    try:
+        from netdocs.query.cli import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, run, translate errors into messages and exit codes."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except NetdocsError as e:
+        print(f"netdocs: error: {e}", file=sys.stderr)
+        return next(code for cls, code in EXIT_CODES if isinstance(e, cls))
+    except FileNotFoundError as e:
+        print(f"netdocs: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netdocs: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

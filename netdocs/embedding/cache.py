@@ -1,0 +1,84 @@
+"""The content-addressed embedding cache in PostgreSQL, shared by every worker.
+
+Key: (model id, sha256 of the exact text embedded). Look up, embed only what is missing
+(each distinct text once), write the new vectors in one transaction, return all vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+
+from netdocs.embedding.base import Embedder, Vectors
+
+
+@dataclass
+class CacheStats:
+    """Counts for one cached-embed call."""
+
+    hits: int = 0  # texts whose vector came from the cache
+    embedded: int = 0  # distinct texts run through the model
+    duplicates: int = 0  # texts sharing a vector with an identical text in the same call
+
+
+def lookup(conn: psycopg.Connection, model_id: str, hashes: Sequence[str]) -> dict[str, Vectors]:
+    """Cached vectors for the given text hashes."""
+    if not hashes:
+        return {}
+    rows = conn.execute(
+        "SELECT text_sha256, embedding FROM embedding_cache "
+        "WHERE model_id = %s AND text_sha256 = ANY(%s)",
+        (model_id, list(set(hashes))),
+    ).fetchall()
+    return {h: np.asarray(v, dtype=np.float32) for h, v in rows}
+
+
+def store(conn: psycopg.Connection, model_id: str, items: dict[str, Vectors]) -> None:
+    """Insert new cache entries in one transaction (existing keys are left alone)."""
+    if not items:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO embedding_cache (model_id, text_sha256, embedding) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            [(model_id, h, v) for h, v in items.items()],
+        )
+
+
+def cached_embed(
+    conn: psycopg.Connection,
+    embedder: Embedder,
+    texts: Sequence[str],
+    hashes: Sequence[str],
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Vectors, CacheStats]:
+    """Vectors for ``texts`` (``hashes[i]`` = sha256 of ``texts[i]``), using the cache."""
+    stats = CacheStats()
+    found = lookup(conn, embedder.model_id, hashes)
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.commit()  # do not hold a snapshot open while the model runs
+    todo: dict[str, str] = {}
+    for text, h in zip(texts, hashes, strict=True):
+        if h in found:
+            stats.hits += 1
+        elif h in todo:
+            stats.duplicates += 1
+        else:
+            todo[h] = text
+    fresh: dict[str, Vectors] = {}
+    if todo:
+        keys = list(todo)
+        vectors = embedder.embed([todo[k] for k in keys])
+        fresh = dict(zip(keys, vectors, strict=True))
+        stats.embedded = len(keys)
+        store(conn, embedder.model_id, fresh)
+        if on_progress:
+            on_progress(len(keys))
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        out[i] = found[h] if h in found else fresh[h]
+    return out, stats

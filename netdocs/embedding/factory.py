@@ -1,0 +1,56 @@
+"""Build the configured embedder (one instance per process and configuration)."""
+
+from __future__ import annotations
+
+import threading
+
+from netdocs.config import Settings
+from netdocs.embedding.base import Embedder
+from netdocs.errors import ConfigError
+
+_lock = threading.Lock()
+_instances: dict[tuple[object, ...], Embedder] = {}
+
+
+def _key(settings: Settings) -> tuple[object, ...]:
+    return (
+        settings.embedding_provider,
+        settings.openai_embedding_model,
+        settings.openai_base_url,
+        str(settings.home),
+        settings.embed_batch_size,
+    )
+
+
+def _build(settings: Settings) -> Embedder:
+    provider = settings.embedding_provider
+    if provider == "local":
+        from netdocs.embedding.local import LocalEmbedder
+
+        return LocalEmbedder(cache_dir=settings.home / "models", batch_size=settings.embed_batch_size)
+    if provider == "openai":
+        if settings.openai_api_key is None:
+            raise ConfigError(
+                "NETDOCS_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY to be set"
+            )
+        from netdocs.embedding.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            model=settings.openai_embedding_model,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+        )
+    if provider == "hashing":
+        from netdocs.embedding.hashing import HashingEmbedder
+
+        return HashingEmbedder()
+    raise ConfigError(f"NETDOCS_EMBEDDING_PROVIDER: unknown provider {provider!r}")
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The embedder for ``settings``, built once per process."""
+    key = _key(settings)
+    with _lock:
+        if key not in _instances:
+            _instances[key] = _build(settings)
+        return _instances[key]

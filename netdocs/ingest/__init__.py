@@ -1,0 +1,1 @@
+"""Ingestion stages as plain functions; Prefect tasks in ``tasks/`` wrap them."""

@@ -1,0 +1,134 @@
+"""Process one batch of documents: read, chunk, cached-embed, validate, commit each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import numpy as np
+import psycopg
+
+from netdocs.chunking import chunk_document
+from netdocs.embedding.base import Embedder, Vectors
+from netdocs.embedding.cache import cached_embed
+from netdocs.errors import EmbeddingError
+from netdocs.ingest.stats import BatchStats
+from netdocs.policy import Policy
+from netdocs.sources import read_document
+from netdocs.store.writer import commit_document, existing_chunk_ids, quarantine
+from netdocs.types import Chunk, DocFailure, SourceDoc
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+
+
+class Validator(Protocol):
+    """The data-quality gate's interface (see netdocs.validation)."""
+
+    def validate(
+        self, chunks: Sequence[Chunk], vectors: Vectors, tags_by_doc: dict[str, Sequence[str]]
+    ) -> Any: ...
+
+
+def load_and_chunk(
+    root: Path,
+    doc_ids: Sequence[str],
+    policy: Policy | None,
+    embedder: Embedder,
+    *,
+    max_tokens: int,
+    max_bytes: int,
+) -> tuple[list[tuple[SourceDoc, list[Chunk]]], list[DocFailure]]:
+    """Re-read and chunk documents; problems become failures naming the file."""
+    ready, failed = [], []
+    limit = min(max_tokens, embedder.max_tokens)
+    for doc_id in doc_ids:
+        try:
+            doc = read_document(root, doc_id, policy, max_bytes)
+        except FileNotFoundError:
+            continue  # vanished since the scan: the next run deletes it
+        except (OSError, ValueError) as e:
+            failed.append(DocFailure(doc_id, str(getattr(e, "strerror", None) or e)))
+            continue
+        try:
+            chunks = chunk_document(doc.doc_id, doc.text, embedder.count_tokens, limit)
+        except Exception as e:  # a chunker bug must not stop the other documents
+            log.exception("chunking failed for %s", doc_id)
+            failed.append(DocFailure(doc_id, f"chunking failed: {type(e).__name__}: {e}"))
+            continue
+        if not chunks:
+            failed.append(DocFailure(doc_id, "no indexable text (only headings or front matter)"))
+            continue
+        ready.append((doc, chunks))
+    return ready, failed
+
+
+def process_batch(
+    conn: psycopg.Connection,
+    root: Path,
+    doc_ids: Sequence[str],
+    *,
+    policy: Policy | None,
+    embedder: Embedder,
+    validator: Validator | None,
+    run_id: UUID,
+    max_tokens: int,
+    max_bytes: int,
+    progress: Progress | None = None,
+) -> BatchStats:
+    """Chunk, embed (through the cache), validate, then commit each document on its own."""
+    stats = BatchStats()
+    ready, stats.failed = load_and_chunk(
+        root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes
+    )
+    existing = existing_chunk_ids(conn, [d.doc_id for d, _ in ready])
+    conn.commit()
+    todo = [c for _, chunks in ready for c in chunks if c.chunk_id not in existing]
+    stats.chunks_reused = sum(len(chunks) for _, chunks in ready) - len(todo)
+    try:
+        vectors, cstats = cached_embed(
+            conn, embedder, [c.embed_text for c in todo], [c.text_hash for c in todo],
+            on_progress=(lambda n: progress("chunks", n)) if progress else None,
+        )
+    except EmbeddingError as e:
+        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in ready]
+        return stats
+    stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
+    rejected: dict[str, list[dict[str, object]]] = {}
+    if validator is not None and todo:
+        report = validator.validate(todo, vectors, {d.doc_id: d.tags for d, _ in ready})
+        rejected = {k: [asdict(f) for f in v] for k, v in report.failures.items()}
+        stats.validation = {
+            "checked_chunks": report.checked_chunks,
+            "expectations_evaluated": report.expectations_evaluated,
+            "validation_s": report.duration_s,
+            "documents_rejected": len(rejected),
+        }
+    row_of = {c.chunk_id: i for i, c in enumerate(todo)}
+    for doc, chunks in ready:
+        if doc.doc_id in rejected:
+            quarantine(conn, doc, rejected[doc.doc_id], run_id)
+            stats.quarantined += 1
+            stats.failed.append(DocFailure(doc.doc_id, _describe(rejected[doc.doc_id])))
+            continue
+        doc_vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+        for i, c in enumerate(chunks):
+            if c.chunk_id in row_of:
+                doc_vectors[i] = vectors[row_of[c.chunk_id]]
+        result = commit_document(conn, doc, chunks, doc_vectors, run_id)
+        stats.chunks_deleted += result.deleted
+        stats.committed += 1
+        if progress:
+            progress("docs", 1)
+    return stats
+
+
+def _describe(failures: list[dict[str, object]]) -> str:
+    names = ", ".join(sorted({str(f.get("expectation")) for f in failures}))
+    first = failures[0].get("message", "") if failures else ""
+    return f"quarantined by the data-quality gate ({names}): {first}"

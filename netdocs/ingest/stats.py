@@ -1,0 +1,87 @@
+"""The ingest run summary: counters, the JSON shape, the Markdown artifact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from netdocs.types import DocFailure
+
+
+@dataclass
+class RunStats:
+    """Counters of one ingest run (the ``netdocs ingest --json`` object)."""
+
+    run_id: str = ""
+    scanned: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    metadata_only: int = 0
+    deleted: int = 0
+    failed: list[DocFailure] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    embedding_cache_hits: int = 0
+    duration_s: float = 0.0
+    committed: int = 0
+    quarantined: int = 0
+    messages: list[str] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)
+
+    def add_batch(self, other: BatchStats) -> None:
+        """Fold one batch's counters in."""
+        self.chunks_embedded += other.chunks_embedded
+        self.chunks_reused += other.chunks_reused
+        self.chunks_deleted += other.chunks_deleted
+        self.embedding_cache_hits += other.embedding_cache_hits
+        self.committed += other.committed
+        self.quarantined += other.quarantined
+        self.failed.extend(other.failed)
+        for key, value in other.validation.items():
+            self.validation[key] = self.validation.get(key, 0) + value
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object (failures as ``{path, error}``)."""
+        data = asdict(self)
+        data["failed"] = [{"path": f.doc_id, "error": f.error} for f in self.failed]
+        data["duration_s"] = round(self.duration_s, 3)
+        return data
+
+    def to_markdown(self) -> str:
+        """A run summary for the Prefect UI."""
+        rows = [
+            ("scanned", self.scanned), ("new", self.new), ("changed", self.changed),
+            ("unchanged", self.unchanged), ("metadata only", self.metadata_only),
+            ("deleted", self.deleted), ("failed", len(self.failed)),
+            ("chunks embedded", self.chunks_embedded), ("chunks reused", self.chunks_reused),
+            ("chunks deleted", self.chunks_deleted),
+            ("embedding cache hits", self.embedding_cache_hits),
+            ("quarantined", self.quarantined), ("duration (s)", f"{self.duration_s:.1f}"),
+        ]
+        lines = [f"# Ingest run `{self.run_id}`", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in rows]
+        if self.validation:
+            lines += ["", "## Validation", ""]
+            lines += [f"- {k}: {v}" for k, v in sorted(self.validation.items())]
+        if self.failed:
+            lines += ["", "## Failed documents", "", "| path | error |", "|---|---|"]
+            lines += [f"| `{f.doc_id}` | {f.error.replace('|', '/')} |" for f in self.failed[:200]]
+        if self.messages:
+            lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
+        return "\n".join(lines)
+
+
+@dataclass
+class BatchStats:
+    """Counters of one processed batch of documents."""
+
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    embedding_cache_hits: int = 0
+    committed: int = 0
+    quarantined: int = 0
+    failed: list[DocFailure] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)

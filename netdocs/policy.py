@@ -1,0 +1,147 @@
+"""Access policy: roles -> allowed tags, and glob rules -> a document's tags.
+
+File format (YAML, see tags.yaml in the shared corpus)::
+
+    version: 1
+    tag_vocabulary: {tag: description, ...}
+    roles: {role: {allow: [tag, ...] or ["*"]}, ...}
+    rules: [{glob: "routing/**", tags: [configs]}, ...]   # first match wins
+
+Glob syntax: ``*`` matches within one path segment, ``**`` any number of segments.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from netdocs.errors import AccessDenied, ConfigError
+
+WILDCARD = "*"
+
+
+@lru_cache(maxsize=1024)
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """Compile a gitignore-style glob ("*" one segment, "**" any segments) to a regex."""
+    out = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def glob_match(glob: str, path: str) -> bool:
+    """True when the POSIX relative ``path`` matches ``glob``."""
+    return glob_to_regex(glob).match(path) is not None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One path rule: files matching ``glob`` get ``tags``."""
+
+    glob: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded access policy."""
+
+    vocabulary: frozenset[str]
+    roles: dict[str, frozenset[str]]  # role -> allowed tags ("*" = everything)
+    rules: tuple[Rule, ...]
+    source: str = "<memory>"
+
+    def tags_for(self, doc_id: str) -> tuple[str, ...]:
+        """The tags of the first rule matching ``doc_id`` (empty when none matches)."""
+        for rule in self.rules:
+            if glob_match(rule.glob, doc_id):
+                return rule.tags
+        return ()
+
+    def allowed_tags(self, role: str | None) -> frozenset[str] | None:
+        """The tags ``role`` may see; None means unrestricted. Unknown role -> AccessDenied."""
+        if role is None or role not in self.roles:
+            known = ", ".join(sorted(self.roles))
+            what = "no role given" if role is None else f"unknown role {role!r}"
+            raise AccessDenied(f"{what}; the policy {self.source} defines: {known}")
+        allowed = self.roles[role]
+        return None if WILDCARD in allowed else allowed
+
+
+def _fail(source: str, field: str, problem: str) -> ConfigError:
+    return ConfigError(f"{source}: {field}: {problem}")
+
+
+def parse_policy(data: object, source: str = "<memory>") -> Policy:
+    """Validate a parsed YAML document and build a Policy; errors name the field."""
+    if not isinstance(data, dict):
+        raise _fail(source, "<top level>", "expected a mapping with roles and rules")
+    vocab_raw = data.get("tag_vocabulary") or {}
+    if not isinstance(vocab_raw, dict | list):
+        raise _fail(source, "tag_vocabulary", "expected a mapping or a list of tags")
+    vocabulary = frozenset(str(t) for t in vocab_raw)
+    roles_raw = data.get("roles")
+    if not isinstance(roles_raw, dict) or not roles_raw:
+        raise _fail(source, "roles", "expected a non-empty mapping of role -> {allow: [...]}")
+    roles: dict[str, frozenset[str]] = {}
+    for name, spec in roles_raw.items():
+        allow = spec.get("allow") if isinstance(spec, dict) else None
+        if not isinstance(allow, list) or not all(isinstance(t, str) for t in allow):
+            raise _fail(source, f"roles.{name}.allow", "expected a list of tag names")
+        unknown = [t for t in allow if t != WILDCARD and vocabulary and t not in vocabulary]
+        if unknown:
+            raise _fail(source, f"roles.{name}.allow", f"tags not in tag_vocabulary: {unknown}")
+        roles[str(name)] = frozenset(allow)
+    rules_raw = data.get("rules") or []
+    if not isinstance(rules_raw, list):
+        raise _fail(source, "rules", "expected a list of {glob, tags}")
+    rules = []
+    for i, item in enumerate(rules_raw):
+        glob = item.get("glob") if isinstance(item, dict) else None
+        tags = item.get("tags") if isinstance(item, dict) else None
+        if not isinstance(glob, str) or not glob:
+            raise _fail(source, f"rules[{i}].glob", "expected a non-empty string")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise _fail(source, f"rules[{i}].tags", "expected a list of tag names")
+        unknown = [t for t in tags if vocabulary and t not in vocabulary]
+        if unknown:
+            raise _fail(source, f"rules[{i}].tags", f"tags not in tag_vocabulary: {unknown}")
+        rules.append(Rule(glob, tuple(tags)))
+    return Policy(vocabulary, roles, tuple(rules), source)
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the policy file: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    return parse_policy(data, str(path))
+
+
+def visible(doc_tags: tuple[str, ...] | list[str], allowed: frozenset[str] | None) -> bool:
+    """The rule the SQL filter implements: visible when any tag is allowed (None = all)."""
+    return allowed is None or bool(set(doc_tags) & allowed)

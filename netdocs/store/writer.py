@@ -1,0 +1,149 @@
+"""Writes to the index: one document version per transaction, metadata updates, deletes.
+
+``commit_document`` runs only after the document's embeddings exist. In one transaction it
+inserts the new chunks, removes the stale ones, and records the content hash and run id, so
+a crash leaves the previous complete version or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import psycopg
+
+from netdocs.embedding.base import Vectors
+from netdocs.types import Chunk, SourceDoc, StoredDoc
+
+
+@dataclass
+class CommitStats:
+    """What one document commit did."""
+
+    inserted: int = 0
+    kept: int = 0
+    deleted: int = 0
+
+
+def load_state(conn: psycopg.Connection) -> dict[str, StoredDoc]:
+    """Every committed document's hashes."""
+    rows = conn.execute("SELECT doc_id, content_hash, meta_hash FROM documents").fetchall()
+    return {r[0]: StoredDoc(r[0], r[1], r[2]) for r in rows}
+
+
+def load_quarantine(conn: psycopg.Connection) -> dict[str, tuple[str, str, list[object]]]:
+    """Quarantined documents: doc_id -> (content_hash, meta_hash, reasons)."""
+    rows = conn.execute("SELECT doc_id, content_hash, meta_hash, reasons FROM quarantine")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows.fetchall()}
+
+
+def existing_chunk_ids(conn: psycopg.Connection, doc_ids: Sequence[str]) -> set[str]:
+    """Chunk ids already stored for these documents."""
+    rows = conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ANY(%s)", (list(doc_ids),))
+    return {r[0] for r in rows.fetchall()}
+
+
+def commit_document(
+    conn: psycopg.Connection,
+    doc: SourceDoc,
+    chunks: Sequence[Chunk],
+    vectors: Vectors,
+    run_id: UUID,
+) -> CommitStats:
+    """Replace the stored version of ``doc`` by ``chunks`` in one transaction."""
+    stats = CommitStats()
+    ids = [c.chunk_id for c in chunks]
+    tags = list(doc.tags)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (doc_id) DO UPDATE SET"
+            " content_hash = EXCLUDED.content_hash, meta_hash = EXCLUDED.meta_hash,"
+            " tags = EXCLUDED.tags, chunk_count = EXCLUDED.chunk_count,"
+            " run_id = EXCLUDED.run_id, updated_at = now()",
+            (doc.doc_id, doc.content_hash, doc.meta_hash, tags, len(chunks), run_id),
+        )
+        cur.execute(
+            "DELETE FROM chunks WHERE doc_id = %s AND NOT (chunk_id = ANY(%s))",
+            (doc.doc_id, ids),
+        )
+        stats.deleted = cur.rowcount
+        cur.execute("SELECT chunk_id, ordinal FROM chunks WHERE doc_id = %s", (doc.doc_id,))
+        kept = dict(cur.fetchall())
+        stats.kept = len(kept)
+        moved = [(c.ordinal, tags, c.chunk_id) for c in chunks if c.chunk_id in kept]
+        if moved:
+            cur.executemany(
+                "UPDATE chunks SET ordinal = %s, tags = %s WHERE chunk_id = %s", moved
+            )
+        rows = [
+            (c.chunk_id, doc.doc_id, c.ordinal, list(c.heading_path), c.heading, c.text,
+             c.text_hash, c.token_count, tags, vectors[i])
+            for i, c in enumerate(chunks)
+            if c.chunk_id not in kept
+        ]
+        if rows:
+            cur.executemany(
+                "INSERT INTO chunks (chunk_id, doc_id, ordinal, heading_path, heading, text,"
+                " text_hash, token_count, tags, embedding)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+        stats.inserted = len(rows)
+        cur.execute("DELETE FROM quarantine WHERE doc_id = %s", (doc.doc_id,))
+    return stats
+
+
+def update_metadata(conn: psycopg.Connection, doc: SourceDoc, run_id: UUID) -> None:
+    """Tags changed, text did not: update the stored rows, no re-embedding."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE documents SET meta_hash = %s, tags = %s, run_id = %s, updated_at = now()"
+            " WHERE doc_id = %s",
+            (doc.meta_hash, list(doc.tags), run_id, doc.doc_id),
+        )
+        conn.execute("UPDATE chunks SET tags = %s WHERE doc_id = %s", (list(doc.tags), doc.doc_id))
+
+
+def delete_documents(conn: psycopg.Connection, doc_ids: Sequence[str]) -> int:
+    """Delete documents (their chunks cascade); returns the number of chunks removed."""
+    if not doc_ids:
+        return 0
+    with conn.transaction():
+        n = conn.execute(
+            "SELECT count(*) FROM chunks WHERE doc_id = ANY(%s)", (list(doc_ids),)
+        ).fetchone()
+        conn.execute("DELETE FROM documents WHERE doc_id = ANY(%s)", (list(doc_ids),))
+        conn.execute("DELETE FROM quarantine WHERE doc_id = ANY(%s)", (list(doc_ids),))
+    return int(n[0]) if n else 0
+
+
+def quarantine(
+    conn: psycopg.Connection, doc: SourceDoc, reasons: list[dict[str, object]], run_id: UUID
+) -> None:
+    """Record a document rejected by the quality gate (its indexed version stays)."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO quarantine (doc_id, content_hash, meta_hash, reasons, run_id)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (doc_id) DO UPDATE SET"
+            " content_hash = EXCLUDED.content_hash, meta_hash = EXCLUDED.meta_hash,"
+            " reasons = EXCLUDED.reasons, run_id = EXCLUDED.run_id, created_at = now()",
+            (doc.doc_id, doc.content_hash, doc.meta_hash, json.dumps(reasons), run_id),
+        )
+
+
+def start_run(conn: psycopg.Connection, run_id: UUID, source: str) -> None:
+    """Record the start of an ingest run."""
+    with conn.transaction():
+        conn.execute("INSERT INTO runs (run_id, source) VALUES (%s, %s)", (run_id, source))
+
+
+def finish_run(conn: psycopg.Connection, run_id: UUID, status: str, stats: dict[str, object]) -> None:
+    """Record the end of an ingest run with its summary."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE runs SET finished_at = now(), status = %s, stats = %s WHERE run_id = %s",
+            (status, json.dumps(stats, default=str), run_id),
+        )

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks around netdocs stages: names, retries, logging — no logic."""

@@ -1,0 +1,108 @@
+"""Prefect tasks of the ingest flow. Each wraps one netdocs stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from netdocs.config import Settings
+from netdocs.db import connection, database_url
+from netdocs.embedding.factory import get_embedder
+from netdocs.ingest.batch import Progress, process_batch
+from netdocs.ingest.plan import Plan, check_deletes, make_plan
+from netdocs.ingest.stats import BatchStats
+from netdocs.policy import Policy, load_policy
+from netdocs.store import writer
+from netdocs.store.schema import ensure_model, migrate
+from tasks.retry import retry_transient
+
+RETRIES = dict(
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=1),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+)
+
+
+def load_optional_policy(path: str | None) -> Policy | None:
+    """The policy file, when one is given."""
+    return load_policy(Path(path)) if path else None
+
+
+@task(name="prepare-index", **RETRIES)  # type: ignore[call-overload]
+def prepare_index(settings: Settings) -> tuple[str, str | None]:
+    """Start/locate the database, apply migrations, record the embedding model."""
+    url = database_url(settings)
+    migrate(url)
+    embedder = get_embedder(settings)
+    with connection(url) as conn:
+        message = ensure_model(conn, embedder.model_id, embedder.dim)
+    return url, message
+
+
+@task(name="scan-and-diff", **RETRIES)  # type: ignore[call-overload]
+def plan_run(url: str, root: str, policy_path: str | None, settings: Settings, full: bool) -> Plan:
+    """Scan the folder and diff it against the index."""
+    with connection(url) as conn:
+        return make_plan(
+            conn, Path(root), load_optional_policy(policy_path), include=settings.include,
+            exclude=settings.exclude, max_bytes=settings.max_file_bytes, full=full,
+        )
+
+
+@task(name="guard-deletes", cache_policy=NO_CACHE)
+def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list[str]:
+    """Refuse unusual deletes before any work is done."""
+    return check_deletes(plan, max_ratio=max_ratio, allow_mass_delete=allow_mass_delete)
+
+
+@task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
+def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
+    """Tags changed, text did not: update rows without re-embedding."""
+    docs = plan.docs
+    with connection(url) as conn:
+        for doc_id in plan.changes.metadata_only:
+            writer.update_metadata(conn, docs[doc_id], run_id)
+    return len(plan.changes.metadata_only)
+
+
+@task(name="chunk-embed-validate-commit", **RETRIES)  # type: ignore[call-overload]
+def ingest_batch(
+    url: str, root: str, doc_ids: list[str], policy_path: str | None, settings: Settings,
+    run_id: UUID, progress: Progress | None = None,
+) -> BatchStats:
+    """Chunk, cached-embed, validate and commit one batch of documents."""
+    from netdocs.ingest.gate import get_validator
+
+    policy = load_optional_policy(policy_path)
+    embedder = get_embedder(settings)
+    with connection(url) as conn:
+        return process_batch(
+            conn, Path(root), doc_ids, policy=policy, embedder=embedder,
+            validator=get_validator(embedder, policy), run_id=run_id,
+            max_tokens=settings.chunk_max_tokens, max_bytes=settings.max_file_bytes,
+            progress=progress,
+        )
+
+
+@task(name="delete-documents", **RETRIES)  # type: ignore[call-overload]
+def delete_documents(url: str, doc_ids: list[str]) -> int:
+    """Remove deleted documents and their chunks."""
+    with connection(url) as conn:
+        return writer.delete_documents(conn, doc_ids)
+
+
+@task(name="record-run", **RETRIES)  # type: ignore[call-overload]
+def record_run(url: str, run_id: UUID, status: str, stats: dict[str, Any], source: str) -> None:
+    """Record the run's start (status 'running') or its end with the summary."""
+    with connection(url) as conn:
+        if status == "running":
+            writer.start_run(conn, run_id, source)
+        else:
+            writer.finish_run(conn, run_id, status, stats)
