@@ -1,0 +1,105 @@
+"""Shared fixtures: one embedded PostgreSQL per session, a fresh database per test,
+one Prefect test harness per session, corpus folders copied from ../shared."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
+SAMPLE = REPO / "examples" / "sample-docs"
+TAGS = CORPUS / "tags.yaml"
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def netdocs_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session NETDOCS_HOME whose embedded server is stopped at the end."""
+    home = tmp_path_factory.mktemp("netdocs-home")
+    old = os.environ.get("NETDOCS_HOME")
+    os.environ["NETDOCS_HOME"] = str(home)
+    yield home
+    from netdocs.config import Settings
+    from netdocs.db import stop_embedded
+
+    stop_embedded(Settings(home=home))
+    if old is None:
+        os.environ.pop("NETDOCS_HOME", None)
+    else:
+        os.environ["NETDOCS_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def server_url(netdocs_home: Path) -> str:
+    """The URL of the session's embedded PostgreSQL (maintenance database)."""
+    from netdocs.config import Settings
+    from netdocs.db import database_url
+
+    return database_url(Settings(home=netdocs_home, database_url=None))
+
+
+@pytest.fixture
+def db_url(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A brand-new database for one test, set as NETDOCS_DATABASE_URL."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    url = psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+    monkeypatch.setenv("NETDOCS_DATABASE_URL", url)
+    _clear_settings()
+    yield url
+    _clear_settings()
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _clear_settings() -> None:
+    from netdocs.config import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _hashing_embedder_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast deterministic embeddings unless a test asks for the real model."""
+    if "NETDOCS_EMBEDDING_PROVIDER" not in os.environ:
+        monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "hashing")
+    _clear_settings()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test harness (temporary API + SQLite) for the whole session."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def copy_corpus(dest: Path, *folders: str) -> Path:
+    """Copy sub-folders of the shared corpus (or the bundled sample) into ``dest``."""
+    base = CORPUS if CORPUS.is_dir() else SAMPLE
+    for folder in folders:
+        src = base / folder
+        if src.is_dir():
+            shutil.copytree(src, dest / folder)
+    return dest
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path) -> Path:
+    """A small real documentation folder (BIRD + radvd + lldpd)."""
+    return copy_corpus(tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd")

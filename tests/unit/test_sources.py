@@ -1,0 +1,73 @@
+from pathlib import Path
+
+import pytest
+
+from netdocs.policy import parse_policy
+from netdocs.sources import scan, split_front_matter
+
+POLICY = parse_policy(
+    {"tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
+     "roles": {"admin": {"allow": ["*"]}},
+     "rules": [{"glob": "faq/**", "tags": ["faq"]}, {"glob": "**", "tags": ["configs"]}]},
+)
+
+
+def make_tree(root: Path) -> None:
+    (root / "faq").mkdir(parents=True)
+    (root / "faq" / "q.md").write_text("# Q\n\nanswer\n")
+    (root / "top.md").write_text("---\ntags: [vpn]\n---\n# Top\n\ntext\n")
+    (root / "notes.txt").write_text("plain text notes\n")
+    (root / "image.png").write_bytes(b"\x89PNG")  # not selected
+    (root / "binary.md").write_bytes(b"# x\x00\x01\x02")
+    (root / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    (root / "empty.md").write_text("   \n")
+    (root / "bad-front.md").write_text("---\ntags: [unclosed\n---\ntext\n")
+    (root / "dangling.md").symlink_to(root / "nowhere.md")
+
+
+def test_scan_reports_each_bad_file_and_keeps_the_rest(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    result = scan(tmp_path, POLICY)
+    assert sorted(d.doc_id for d in result.docs) == ["faq/q.md", "notes.txt", "top.md"]
+    errors = {f.doc_id: f.error for f in result.failures}
+    assert "binary" in errors["binary.md"]
+    assert "UTF-8" in errors["latin1.md"]
+    assert "empty" in errors["empty.md"]
+    assert "front matter" in errors["bad-front.md"]
+    assert "symbolic link" in errors["dangling.md"]
+    assert result.complete
+
+
+def test_tags_from_rules_and_front_matter(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    docs = {d.doc_id: d for d in scan(tmp_path, POLICY).docs}
+    assert docs["faq/q.md"].tags == ("faq",)
+    assert docs["top.md"].tags == ("configs", "vpn")
+    assert docs["faq/q.md"].meta_hash != docs["top.md"].meta_hash
+
+
+def test_oversized_file(tmp_path: Path) -> None:
+    (tmp_path / "big.md").write_text("# big\n\n" + "x" * 2000)
+    result = scan(tmp_path, None, max_bytes=1000)
+    assert result.failures[0].doc_id == "big.md" and "larger" in result.failures[0].error
+
+
+def test_symlink_loop_makes_scan_incomplete(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "doc.md").write_text("# d\n\ntext")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
+    result = scan(tmp_path, None)
+    assert [d.doc_id for d in result.docs] == ["a/doc.md"]
+    assert not result.complete and "loop" in result.walk_errors[0]
+
+
+def test_exclude_globs(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    result = scan(tmp_path, None, exclude=["faq/**"])
+    assert "faq/q.md" not in {d.doc_id for d in result.docs}
+
+
+def test_front_matter_needs_closing() -> None:
+    with pytest.raises(ValueError, match="never closed"):
+        split_front_matter("---\ntags: [a]\ntext")
+    assert split_front_matter("no front matter") == ({}, "no front matter")
