@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,22 +47,41 @@ def server_url(netdocs_home: Path) -> str:
 
 
 @pytest.fixture
-def db_url(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A brand-new database for one test, set as NETDOCS_DATABASE_URL."""
+def make_db(server_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of brand-new databases on the session server, dropped after the test."""
     import psycopg
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        names.append(name)
+        info = psycopg.conninfo.conninfo_to_dict(server_url)
+        info["dbname"] = name
+        return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+
+    yield make
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    info["dbname"] = name
-    url = psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+        for name in names:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def use_db(url: str) -> None:
+    """Point NETDOCS_DATABASE_URL at ``url`` (settings re-read)."""
+    os.environ["NETDOCS_DATABASE_URL"] = url
+    _clear_settings()
+
+
+@pytest.fixture
+def db_url(make_db: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A brand-new database for one test, set as NETDOCS_DATABASE_URL."""
+    url = make_db()
     monkeypatch.setenv("NETDOCS_DATABASE_URL", url)
     _clear_settings()
     yield url
     _clear_settings()
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _clear_settings() -> None:

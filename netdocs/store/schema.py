@@ -86,9 +86,8 @@ def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> str | Non
         message = None
         if current is not None:
             old_model, old_dim = current
-            conn.execute("DELETE FROM chunks")
-            conn.execute("DELETE FROM documents")
-            conn.execute("DELETE FROM quarantine")
+            # TRUNCATE, not DELETE: the new index must not see the old rows' vectors.
+            conn.execute("TRUNCATE chunks, documents, quarantine")
             conn.execute(f"DROP INDEX IF EXISTS {_index_name(old_dim)}")
             message = (
                 f"embedding model changed from {old_model} ({old_dim}-d) to {model_id} "
