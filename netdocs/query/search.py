@@ -1,0 +1,154 @@
+"""Hybrid search: dense and full-text candidates, access control in SQL, rank fusion."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+import psycopg
+
+from netdocs.query import sql as q
+from netdocs.query.fusion import RRF_K, rrf
+from netdocs.query.results import Hit
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["fused", "dense", "fulltext"]
+MODES: tuple[Mode, ...] = ("fused", "dense", "fulltext")
+
+#: At most this many permitted chunks -> exact scan instead of the HNSW index.
+EXACT_SCAN_BELOW = 2000
+MIN_CANDIDATES = 20
+MIN_EF_SEARCH = 64
+
+
+def candidates_for(k: int) -> int:
+    """How many candidates each list contributes to the fusion for a final top ``k``."""
+    return max(4 * k, MIN_CANDIDATES)
+
+
+def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
+    chunk_id, doc_id, heading, heading_path, text = row[:5]
+    return Hit(
+        chunk_id=chunk_id, path=doc_id, heading=heading, text=text, score=score,
+        heading_path=tuple(heading_path or ()), **evidence,
+    )
+
+
+def _params(allowed: frozenset[str] | None, **extra: Any) -> dict[str, Any]:
+    params = dict(extra)
+    if allowed is not None:
+        # PostgreSQL text cannot hold NUL, so no stored tag contains one: such a tag matches
+        # nothing and is dropped rather than failing the query.
+        params["allowed"] = sorted(t for t in allowed if "\x00" not in t)
+    return params
+
+
+def dense_hits(
+    conn: psycopg.Connection,
+    vector: np.ndarray | Sequence[float],
+    allowed: frozenset[str] | None,
+    n: int,
+    dim: int,
+    *,
+    exact: bool | None = None,
+) -> list[Hit]:
+    """Top ``n`` permitted chunks by cosine similarity (score = cosine).
+
+    ``exact=None`` chooses: an exact scan when the tag filter permits at most
+    ``EXACT_SCAN_BELOW`` chunks, else the HNSW index with an iterative scan, re-checked
+    exactly if the index comes back short. Either way a filtered query returns ``n`` rows
+    whenever ``n`` permitted rows exist.
+    """
+    vec = np.asarray(vector, dtype=np.float32)
+    if vec.shape != (dim,):
+        raise ValueError(f"query vector has shape {vec.shape}, the index holds {dim}-d vectors")
+    restricted = allowed is not None
+    with conn.transaction():
+        if exact is None:
+            exact = False
+            if restricted:
+                cap = EXACT_SCAN_BELOW + 1
+                row = conn.execute(q.permitted_count_sql(), _params(allowed, cap=cap)).fetchone()
+                exact = row is not None and row[0] <= EXACT_SCAN_BELOW
+        params = _params(allowed, q=vec, n=n)
+        if not exact:
+            conn.execute(q.SCAN_SETTINGS, {"ef": str(max(MIN_EF_SEARCH, 2 * n))})
+            rows = conn.execute(q.dense_sql(dim, restricted=restricted), params).fetchall()
+            if len(rows) == n:
+                return [_hit(r, float(r[5]), cosine=float(r[5])) for r in rows]
+            # HNSW is approximate: a graph full of dead or identical vectors can end a scan
+            # early. Short results are rare and then checked exactly (cheap when the table
+            # really holds fewer than n permitted rows).
+            log.debug("HNSW scan returned %d of %d rows; rescanning exactly", len(rows), n)
+        rows = conn.execute(q.dense_sql(dim, restricted=restricted, exact=True), params).fetchall()
+    return [_hit(r, float(r[5]), cosine=float(r[5])) for r in rows]
+
+
+def fulltext_hits(
+    conn: psycopg.Connection, text: str, allowed: frozenset[str] | None, n: int
+) -> list[Hit]:
+    """Top ``n`` permitted chunks by full-text rank (all-terms matches first)."""
+    text = text.replace("\x00", " ")
+    params = _params(allowed, text=text, any_text=q.any_terms(text), n=n)
+    with conn.transaction():
+        rows = conn.execute(q.fulltext_sql(restricted=allowed is not None), params).fetchall()
+    return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
+
+
+def fuse(dense: Sequence[Hit], text: Sequence[Hit], k: int, rrf_k: int = RRF_K) -> list[Hit]:
+    """Reciprocal rank fusion of the two lists; each hit keeps both lists' evidence."""
+    by_id: dict[str, Hit] = {}
+    for h in text:
+        by_id[h.chunk_id] = h
+    for h in dense:
+        other = by_id.get(h.chunk_id)
+        by_id[h.chunk_id] = (
+            h if other is None
+            else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
+        )
+    fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in text]], k=rrf_k)
+    return [replace(by_id[cid], score=score) for cid, score in fused[:k]]
+
+
+def search(
+    conn: psycopg.Connection,
+    query_text: str,
+    query_vector: np.ndarray | Sequence[float] | None,
+    allowed: frozenset[str] | None,
+    k: int = 5,
+    mode: Mode = "fused",
+    *,
+    dim: int | None = None,
+) -> list[Hit]:
+    """The top ``k`` chunks ``allowed`` may see (None = unrestricted) for a question.
+
+    ``query_vector`` is needed for the dense and fused modes; ``dim`` defaults to the
+    dimension recorded in the index (an empty index returns no hits).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if k <= 0:
+        return []
+    n = candidates_for(k)
+    text_list: list[Hit] = []
+    if mode in ("fused", "fulltext") and query_text.strip():
+        text_list = fulltext_hits(conn, query_text, allowed, n)
+    if mode == "fulltext":
+        return text_list[:k]
+    if query_vector is None:
+        raise ValueError(f"mode {mode!r} needs a query vector")
+    if dim is None:
+        from netdocs.store.schema import recorded_model
+
+        recorded = recorded_model(conn)
+        if recorded is None:
+            return []
+        dim = recorded[1]
+    dense_list = dense_hits(conn, query_vector, allowed, n, dim)
+    if mode == "dense":
+        return dense_list[:k]
+    return fuse(dense_list, text_list, k)
