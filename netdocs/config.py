@@ -43,6 +43,23 @@ class Settings(BaseSettings):
 
     role: str | None = None
 
+    # Answering (netdocs ask, the query engine). "auto": Anthropic when ANTHROPIC_API_KEY is
+    # set, else OpenAI when OPENAI_API_KEY is set, else the extractive fallback.
+    llm_provider: Literal["auto", "anthropic", "openai", "none"] = "auto"
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_router_model: str = "claude-haiku-4-5"
+    openai_chat_model: str = "gpt-4.1"
+    openai_router_model: str = "gpt-4.1-mini"
+    llm_router: bool = False  # the cheaper model first decides if the context is relevant
+    llm_timeout: float = 60.0
+    llm_max_attempts: int = 3
+    llm_max_output_tokens: int = 1024
+    answer_top_k: int = 5
+    # Below this best cosine, with no chunk matching every query word: "low confidence".
+    fallback_min_cosine: float = 0.45
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
