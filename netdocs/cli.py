@@ -54,8 +54,18 @@ def _progress_bar() -> tuple[Callable[[str, int], None], Callable[[], None]] | N
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Run the ingest flow on a folder."""
+    if not args.path.is_dir():
+        raise ConfigError(f"{args.path}: not a directory")
+    if args.policy:
+        from netdocs.policy import load_policy
+
+        load_policy(args.policy)  # a bad policy fails here, naming the field
     _quiet_prefect()
     from flows.ingest import ingest, set_progress
+
+    if not args.verbose:  # the CLI reports failures itself; no engine tracebacks
+        for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
     bar = None if args.json else _progress_bar()
     if bar:

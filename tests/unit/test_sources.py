@@ -71,3 +71,36 @@ def test_front_matter_needs_closing() -> None:
     with pytest.raises(ValueError, match="never closed"):
         split_front_matter("---\ntags: [a]\ntext")
     assert split_front_matter("no front matter") == ({}, "no front matter")
+
+
+def test_unreadable_file_is_a_failure(tmp_path: Path) -> None:
+    """chmod 000; as root the scan runs without CAP_DAC_OVERRIDE so the bits bite."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "ok.md").write_text("# ok\n\ntext\n")
+    locked = tmp_path / "locked.md"
+    locked.write_text("# secret\n")
+    locked.chmod(0)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to drop root's read override"
+        prefix = [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    code = (
+        "import json, sys; from pathlib import Path; from netdocs.sources import scan;"
+        "r = scan(Path(sys.argv[1]));"
+        "print(json.dumps({'docs': [d.doc_id for d in r.docs],"
+        " 'failed': {f.doc_id: f.error for f in r.failures}}))"
+    )
+    try:
+        out = subprocess.run([*prefix, sys.executable, "-c", code, str(tmp_path)],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        locked.chmod(0o644)
+    data = json.loads(out)
+    assert data["docs"] == ["ok.md"]
+    assert "Permission denied" in data["failed"]["locked.md"]

@@ -1,0 +1,35 @@
+# netdocs — the two commands: `make demo` (set up, ingest the sample, ask) and `make test`.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+export UV_COMPILE_BYTECODE := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/netdocs: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(BIN)/netdocs
+
+setup: $(BIN)/netdocs
+
+demo: setup
+	$(BIN)/netdocs ingest examples/sample-docs --policy examples/tags.yaml
+	$(BIN)/netdocs status
+	-$(BIN)/netdocs ask "How do I configure a BGP route reflector?" --role network_engineer --policy examples/tags.yaml
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check netdocs tasks flows deployments tests
+	$(BIN)/mypy netdocs tasks flows
+
+bench: setup
+	$(BIN)/python benchmarks/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
