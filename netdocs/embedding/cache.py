@@ -6,6 +6,7 @@ Key: (model id, sha256 of the exact text embedded). Look up, embed only what is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ class CacheStats:
     hits: int = 0  # texts whose vector came from the cache
     embedded: int = 0  # distinct texts run through the model
     duplicates: int = 0  # texts sharing a vector with an identical text in the same call
+    embed_s: float = 0.0  # wall time spent inside the model
 
 
 def lookup(conn: psycopg.Connection, model_id: str, hashes: Sequence[str]) -> dict[str, Vectors]:
@@ -72,7 +74,9 @@ def cached_embed(
     fresh: dict[str, Vectors] = {}
     if todo:
         keys = list(todo)
+        started = time.perf_counter()
         vectors = embedder.embed([todo[k] for k in keys])
+        stats.embed_s = time.perf_counter() - started
         fresh = dict(zip(keys, vectors, strict=True))
         stats.embedded = len(keys)
         store(conn, embedder.model_id, fresh)

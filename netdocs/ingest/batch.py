@@ -99,6 +99,7 @@ def process_batch(
         stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in ready]
         return stats
     stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
+    stats.embed_s = cstats.embed_s
     rejected: dict[str, list[dict[str, object]]] = {}
     if validator is not None and todo:
         report = validator.validate(todo, vectors, {d.doc_id: d.tags for d, _ in ready})

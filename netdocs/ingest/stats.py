@@ -29,6 +29,7 @@ class RunStats:
     quarantined: int = 0
     messages: list[str] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    embed_s: float = 0.0
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -38,6 +39,7 @@ class RunStats:
         self.embedding_cache_hits += other.embedding_cache_hits
         self.committed += other.committed
         self.quarantined += other.quarantined
+        self.embed_s += other.embed_s
         self.failed.extend(other.failed)
         for key, value in other.validation.items():
             self.validation[key] = self.validation.get(key, 0) + value
@@ -47,6 +49,7 @@ class RunStats:
         data = asdict(self)
         data["failed"] = [{"path": f.doc_id, "error": f.error} for f in self.failed]
         data["duration_s"] = round(self.duration_s, 3)
+        data["embed_s"] = round(self.embed_s, 3)
         return data
 
     def to_markdown(self) -> str:
@@ -85,3 +88,4 @@ class BatchStats:
     quarantined: int = 0
     failed: list[DocFailure] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    embed_s: float = 0.0
