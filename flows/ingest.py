@@ -72,7 +72,11 @@ def ingest(
             )
         logger.info(
             "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",
-            stats.scanned, stats.new, stats.changed, stats.unchanged, stats.metadata_only,
+            stats.scanned,
+            stats.new,
+            stats.changed,
+            stats.unchanged,
+            stats.metadata_only,
             len(deletable),
         )
         if _progress:
@@ -92,6 +96,9 @@ def ingest(
     )
     logger.info(
         "done in %.1fs: %d chunks embedded, %d cache hits, %d failed",
-        stats.duration_s, stats.chunks_embedded, stats.embedding_cache_hits, len(stats.failed),
+        stats.duration_s,
+        stats.chunks_embedded,
+        stats.embedding_cache_hits,
+        len(stats.failed),
     )
     return stats.to_json()

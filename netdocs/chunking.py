@@ -124,8 +124,10 @@ def chunk_document(
         used = 0
         for block, size in zip(blocks, sizes, strict=True):
             cost = size - head_cost  # the block's own tokens (approximately additive)
-            if current and used + cost <= max_tokens - head_cost and fits(
-                "\n\n".join([*current, block])
+            if (
+                current
+                and used + cost <= max_tokens - head_cost
+                and fits("\n\n".join([*current, block]))
             ):
                 current.append(block)
                 used += cost

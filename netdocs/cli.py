@@ -16,12 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from netdocs.errors import (
-    AccessDenied, ConfigError, DatabaseError, MassDeleteRefused, NetdocsError, RunLocked,
+    AccessDenied,
+    ConfigError,
+    DatabaseError,
+    MassDeleteRefused,
+    NetdocsError,
+    RunLocked,
 )
 
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
-    (AccessDenied, 2), (ConfigError, 2), (DatabaseError, 3), (MassDeleteRefused, 1),
-    (RunLocked, 1), (NetdocsError, 1),
+    (AccessDenied, 2),
+    (ConfigError, 2),
+    (DatabaseError, 3),
+    (MassDeleteRefused, 1),
+    (RunLocked, 1),
+    (NetdocsError, 1),
 ]
 
 
@@ -72,8 +81,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         set_progress(bar[0])
     try:
         result = ingest(
-            path=str(args.path), policy=str(args.policy) if args.policy else None,
-            full=args.full, allow_mass_delete=args.allow_mass_delete,
+            path=str(args.path),
+            policy=str(args.policy) if args.policy else None,
+            full=args.full,
+            allow_mass_delete=args.allow_mass_delete,
         )
     finally:
         if bar:
@@ -139,8 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path)
     p.add_argument("--policy", type=Path, help="access-policy file (roles, tag rules)")
     p.add_argument("--full", action="store_true", help="re-process every document")
-    p.add_argument("--allow-mass-delete", action="store_true",
-                   help="allow deleting more than NETDOCS_MASS_DELETE_RATIO of the index")
+    p.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow deleting more than NETDOCS_MASS_DELETE_RATIO of the index",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ingest)
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     embed_batch_size: int = 16
+    local_precision: Literal["fp32", "int8"] = "fp32"
 
     chunk_max_tokens: int = 200
     mass_delete_ratio: float = 0.5

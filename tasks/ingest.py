@@ -51,8 +51,13 @@ def plan_run(url: str, root: str, policy_path: str | None, settings: Settings, f
     """Scan the folder and diff it against the index."""
     with connection(url) as conn:
         return make_plan(
-            conn, Path(root), load_optional_policy(policy_path), include=settings.include,
-            exclude=settings.exclude, max_bytes=settings.max_file_bytes, full=full,
+            conn,
+            Path(root),
+            load_optional_policy(policy_path),
+            include=settings.include,
+            exclude=settings.exclude,
+            max_bytes=settings.max_file_bytes,
+            full=full,
         )
 
 
@@ -74,8 +79,13 @@ def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
 
 @task(name="chunk-embed-validate-commit", **RETRIES)  # type: ignore[call-overload]
 def ingest_batch(
-    url: str, root: str, doc_ids: list[str], policy_path: str | None, settings: Settings,
-    run_id: UUID, progress: Progress | None = None,
+    url: str,
+    root: str,
+    doc_ids: list[str],
+    policy_path: str | None,
+    settings: Settings,
+    run_id: UUID,
+    progress: Progress | None = None,
 ) -> BatchStats:
     """Chunk, cached-embed, validate and commit one batch of documents."""
     from netdocs.ingest.gate import get_validator
@@ -84,9 +94,15 @@ def ingest_batch(
     embedder = get_embedder(settings)
     with connection(url) as conn:
         return process_batch(
-            conn, Path(root), doc_ids, policy=policy, embedder=embedder,
-            validator=get_validator(embedder, policy), run_id=run_id,
-            max_tokens=settings.chunk_max_tokens, max_bytes=settings.max_file_bytes,
+            conn,
+            Path(root),
+            doc_ids,
+            policy=policy,
+            embedder=embedder,
+            validator=get_validator(embedder, policy),
+            run_id=run_id,
+            max_tokens=settings.chunk_max_tokens,
+            max_bytes=settings.max_file_bytes,
             progress=progress,
         )
 

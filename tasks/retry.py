@@ -8,8 +8,14 @@ import psycopg
 
 from netdocs.errors import DatabaseError, NetdocsError
 
-TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure,
-             psycopg.errors.DeadlockDetected, DatabaseError, TimeoutError, ConnectionError)
+TRANSIENT = (
+    psycopg.OperationalError,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    DatabaseError,
+    TimeoutError,
+    ConnectionError,
+)
 
 
 def is_transient(exc: BaseException | None) -> bool:

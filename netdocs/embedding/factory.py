@@ -19,6 +19,7 @@ def _key(settings: Settings) -> tuple[object, ...]:
         settings.openai_base_url,
         str(settings.home),
         settings.embed_batch_size,
+        settings.local_precision,
     )
 
 
@@ -27,12 +28,14 @@ def _build(settings: Settings) -> Embedder:
     if provider == "local":
         from netdocs.embedding.local import LocalEmbedder
 
-        return LocalEmbedder(cache_dir=settings.home / "models", batch_size=settings.embed_batch_size)
+        return LocalEmbedder(
+            cache_dir=settings.home / "models",
+            batch_size=settings.embed_batch_size,
+            precision=settings.local_precision,
+        )
     if provider == "openai":
         if settings.openai_api_key is None:
-            raise ConfigError(
-                "NETDOCS_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY to be set"
-            )
+            raise ConfigError("NETDOCS_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY to be set")
         from netdocs.embedding.openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder(

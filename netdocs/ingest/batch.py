@@ -92,7 +92,10 @@ def process_batch(
     stats.chunks_reused = sum(len(chunks) for _, chunks in ready) - len(todo)
     try:
         vectors, cstats = cached_embed(
-            conn, embedder, [c.embed_text for c in todo], [c.text_hash for c in todo],
+            conn,
+            embedder,
+            [c.embed_text for c in todo],
+            [c.text_hash for c in todo],
             on_progress=(lambda n: progress("chunks", n)) if progress else None,
         )
     except EmbeddingError as e:

@@ -21,7 +21,9 @@ def get_validator(embedder: Embedder, policy: Policy | None) -> Validator:
     with _lock:
         if key not in _cache:
             _cache[key] = ChunkValidator(
-                dim=embedder.dim, max_tokens=embedder.max_tokens,
-                normalized=embedder.normalized, tag_vocabulary=set(vocab) if vocab else None,
+                dim=embedder.dim,
+                max_tokens=embedder.max_tokens,
+                normalized=embedder.normalized,
+                tag_vocabulary=set(vocab) if vocab else None,
             )
         return _cache[key]

@@ -23,8 +23,12 @@ def run_lock(url: str) -> Iterator[None]:
                 " JOIN pg_stat_activity a ON a.pid = l.pid"
                 " WHERE l.locktype = 'advisory' AND l.granted LIMIT 1"
             ).fetchone()
-            who = f" (database session pid {holder[0]}, since {holder[2]:%H:%M:%S})" if holder else ""
-            raise RunLocked(f"another ingest run is in progress on this index{who}; try again later")
+            who = (
+                f" (database session pid {holder[0]}, since {holder[2]:%H:%M:%S})" if holder else ""
+            )
+            raise RunLocked(
+                f"another ingest run is in progress on this index{who}; try again later"
+            )
         yield
     finally:
         conn.close()  # closing the session releases the lock, also after a crash

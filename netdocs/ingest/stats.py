@@ -55,13 +55,19 @@ class RunStats:
     def to_markdown(self) -> str:
         """A run summary for the Prefect UI."""
         rows = [
-            ("scanned", self.scanned), ("new", self.new), ("changed", self.changed),
-            ("unchanged", self.unchanged), ("metadata only", self.metadata_only),
-            ("deleted", self.deleted), ("failed", len(self.failed)),
-            ("chunks embedded", self.chunks_embedded), ("chunks reused", self.chunks_reused),
+            ("scanned", self.scanned),
+            ("new", self.new),
+            ("changed", self.changed),
+            ("unchanged", self.unchanged),
+            ("metadata only", self.metadata_only),
+            ("deleted", self.deleted),
+            ("failed", len(self.failed)),
+            ("chunks embedded", self.chunks_embedded),
+            ("chunks reused", self.chunks_reused),
             ("chunks deleted", self.chunks_deleted),
             ("embedding cache hits", self.embedding_cache_hits),
-            ("quarantined", self.quarantined), ("duration (s)", f"{self.duration_s:.1f}"),
+            ("quarantined", self.quarantined),
+            ("duration (s)", f"{self.duration_s:.1f}"),
         ]
         lines = [f"# Ingest run `{self.run_id}`", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in rows]

@@ -54,7 +54,7 @@ def migrate(url: str) -> int:
                 if version in done:
                     continue
                 log.info("applying migration %03d", version)
-                conn.execute(sql)  # type: ignore[arg-type]  # trusted, packaged SQL
+                conn.execute(sql.encode())  # trusted, packaged SQL
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 done.add(version)
         return max(done) if done else 0
@@ -66,7 +66,7 @@ def _index_name(dim: int) -> str:
 
 def recorded_model(conn: psycopg.Connection) -> tuple[str, int] | None:
     """The (model id, dimension) the index was built with, if any."""
-    rows = dict(conn.execute("SELECT key, value FROM index_meta").fetchall())
+    rows: dict[str, str] = dict(conn.execute("SELECT key, value FROM index_meta").fetchall())
     if "embedding_model" not in rows:
         return None
     return rows["embedding_model"], int(rows["embedding_dim"])

@@ -71,16 +71,24 @@ def commit_document(
         )
         stats.deleted = cur.rowcount
         cur.execute("SELECT chunk_id, ordinal FROM chunks WHERE doc_id = %s", (doc.doc_id,))
-        kept = dict(cur.fetchall())
+        kept: dict[str, int] = dict(cur.fetchall())
         stats.kept = len(kept)
         moved = [(c.ordinal, tags, c.chunk_id) for c in chunks if c.chunk_id in kept]
         if moved:
-            cur.executemany(
-                "UPDATE chunks SET ordinal = %s, tags = %s WHERE chunk_id = %s", moved
-            )
+            cur.executemany("UPDATE chunks SET ordinal = %s, tags = %s WHERE chunk_id = %s", moved)
         rows = [
-            (c.chunk_id, doc.doc_id, c.ordinal, list(c.heading_path), c.heading, c.text,
-             c.text_hash, c.token_count, tags, vectors[i])
+            (
+                c.chunk_id,
+                doc.doc_id,
+                c.ordinal,
+                list(c.heading_path),
+                c.heading,
+                c.text,
+                c.text_hash,
+                c.token_count,
+                tags,
+                vectors[i],
+            )
             for i, c in enumerate(chunks)
             if c.chunk_id not in kept
         ]
@@ -140,7 +148,9 @@ def start_run(conn: psycopg.Connection, run_id: UUID, source: str) -> None:
         conn.execute("INSERT INTO runs (run_id, source) VALUES (%s, %s)", (run_id, source))
 
 
-def finish_run(conn: psycopg.Connection, run_id: UUID, status: str, stats: dict[str, object]) -> None:
+def finish_run(
+    conn: psycopg.Connection, run_id: UUID, status: str, stats: dict[str, object]
+) -> None:
     """Record the end of an ingest run with its summary."""
     with conn.transaction():
         conn.execute(

@@ -40,9 +40,21 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 90
@@ -55,7 +67,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.close()
-            raise RuntimeError(f"prefect server did not start:\n{(home / 'server.log').read_text()}")
+            raise RuntimeError(
+                f"prefect server did not start:\n{(home / 'server.log').read_text()}"
+            )
         time.sleep(0.3)
     yield api
     proc.terminate()
@@ -94,7 +108,11 @@ def cli_env(prefect_api: str, db_url: str, tmp_path: Path) -> dict[str, str]:
 def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> CliResult:
     """Run ``netdocs ARGS`` to completion."""
     proc = subprocess.run(
-        [sys.executable, "-m", "netdocs.cli", *args], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "netdocs.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
-
-import pytest
 
 from ..conftest import TAGS
 from .conftest import run_cli
@@ -16,9 +13,21 @@ def test_ingest_json_then_status(docs_dir: Path, cli_env: dict[str, str]) -> Non
     first = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(TAGS), "--json")
     assert first.code == 0, first.stderr
     data = first.json()  # stdout is exactly one JSON object
-    for key in ("run_id", "scanned", "new", "changed", "unchanged", "metadata_only", "deleted",
-                "failed", "chunks_embedded", "chunks_reused", "chunks_deleted",
-                "embedding_cache_hits", "duration_s"):
+    for key in (
+        "run_id",
+        "scanned",
+        "new",
+        "changed",
+        "unchanged",
+        "metadata_only",
+        "deleted",
+        "failed",
+        "chunks_embedded",
+        "chunks_reused",
+        "chunks_deleted",
+        "embedding_cache_hits",
+        "duration_s",
+    ):
         assert key in data
     assert data["new"] == data["scanned"] > 30 and data["failed"] == []
 
@@ -31,7 +40,9 @@ def test_ingest_json_then_status(docs_dir: Path, cli_env: dict[str, str]) -> Non
 
     again = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(TAGS), "--json").json()
     assert again["unchanged"] == data["scanned"] and again["chunks_embedded"] == 0
-    assert run_cli(cli_env, "status", "--json").json()["index_fingerprint"] == st["index_fingerprint"]
+    assert (
+        run_cli(cli_env, "status", "--json").json()["index_fingerprint"] == st["index_fingerprint"]
+    )
 
 
 def test_bad_files_are_reported_and_exit_code_is_1(docs_dir: Path, cli_env: dict[str, str]) -> None:

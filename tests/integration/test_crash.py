@@ -74,8 +74,14 @@ def wait_for_run_start(url: str, proc: subprocess.Popen[bytes], timeout: float =
 def test_sigkill_at_random_moments_converges(
     tmp_path: Path, cli_env: dict[str, str], make_db: Callable[[], str]
 ) -> None:
-    docs = copy_corpus(tmp_path / "docs", "routing/bird", "routing/frr", "dns/unbound",
-                       "ipv6/radvd", "switching/lldpd")
+    docs = copy_corpus(
+        tmp_path / "docs",
+        "routing/bird",
+        "routing/frr",
+        "dns/unbound",
+        "ipv6/radvd",
+        "switching/lldpd",
+    )
     rng = random.Random(int(os.environ.get("NETDOCS_CRASH_SEED", "20261127")))
 
     reference_env = {**cli_env, "NETDOCS_DATABASE_URL": make_db()}
@@ -91,7 +97,10 @@ def test_sigkill_at_random_moments_converges(
         for _ in range(1 + i % 2):  # every other iteration crashes twice in a row
             proc = subprocess.Popen(
                 [sys.executable, "-m", "netdocs.cli", "ingest", str(docs), "--json"],
-                env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
             started = wait_for_run_start(url, proc)

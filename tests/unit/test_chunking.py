@@ -63,7 +63,11 @@ def test_every_chunk_within_limit_and_text_preserved() -> None:
     chunks = chunk_document("g.md", doc, words, 80)
     assert all(c.token_count <= 80 for c in chunks)
     joined = " ".join(c.text for c in chunks).split()
-    original = [w for w in doc.split() if w not in ("#", "##") and not w.startswith(("Guide", "Section")) and not w.isdigit()]
+    original = [
+        w
+        for w in doc.split()
+        if w not in ("#", "##") and not w.startswith(("Guide", "Section")) and not w.isdigit()
+    ]
     assert joined == original  # nothing lost, nothing duplicated, order kept
 
 

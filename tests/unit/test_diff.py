@@ -2,10 +2,21 @@ from netdocs.diff import diff
 
 
 def test_truth_table() -> None:
-    scanned = {"new.md": ("c1", "m1"), "chg.md": ("c2b", "m2"), "same.md": ("c3", "m3"),
-               "meta.md": ("c4", "m4b"), "both.md": ("c5b", "m5b")}
-    stored = {"chg.md": ("c2", "m2"), "same.md": ("c3", "m3"), "meta.md": ("c4", "m4"),
-              "both.md": ("c5", "m5"), "gone.md": ("c6", "m6"), "unreadable.md": ("c7", "m7")}
+    scanned = {
+        "new.md": ("c1", "m1"),
+        "chg.md": ("c2b", "m2"),
+        "same.md": ("c3", "m3"),
+        "meta.md": ("c4", "m4b"),
+        "both.md": ("c5b", "m5b"),
+    }
+    stored = {
+        "chg.md": ("c2", "m2"),
+        "same.md": ("c3", "m3"),
+        "meta.md": ("c4", "m4"),
+        "both.md": ("c5", "m5"),
+        "gone.md": ("c6", "m6"),
+        "unreadable.md": ("c7", "m7"),
+    }
     cs = diff(scanned, stored, unreadable={"unreadable.md"})
     assert cs.new == ("new.md",)
     assert cs.changed == ("both.md", "chg.md")  # content change wins over a tag change

@@ -51,7 +51,10 @@ def test_unknown_role_names_the_roles() -> None:
         ({"roles": {"a": {"allow": "faq"}}}, "roles.a.allow"),
         ({"roles": {"a": {"allow": ["x"]}}, "tag_vocabulary": {"faq": ""}}, "roles.a.allow"),
         ({"roles": {"a": {"allow": ["*"]}}, "rules": [{"tags": ["x"]}]}, "rules[0].glob"),
-        ({"roles": {"a": {"allow": ["*"]}}, "rules": [{"glob": "**", "tags": "x"}]}, "rules[0].tags"),
+        (
+            {"roles": {"a": {"allow": ["*"]}}, "rules": [{"glob": "**", "tags": "x"}]},
+            "rules[0].tags",
+        ),
         ([], "<top level>"),
     ],
 )

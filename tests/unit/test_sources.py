@@ -6,9 +6,11 @@ from netdocs.policy import parse_policy
 from netdocs.sources import scan, split_front_matter
 
 POLICY = parse_policy(
-    {"tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
-     "roles": {"admin": {"allow": ["*"]}},
-     "rules": [{"glob": "faq/**", "tags": ["faq"]}, {"glob": "**", "tags": ["configs"]}]},
+    {
+        "tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
+        "roles": {"admin": {"allow": ["*"]}},
+        "rules": [{"glob": "faq/**", "tags": ["faq"]}, {"glob": "**", "tags": ["configs"]}],
+    },
 )
 
 
@@ -97,8 +99,12 @@ def test_unreadable_file_is_a_failure(tmp_path: Path) -> None:
         " 'failed': {f.doc_id: f.error for f in r.failures}}))"
     )
     try:
-        out = subprocess.run([*prefix, sys.executable, "-c", code, str(tmp_path)],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [*prefix, sys.executable, "-c", code, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         locked.chmod(0o644)
     data = json.loads(out)

@@ -1,0 +1,197 @@
+"""Ingestion benchmark on the whole shared corpus (a script that prints figures, not a test).
+
+Measures, with the configured embedder (default: the packaged local model):
+  1. full ingest (cold CLI process, Prefect server configured) vs the raw embedding time of
+     the same chunks with the same model, and the orchestration + database share;
+  2. a one-sentence edit of 13 files: chunks embedded vs chunks whose text changed;
+  3. a no-change re-run from a cold CLI process.
+
+Usage: python benchmarks/bench_ingest.py [CORPUS] [--skip-raw]
+Everything runs in a temporary NETDOCS_HOME with its own embedded PostgreSQL and a
+temporary `prefect server`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_ENABLED": "false",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2):
+                return proc, api
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("prefect server did not start")
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "netdocs.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    if out.returncode not in (0, 1):
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout), wall
+
+
+def edit_files(root: Path, n: int, rng: random.Random) -> list[str]:
+    """Append one sentence to one paragraph in each of ``n`` random files."""
+    files = sorted(p for p in root.rglob("*.md") if p.stat().st_size > 2000)
+    edited = []
+    for path in rng.sample(files, n):
+        text = path.read_text()
+        paras = [
+            p
+            for p in text.split("\n\n")
+            if len(p.split()) > 20 and not p.lstrip().startswith(("#", "`", "|", "-", "*"))
+        ]
+        if not paras:
+            continue
+        para = rng.choice(paras)
+        path.write_text(text.replace(para, para + " This sentence was added by the benchmark.", 1))
+        edited.append(path.relative_to(root).as_posix())
+    return edited
+
+
+def chunk_ids(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT chunk_id FROM chunks")}
+
+
+def raw_embedding_time(url: str) -> tuple[int, float]:
+    """Embed every stored chunk text again with a fresh instance of the same model."""
+    import psycopg
+
+    from netdocs.chunking import embed_text
+    from netdocs.config import get_settings
+    from netdocs.embedding.factory import _build
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT heading_path, text FROM chunks").fetchall()
+    texts = [embed_text(tuple(hp), t) for hp, t in rows]
+    embedder = _build(get_settings())
+    embedder.embed(texts[:8])  # load the model outside the timing
+    started = time.perf_counter()
+    embedder.embed(texts)
+    return len(texts), time.perf_counter() - started
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    corpus = Path(args[0]) if args else DEFAULT_CORPUS
+    work = Path(tempfile.mkdtemp(prefix="netdocs-bench-"))
+    docs = work / "docs"
+    shutil.copytree(corpus, docs)
+    os.environ["NETDOCS_HOME"] = str(work / "home")
+    os.environ.pop("NETDOCS_DATABASE_URL", None)
+    prefect, api = start_prefect(work / "prefect")
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect-client")}
+    try:
+        from netdocs.config import get_settings
+        from netdocs.db import database_url
+
+        url = database_url(get_settings())
+        policy = corpus / "tags.yaml"
+        pol = ["--policy", str(policy)] if policy.exists() else []
+        full, wall = cli(env, "ingest", str(docs), *pol, "--json")
+        embed_s = float(full["embed_s"])
+        validation_s = float(full["validation"].get("validation_s", 0.0))
+        print(f"corpus: {corpus} ({full['scanned']} files)")
+        print(
+            f"full ingest: {full['chunks_embedded']} chunks embedded, {full['new']} documents, "
+            f"{len(full['failed'])} failed"
+        )
+        print(f"  wall (cold CLI process): {wall:.1f} s; flow duration {full['duration_s']:.1f} s")
+        print(f"  inside the model: {embed_s:.1f} s; validation (GX): {validation_s:.2f} s")
+        other = float(full["duration_s"]) - embed_s
+        print(
+            f"  orchestration + database + chunking: {other:.1f} s "
+            f"({other / float(full['duration_s']):.1%} of the flow)"
+        )
+        if "--skip-raw" not in sys.argv:
+            n, raw = raw_embedding_time(url)
+            print(
+                f"raw embedding of the same {n} chunks, same model, one call: {raw:.1f} s "
+                f"({n / raw:.1f} chunks/s); "
+                f"full ingest / raw = {float(full['duration_s']) / raw:.2f}"
+            )
+
+        before = chunk_ids(url)
+        edited = edit_files(docs, 13, random.Random(13))
+        result, wall = cli(env, "ingest", str(docs), *pol, "--json")
+        after = chunk_ids(url)
+        print(
+            f"one-sentence edit of {len(edited)} files: {result['changed']} changed documents, "
+            f"{len(after - before)} chunks with new text, {result['chunks_embedded']} embedded, "
+            f"{result['chunks_reused']} kept; run {wall:.1f} s wall"
+        )
+
+        result, wall = cli(env, "ingest", str(docs), *pol, "--json")
+        print(
+            f"no-change re-run, cold CLI process (Prefect server configured): {wall:.2f} s wall, "
+            f"flow {result['duration_s']:.2f} s, {result['chunks_embedded']} embedded"
+        )
+    finally:
+        prefect.terminate()
+        from netdocs.config import get_settings
+        from netdocs.db import stop_embedded
+
+        stop_embedded(get_settings())
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
