@@ -38,12 +38,22 @@ def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
     )
 
 
+def clean_text(text: str) -> str:
+    """``text`` as PostgreSQL can take it: NUL and lone surrogates (undecodable argv bytes)
+    become spaces / U+FFFD instead of failing the query."""
+    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+
+
+def _storable(tag: str) -> bool:
+    return tag == clean_text(tag)
+
+
 def _params(allowed: frozenset[str] | None, **extra: Any) -> dict[str, Any]:
     params = dict(extra)
     if allowed is not None:
-        # PostgreSQL text cannot hold NUL, so no stored tag contains one: such a tag matches
-        # nothing and is dropped rather than failing the query.
-        params["allowed"] = sorted(t for t in allowed if "\x00" not in t)
+        # No stored tag can contain NUL or a lone surrogate: such a tag matches nothing and
+        # is dropped rather than failing the query.
+        params["allowed"] = sorted(t for t in allowed if _storable(t))
     return params
 
 
@@ -92,7 +102,7 @@ def fulltext_hits(
     conn: psycopg.Connection, text: str, allowed: frozenset[str] | None, n: int
 ) -> list[Hit]:
     """Top ``n`` permitted chunks by full-text rank (all-terms matches first)."""
-    text = text.replace("\x00", " ")
+    text = clean_text(text)
     params = _params(allowed, text=text, any_text=q.any_terms(text), n=n)
     with conn.transaction():
         rows = conn.execute(q.fulltext_sql(restricted=allowed is not None), params).fetchall()

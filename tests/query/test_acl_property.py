@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from netdocs.db import connect
 from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.policy import visible
-from netdocs.query.search import dense_hits, fulltext_hits, search
+from netdocs.query.search import clean_text, dense_hits, fulltext_hits, search
 
 NASTY_TAGS = [
     "faq", "configs", "vpn", "it's", 'say "hi"', "x'); DROP TABLE chunks;--", "{a,b}", "NULL",
@@ -29,8 +29,10 @@ TEXTS = [
     "DHCP lease time and reservations.", "OSPF area border router design.",
 ]
 
-# Stored tags cannot contain NUL (PostgreSQL text); allowed tags and queries may.
-stored_text = st.text(st.characters(blacklist_characters="\x00"), max_size=8)
+# Stored tags cannot contain NUL or lone surrogates; allowed tags and queries may.
+stored_text = st.text(
+    st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=8
+)
 tag_sets = st.lists(st.sampled_from(NASTY_TAGS) | stored_text, max_size=3)
 docs = st.lists(
     st.tuples(tag_sets, st.lists(st.sampled_from(TEXTS), min_size=1, max_size=3)),
@@ -79,7 +81,7 @@ def test_role_never_sees_a_chunk_outside_its_tags(
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows,
             )
         permitted = {cid for cid, tags in tags_of.items() if visible(tags, allowed)}
-        vec = embedder.embed([query])[0]
+        vec = embedder.embed([clean_text(query)])[0]
 
         dense = dense_hits(conn, vec, allowed, k, embedder.dim, exact=exact)
         text = fulltext_hits(conn, query, allowed, k)

@@ -1,0 +1,104 @@
+"""``netdocs search`` and ``netdocs ask``. Imports stay lazy: a cold search must start fast.
+
+Errors are raised as netdocs errors; ``netdocs.cli.main`` turns them into messages and exit
+codes (AccessDenied -> 2, listing the roles the policy defines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--role", help="your role (default: NETDOCS_ROLE)")
+    p.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``search`` and ``ask`` subcommands."""
+    p = subparsers.add_parser("search", help="find the passages that answer a question")
+    _common(p)
+    p.add_argument("--k", type=int, default=5, help="how many results (default 5)")
+    p.add_argument("--mode", choices=["fused", "dense", "fulltext"], default="fused",
+                   help="retrieval mode (default fused: dense + full text, rank fusion)")
+    p.set_defaults(func=cmd_search)
+
+    p = subparsers.add_parser("ask", help="answer a question from the docs, with sources")
+    _common(p)
+    p.add_argument("--k", type=int, default=None, help="passages given to the model")
+    p.set_defaults(func=cmd_ask)
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from netdocs.query.service import SearchService
+
+    return SearchService.for_role(args.role, args.policy)
+
+
+def _empty_index_note(service: Any) -> None:
+    if service.index_model is None:
+        print("netdocs: the index is empty: run `netdocs ingest PATH` first", file=sys.stderr)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Print the top passages for a question."""
+    import uuid
+
+    with _service(args) as service:
+        started = time.perf_counter()
+        hits = service.search(args.question, k=max(args.k, 0), mode=args.mode)
+        latency = (time.perf_counter() - started) * 1000.0
+        _empty_index_note(service)
+    if args.json:
+        out = {"query_id": str(uuid.uuid4()), "results": [h.to_json() for h in hits],
+               "latency_ms": round(latency, 1)}
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("No matching passages.")
+    for i, h in enumerate(hits, start=1):
+        print(f"[{i}] {h.path} — {h.heading}  (score {h.score:.4f})")
+        print(_indent(_clip(h.text, 300)))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question: the configured chat model, or the extractive fallback."""
+    from netdocs.query.answerer import Answerer
+
+    with _service(args) as service:
+        answerer = Answerer(service.settings)
+        k = args.k if args.k is not None else service.settings.answer_top_k
+        started = time.perf_counter()
+        hits = service.search(args.question, k=max(k, 0))
+        _empty_index_note(service)
+        answer = answerer.answer(args.question, hits, started=started)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    print(answer.answer)
+    if answer.mode == "llm" and answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.path} — {c.heading}")
+    tail = f"{answer.model}, {answer.input_tokens}+{answer.output_tokens} tokens" + (
+        f", ${answer.cost_usd:.4f}" if answer.cost_usd else ""
+    ) if answer.mode == "llm" else "fallback"
+    print(f"\n({tail}; {answer.latency_ms:.0f} ms)")
+    return 0
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,240 @@
+"""Chat models for answering: Anthropic and OpenAI SDKs behind one small interface.
+
+The SDK clients are built with ``max_retries=0``: retrying lives in
+:func:`netdocs.resilience.retry_call` only. A per-provider circuit breaker stops calling a
+provider that keeps failing, so questions fall back to extractive answers at once instead
+of each waiting through the retries. SDKs are imported only when a client is built.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from netdocs.config import Settings
+from netdocs.errors import ConfigError, NetdocsError
+from netdocs.resilience import RetryPolicy, retry_call, short_error
+
+#: USD per million (input, output) tokens; matched on the longest model-name prefix so dated
+#: ids ("claude-sonnet-4-5-20250929") find their family.
+PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
+    "claude-opus-4-5": (5.0, 25.0),
+    "claude-opus-4": (15.0, 75.0),
+    "claude-sonnet-4": (3.0, 15.0),
+    "claude-3-7-sonnet": (3.0, 15.0),
+    "claude-haiku-4-5": (1.0, 5.0),
+    "claude-3-5-haiku": (0.8, 4.0),
+    "gpt-5-mini": (0.25, 2.0),
+    "gpt-5-nano": (0.05, 0.4),
+    "gpt-5": (1.25, 10.0),
+    "gpt-4.1-nano": (0.1, 0.4),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4o-mini": (0.15, 0.6),
+    "gpt-4o": (2.5, 10.0),
+}
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """The price of one call, or None for a model missing from the table."""
+    matches = [name for name in PRICES_PER_MTOK if model.startswith(name)]
+    if not matches:
+        return None
+    price_in, price_out = PRICES_PER_MTOK[max(matches, key=len)]
+    return (input_tokens * price_in + output_tokens * price_out) / 1_000_000
+
+
+class AnswerProviderError(NetdocsError):
+    """The chat provider failed after retries, or its circuit is open."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model reply and its token usage."""
+
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Price of this call (None when the model's price is unknown)."""
+        return cost_usd(self.model, self.input_tokens, self.output_tokens)
+
+
+class ChatModel(Protocol):
+    """A provider that completes a (system, user) exchange with a given model."""
+
+    provider: str
+    model: str  # the answering model
+    router_model: str  # the cheaper model for routing
+
+    def complete(self, system: str, user: str, *, model: str, max_tokens: int) -> Completion:
+        """One completion; raises AnswerProviderError when the provider cannot answer."""
+        ...
+
+
+class CircuitBreaker:
+    """Open after ``threshold`` consecutive failures; one trial call after ``cooldown`` s."""
+
+    def __init__(
+        self, threshold: int = 3, cooldown: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold, self.cooldown, self._clock = threshold, cooldown, clock
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        """True when a call may be made (closed, or half-open after the cooldown)."""
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            if self._clock() - self._opened_at >= self.cooldown:
+                self._opened_at = self._clock()  # one trial per cooldown period
+                return True
+            return False
+
+    def success(self) -> None:
+        """Close the circuit."""
+        with self._lock:
+            self._failures, self._opened_at = 0, None
+
+    def failure(self) -> None:
+        """Count a failure; open the circuit at the threshold."""
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self.threshold:
+                self._opened_at = self._clock()
+
+
+_breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker_for(provider: str, base_url: str | None) -> CircuitBreaker:
+    """The process-wide breaker of one provider endpoint."""
+    with _breakers_lock:
+        return _breakers.setdefault((provider, base_url), CircuitBreaker())
+
+
+class _SDKChat(ABC):
+    """Shared plumbing: breaker, retries, error wrapping (the subclass makes the call)."""
+
+    provider = "?"
+
+    def __init__(
+        self, model: str, router_model: str, base_url: str | None, retry: RetryPolicy
+    ) -> None:
+        self.model, self.router_model = model, router_model
+        self.retry = retry
+        self.breaker = breaker_for(self.provider, base_url)
+
+    @abstractmethod
+    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        """One SDK request (no retries)."""
+
+    def complete(self, system: str, user: str, *, model: str, max_tokens: int) -> Completion:
+        """One completion through the retry layer and the circuit breaker."""
+        if not self.breaker.allow():
+            raise AnswerProviderError(f"{self.provider}: circuit open after repeated failures")
+        try:
+            result = retry_call(
+                lambda: self._call(model, system, user, max_tokens), self.retry,
+                what=f"{self.provider} {model}",
+            )
+        except Exception as e:
+            self.breaker.failure()
+            raise AnswerProviderError(f"{self.provider} {model}: {short_error(e)}") from e
+        self.breaker.success()
+        return result
+
+
+class AnthropicChat(_SDKChat):
+    """Claude through the ``anthropic`` SDK (messages API)."""
+
+    provider = "anthropic"
+
+    def __init__(
+        self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
+        timeout: float = 60.0, retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(model, router_model, base_url, retry or RetryPolicy())
+        import anthropic
+
+        self._client = anthropic.Anthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        )
+
+    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        resp: Any = self._client.messages.create(
+            model=model, max_tokens=max_tokens, system=system, temperature=0.0,
+            messages=[{"role": "user", "content": user}],
+        )
+        text = "".join(getattr(b, "text", "") for b in resp.content if b.type == "text")
+        usage = resp.usage
+        return Completion(text, str(resp.model), usage.input_tokens, usage.output_tokens)
+
+
+class OpenAIChat(_SDKChat):
+    """GPT models through the ``openai`` SDK (chat completions)."""
+
+    provider = "openai"
+
+    def __init__(
+        self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
+        timeout: float = 60.0, retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(model, router_model, base_url, retry or RetryPolicy())
+        import openai
+
+        self._client = openai.OpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        )
+
+    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        resp: Any = self._client.chat.completions.create(
+            model=model, max_completion_tokens=max_tokens,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        )
+        text = resp.choices[0].message.content or ""
+        usage = resp.usage
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        return Completion(text, str(resp.model), tokens_in, tokens_out)
+
+
+def chat_model(settings: Settings) -> ChatModel | None:
+    """The configured chat model, or None when no provider is configured (fallback only)."""
+    provider = settings.llm_provider
+    if provider == "none":
+        return None
+    anthropic_key = settings.anthropic_api_key
+    openai_key = settings.openai_api_key
+    if provider == "auto":
+        provider = "anthropic" if anthropic_key else "openai" if openai_key else "none"
+    retry = RetryPolicy(max_attempts=settings.llm_max_attempts, max_total=settings.llm_timeout)
+    common: dict[str, Any] = {"timeout": settings.llm_timeout, "retry": retry}
+    if provider == "anthropic":
+        if anthropic_key is None:
+            raise ConfigError("NETDOCS_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
+        return AnthropicChat(
+            anthropic_key.get_secret_value(), model=settings.anthropic_model,
+            router_model=settings.anthropic_router_model,
+            base_url=settings.anthropic_base_url, **common,
+        )
+    if provider == "openai":
+        if openai_key is None:
+            raise ConfigError("NETDOCS_LLM_PROVIDER=openai needs OPENAI_API_KEY")
+        return OpenAIChat(
+            openai_key.get_secret_value(), model=settings.openai_chat_model,
+            router_model=settings.openai_router_model,
+            base_url=settings.openai_base_url, **common,
+        )
+    return None

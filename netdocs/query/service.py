@@ -1,0 +1,127 @@
+"""A search session: one connection, the index's embedder, the caller's tag set."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import psycopg
+
+from netdocs.config import Settings, get_settings
+from netdocs.embedding.base import Embedder
+from netdocs.errors import ConfigError
+from netdocs.query.access import allowed_tags
+from netdocs.query.results import Hit
+from netdocs.query.search import Mode, clean_text, search
+
+
+class SearchService:
+    """Searches with one effective tag set (None = unrestricted). Thread-safe: one lock
+    serialises use of the connection and the embedder.
+
+    ``conn`` / ``embedder`` may be passed in (tests, notebooks); otherwise the configured
+    database and embedder are used, and the connection is closed with the service.
+    """
+
+    def __init__(
+        self,
+        allowed: frozenset[str] | None,
+        *,
+        settings: Settings | None = None,
+        conn: psycopg.Connection | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.allowed = allowed
+        self._owns_conn = conn is None
+        if conn is None:
+            from netdocs.db import connect, database_url
+            from netdocs.store.schema import migrate
+
+            url = database_url(self.settings)
+            migrate(url)  # a never-ingested database gets the schema (and pgvector)
+            conn = connect(url, autocommit=True)
+        self.conn = conn
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._model: tuple[str, int] | None = None
+        self._model_read = False
+
+    @classmethod
+    def for_role(
+        cls,
+        role: str | None = None,
+        policy: Path | str | None = None,
+        *,
+        settings: Settings | None = None,
+        conn: psycopg.Connection | None = None,
+        embedder: Embedder | None = None,
+    ) -> SearchService:
+        """A service for ``role`` (default NETDOCS_ROLE) under ``policy`` (NETDOCS_POLICY)."""
+        settings = settings or get_settings()
+        allowed = allowed_tags(settings, role, policy)  # AccessDenied before connecting
+        return cls(allowed, settings=settings, conn=conn, embedder=embedder)
+
+    @property
+    def index_model(self) -> tuple[str, int] | None:
+        """(model id, dimension) the index was built with; None for an empty index."""
+        if not self._model_read:
+            from netdocs.store.schema import recorded_model
+
+            try:
+                self._model = recorded_model(self.conn)
+            except psycopg.errors.UndefinedTable:  # never migrated: nothing ingested
+                if not self.conn.autocommit:
+                    self.conn.rollback()
+                self._model = None
+            self._model_read = self._model is not None  # re-read while the index is empty
+        return self._model
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (built on first use) -- it must be the one the index was built with."""
+        if self._embedder is None:
+            from netdocs.embedding.factory import get_embedder
+
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query vector, after checking the embedder matches the index."""
+        model = self.index_model
+        emb = self.embedder
+        if model is not None and model != (emb.model_id, emb.dim):
+            raise ConfigError(
+                f"the index was built with {model[0]} ({model[1]}-d) but the configured "
+                f"embedder is {emb.model_id} ({emb.dim}-d): set NETDOCS_EMBEDDING_PROVIDER "
+                "to match, or re-ingest"
+            )
+        return np.asarray(emb.embed([text])[0], dtype=np.float32)
+
+    def search(
+        self, text: str, k: int = 5, mode: Mode = "fused", vector: np.ndarray | None = None
+    ) -> list[Hit]:
+        """The top ``k`` chunks this role may see (empty when nothing is indexed)."""
+        text = clean_text(text)
+        with self._lock:
+            model = self.index_model
+            if model is None:
+                return []
+            if vector is None and mode != "fulltext":
+                vector = self.embed_query(text)
+            return search(self.conn, text, vector, self.allowed, k, mode, dim=model[1])
+
+    def close(self) -> None:
+        """Close the connection if this service opened it."""
+        if self._owns_conn:
+            self.conn.close()
+
+    def __enter__(self) -> SearchService:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
