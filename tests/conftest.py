@@ -109,12 +109,15 @@ def prefect_harness() -> Iterator[None]:
 
 
 def copy_corpus(dest: Path, *folders: str) -> Path:
-    """Copy sub-folders of the shared corpus (or the bundled sample) into ``dest``."""
-    base = CORPUS if CORPUS.is_dir() else SAMPLE
+    """Copy sub-folders of the shared corpus into ``dest``.
+
+    A clone without ../shared gets the whole bundled sample instead (42 files that include
+    the files the tests name)."""
+    if not CORPUS.is_dir():
+        shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("LICENSES", "SOURCES.md"))
+        return dest
     for folder in folders:
-        src = base / folder
-        if src.is_dir():
-            shutil.copytree(src, dest / folder)
+        shutil.copytree(CORPUS / folder, dest / folder)
     return dest
 
 
