@@ -1,0 +1,123 @@
+"""Query benchmark on an ingested index (a script that prints figures, not a test).
+
+Measures in a warm process, over the eval questions (eval/questions.yaml) in several rounds:
+  1. retrieval latency (embed the question + fused search) p50/p95, unrestricted and with
+     role filters (network_engineer, helpdesk), plus the search alone (vector given);
+  2. fallback ``ask`` latency (retrieval + extractive answer, no LLM) p50/p95;
+  3. a cold ``netdocs search --json`` process, wall time (median of several runs).
+
+Usage: python benchmarks/bench_query.py [--rounds 5] [--cold 5] [--policy FILE] [--json]
+The index is the configured one (NETDOCS_HOME / NETDOCS_DATABASE_URL); ingest the corpus
+first: ``netdocs ingest ../shared/corpora/network-docs --policy .../tags.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_POLICY = REPO.parent / "shared" / "corpora" / "network-docs" / "tags.yaml"
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    """p50 / p95 / max of a list of milliseconds."""
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {
+        "p50": round(statistics.median(ordered), 2), "p95": round(p95, 2),
+        "max": round(ordered[-1], 2), "n": len(ordered),
+    }
+
+
+def timed(fn: Callable[[str], Any], questions: list[str], rounds: int) -> dict[str, float]:
+    """Latency of ``fn(question)`` over every question, ``rounds`` times (one warm-up)."""
+    for q in questions:
+        fn(q)
+    samples = []
+    for _ in range(rounds):
+        for q in questions:
+            t = time.perf_counter()
+            fn(q)
+            samples.append((time.perf_counter() - t) * 1000.0)
+    return percentiles(samples)
+
+
+def cold_search(runs: int, policy: Path) -> dict[str, float]:
+    """Wall time of a fresh ``netdocs search --json`` process."""
+    exe = Path(sys.executable).with_name("netdocs")
+    cmd = [str(exe), "search", "how do I add a BGP neighbor", "--json",
+           "--role", "network_engineer", "--policy", str(policy)]
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=os.environ.copy())
+        samples.append((time.perf_counter() - t) * 1000.0)
+    return percentiles(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (0 = skip)")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    from netdocs.query.answerer import Answerer
+    from netdocs.query.service import SearchService
+
+    data = yaml.safe_load((REPO / "eval" / "questions.yaml").read_text(encoding="utf-8"))
+    questions = [q["question"] for q in data["questions"]] + list(data.get("unanswerable", []))
+    out: dict[str, Any] = {"questions": len(questions), "rounds": args.rounds}
+    with SearchService(None) as admin:
+        if admin.index_model is None:
+            print("the index is empty: ingest the corpus first", file=sys.stderr)
+            return 2
+        count = admin.conn.execute("SELECT count(*) FROM chunks").fetchone()
+        out["chunks"] = count[0] if count else 0
+        out["model"] = admin.index_model[0]
+        vectors = {q: admin.embed_query(q) for q in questions}
+        out["embed_query"] = timed(admin.embed_query, questions, args.rounds)
+        out["search_unrestricted"] = timed(
+            lambda q: admin.search(q, 5, vector=vectors[q]), questions, args.rounds)
+        out["retrieval_unrestricted"] = timed(lambda q: admin.search(q, 5), questions,
+                                              args.rounds)
+        for role in ("network_engineer", "helpdesk"):
+            with SearchService.for_role(role, args.policy, conn=admin.conn,
+                                        embedder=admin.embedder) as svc:
+                out[f"search_{role}"] = timed(
+                    lambda q, s=svc: s.search(q, 5, vector=vectors[q]), questions, args.rounds)
+                out[f"retrieval_{role}"] = timed(lambda q, s=svc: s.search(q, 5), questions,
+                                                 args.rounds)
+        answerer = Answerer(admin.settings, chat=None)
+        out["fallback_ask"] = timed(
+            lambda q: answerer.answer(q, admin.search(q, admin.settings.answer_top_k)),
+            questions, args.rounds)
+    if args.cold:
+        out["cold_cli_search"] = cold_search(args.cold, args.policy)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{out['chunks']} chunks, {out['model']}; {len(questions)} questions x "
+          f"{args.rounds} rounds (after one warm-up round)")
+    for key, value in out.items():
+        if isinstance(value, dict):
+            print(f"  {key:<32} p50 {value['p50']:>8.2f} ms   p95 {value['p95']:>8.2f} ms"
+                  f"   max {value['max']:>8.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
