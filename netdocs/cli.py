@@ -182,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except NetdocsError as e:

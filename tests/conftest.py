@@ -114,7 +114,7 @@ def copy_corpus(dest: Path, *folders: str) -> Path:
     A clone without ../shared gets the whole bundled sample instead (42 files that include
     the files the tests name)."""
     if not CORPUS.is_dir():
-        shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("LICENSES", "SOURCES.md"))
+        shutil.copytree(SAMPLE, dest)
         return dest
     for folder in folders:
         shutil.copytree(CORPUS / folder, dest / folder)
