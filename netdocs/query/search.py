@@ -13,6 +13,7 @@ import psycopg
 from netdocs.query import sql as q
 from netdocs.query.fusion import RRF_K, rrf
 from netdocs.query.results import Hit
+from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,17 @@ MODES: tuple[Mode, ...] = ("fused", "dense", "fulltext")
 EXACT_SCAN_BELOW = 2000
 MIN_CANDIDATES = 20
 MIN_EF_SEARCH = 64
+#: A query lexeme found in a chunk's heading adds this share of its weight again.
+HEADING_BONUS = 0.5
 
 
 def candidates_for(k: int) -> int:
-    """How many candidates each list contributes to the fusion for a final top ``k``."""
-    return max(4 * k, MIN_CANDIDATES)
+    """How many candidates each list contributes to the fusion for a final top ``k``.
+
+    Deeper lists hurt: with RRF (k=60) chunks ranked ~30th in both lists outscore a chunk
+    ranked first in one. Twice k, at least 20, keeps the top 5 of k=5 and k=10 identical.
+    """
+    return max(2 * k, MIN_CANDIDATES)
 
 
 def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
@@ -98,14 +105,32 @@ def dense_hits(
     return [_hit(r, float(r[5]), cosine=float(r[5])) for r in rows]
 
 
+def fulltext_params(plan: TermPlan) -> dict[str, Any]:
+    """Bind parameters of :func:`sql.fulltext_sql` for a term plan (pure)."""
+    quoted = {lex: quote_lexeme(lex) for lex, _ in plan.terms}
+    params: dict[str, Any] = {
+        "any": " | ".join(quoted[lex] for lex in plan.candidates),
+        "all": " & ".join(quoted.values()),
+    }
+    for i, (lex, weight) in enumerate(plan.terms):
+        params.update({f"q{i}": quoted[lex], f"h{i}": quoted[lex] + ":A",
+                       f"w{i}": weight, f"b{i}": HEADING_BONUS * weight})
+    return params
+
+
 def fulltext_hits(
     conn: psycopg.Connection, text: str, allowed: frozenset[str] | None, n: int
 ) -> list[Hit]:
-    """Top ``n`` permitted chunks by full-text rank (all-terms matches first)."""
-    text = clean_text(text)
-    params = _params(allowed, text=text, any_text=q.any_terms(text), n=n)
+    """Top ``n`` permitted chunks by IDF-weighted lexeme matches (score = that weight sum)."""
     with conn.transaction():
-        rows = conn.execute(q.fulltext_sql(restricted=allowed is not None), params).fetchall()
+        row = conn.execute(q.QUERY_LEXEMES, (clean_text(text),)).fetchone()
+        lexemes: list[str] = row[0] if row else []
+        if not lexemes:  # only stop words, punctuation, nothing
+            return []
+        plan = plan_terms(lexemes, cached_stats(conn))
+        params = _params(allowed, n=n, **fulltext_params(plan))
+        stmt = q.fulltext_sql(len(plan.terms), restricted=allowed is not None)
+        rows = conn.execute(stmt, params).fetchall()
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
 
 

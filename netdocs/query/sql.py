@@ -6,14 +6,11 @@ The clause is omitted only for unrestricted callers. No value is ever pasted int
 the one formatted number is the embedding dimension, an ``int`` read from ``index_meta``,
 which must be a literal for the HNSW expression index ``(embedding::vector(DIM))`` to match.
 
-Parameters used by the statements: ``q`` (query vector), ``n`` (rows), ``allowed`` (text[]),
-``text`` (the question as typed), ``any_text`` (its words joined with ``or``), ``cap``,
-``ef`` (text).
+Parameters are named in each builder's docstring; the dense ones are ``q`` (query vector),
+``n`` (rows), ``allowed`` (text[]), ``cap`` and ``ef`` (text).
 """
 
 from __future__ import annotations
-
-import re
 
 from psycopg import sql
 
@@ -55,19 +52,34 @@ def dense_sql(dim: int, *, restricted: bool, exact: bool = False) -> sql.Compose
     ).format(cols=_COLUMNS, dist=distance, acl=_acl(restricted))
 
 
-def fulltext_sql(*, restricted: bool) -> sql.Composed:
-    """Chunks matching any query term, those matching all terms first, by ``ts_rank_cd``.
+def fulltext_sql(n_terms: int, *, restricted: bool) -> sql.Composed:
+    """Chunks containing a candidate lexeme, scored by the IDF weights of the lexemes they hold.
 
-    ``%(text)s`` goes through ``websearch_to_tsquery`` (never a syntax error, honours quotes
-    and ``-word``); ``%(any_text)s`` is the same words joined with ``or``.
+    Score = sum over query lexemes i present in the chunk of ``w_i`` (+ ``b_i`` when the
+    lexeme is in the heading, weight A). Parameters: ``any`` (tsquery text: candidate
+    lexemes OR-ed), ``all`` (every lexeme AND-ed), ``q{i}`` / ``h{i}`` (lexeme i, and
+    lexeme i restricted to headings, as tsquery text), ``w{i}`` / ``b{i}`` (floats), ``n``.
     """
+    if n_terms < 1:
+        raise ValueError("a full-text query needs at least one term")
+    parts = [
+        sql.SQL(
+            "CASE WHEN c.tsv @@ {q}::tsquery THEN {w}::float8"
+            " + CASE WHEN c.tsv @@ {h}::tsquery THEN {b}::float8 ELSE 0 END ELSE 0 END"
+        ).format(
+            q=sql.Placeholder(f"q{i}"), w=sql.Placeholder(f"w{i}"),
+            h=sql.Placeholder(f"h{i}"), b=sql.Placeholder(f"b{i}"),
+        )
+        for i in range(n_terms)
+    ]
     return sql.SQL(
-        "WITH q AS (SELECT websearch_to_tsquery('english', %(text)s) AS q_all,"
-        " websearch_to_tsquery('english', %(any_text)s) AS q_any)"
-        " SELECT {cols}, ts_rank_cd(c.tsv, q.q_any) AS rank, c.tsv @@ q.q_all AS all_terms"
-        " FROM chunks c, q WHERE c.tsv @@ q.q_any{acl}"
-        " ORDER BY all_terms DESC, rank DESC, c.chunk_id LIMIT %(n)s"
-    ).format(cols=_COLUMNS, acl=_acl(restricted))
+        "SELECT {cols}, {score} AS rank, c.tsv @@ %(all)s::tsquery AS all_terms"
+        " FROM chunks c WHERE c.tsv @@ %(any)s::tsquery{acl}"
+        " ORDER BY rank DESC, c.chunk_id LIMIT %(n)s"
+    ).format(cols=_COLUMNS, score=sql.SQL(" + ").join(parts), acl=_acl(restricted))
+
+
+QUERY_LEXEMES = sql.SQL("SELECT array(SELECT lexeme FROM unnest(to_tsvector('english', %s)))")
 
 
 def permitted_count_sql() -> sql.Composed:
@@ -75,12 +87,3 @@ def permitted_count_sql() -> sql.Composed:
     return sql.SQL(
         "SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE true{acl} LIMIT %(cap)s) s"
     ).format(acl=_ACL)
-
-
-_WEBSEARCH_OPERATORS = re.compile(r'["()]|(?:^|\s)-|\b(?:or|and|not)\b', re.IGNORECASE)
-
-
-def any_terms(text: str) -> str:
-    """The words of ``text`` joined by `` or `` for ``websearch_to_tsquery`` (OR semantics)."""
-    words = _WEBSEARCH_OPERATORS.sub(" ", text).split()
-    return " or ".join(words)

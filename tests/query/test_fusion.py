@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,8 @@ from hypothesis import strategies as st
 from netdocs.query import sql
 from netdocs.query.fusion import rrf
 from netdocs.query.results import Hit
-from netdocs.query.search import candidates_for, fuse
+from netdocs.query.search import HEADING_BONUS, candidates_for, fulltext_params, fuse
+from netdocs.query.terms import NO_STATS, TermPlan, TermStats, plan_terms
 
 
 def test_rrf_scores_are_sums_of_reciprocal_ranks() -> None:
@@ -65,21 +68,21 @@ def test_fuse_keeps_both_lists_evidence() -> None:
 
 
 def test_candidates_per_list() -> None:
-    assert candidates_for(1) == 20
-    assert candidates_for(10) == 40
+    assert candidates_for(1) == candidates_for(10) == 20
+    assert candidates_for(50) == 100
 
 
 def test_acl_clause_is_a_bind_parameter() -> None:
     for stmt in (
         sql.dense_sql(384, restricted=True).as_string(),
         sql.dense_sql(384, restricted=True, exact=True).as_string(),
-        sql.fulltext_sql(restricted=True).as_string(),
+        sql.fulltext_sql(3, restricted=True).as_string(),
         sql.permitted_count_sql().as_string(),
     ):
         assert "c.tags && %(allowed)s::text[]" in stmt
     for stmt in (
         sql.dense_sql(384, restricted=False).as_string(),
-        sql.fulltext_sql(restricted=False).as_string(),
+        sql.fulltext_sql(3, restricted=False).as_string(),
     ):
         assert "allowed" not in stmt
 
@@ -90,6 +93,30 @@ def test_dense_sql_matches_the_index_expression() -> None:
     assert "::vector(384)" not in sql.dense_sql(384, restricted=False, exact=True).as_string()
 
 
-def test_any_terms_strips_websearch_operators() -> None:
-    assert sql.any_terms('add a "BGP peer" -x (y) OR z') == "add or a or BGP or peer or x or y or z"
-    assert sql.any_terms("   ") == ""
+def test_fulltext_sql_has_one_weighted_term_per_lexeme() -> None:
+    stmt = sql.fulltext_sql(3, restricted=False).as_string()
+    assert all(f"%(q{i})s" in stmt and f"%(w{i})s" in stmt for i in range(3))
+    assert "%(q3)s" not in stmt
+    with pytest.raises(ValueError):
+        sql.fulltext_sql(0, restricted=False)
+
+
+def test_term_weights_and_candidates() -> None:
+    stats = TermStats({"configur": 0.4, "server": 0.2, "bgp": 0.02}, floor=0.01)
+    plan = plan_terms(["configur", "bgp", "rpki", "server", "bgp"], stats)
+    assert [lex for lex, _ in plan.terms] == ["rpki", "bgp", "server", "configur"]
+    assert plan.terms[0][1] == pytest.approx(math.log(1 / 0.005))  # unlisted: floor / 2
+    assert plan.candidates == ("rpki", "bgp")  # the selective lexemes pick candidates
+    common = plan_terms(["configur", "server"], stats)
+    assert common.candidates == ("server",)  # none selective: the rarest one
+    flat = plan_terms(["a", "b"], NO_STATS)
+    assert flat.terms == (("a", 1.0), ("b", 1.0)) and flat.candidates == ("a", "b")
+    assert plan_terms([], stats) == TermPlan((), ())
+
+
+def test_fulltext_params_quote_lexemes() -> None:
+    plan = TermPlan((("it's", 2.0), ("a\\b", 1.0)), ("it's",))
+    params = fulltext_params(plan)
+    assert params["any"] == "'it''s'"
+    assert params["all"] == "'it''s' & 'a\\\\b'"
+    assert params["h0"] == "'it''s':A" and params["b0"] == pytest.approx(2.0 * HEADING_BONUS)

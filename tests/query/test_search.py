@@ -8,11 +8,14 @@ from contextlib import contextmanager
 import numpy as np
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netdocs.db import connect
 from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.query import sql
-from netdocs.query.search import dense_hits, fulltext_hits, search
+from netdocs.query.search import clean_text, dense_hits, fulltext_hits, search
+from netdocs.query.terms import quote_lexeme
 
 InsertDoc = Callable[..., None]
 
@@ -208,3 +211,16 @@ def test_without_iterative_scan_the_index_would_lose_rows(plain_conn, rare_rows)
 def test_unfiltered_large_k_fills(query_conn, rare_rows) -> None:
     hits = dense_hits(query_conn, rare_rows[3], None, 200, 384)
     assert len(hits) == 200 and hits[0].chunk_id == "bulk-00003"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=60) | st.sampled_from(
+    ["it's a 'quoted' \\ back\\slash", "/etc/chrony.conf:12", "a:b & c | !d <-> e", "10.0.0.1/24"]))
+def test_every_query_lexeme_quotes_into_a_matching_tsquery(query_conn, text: str) -> None:
+    text = clean_text(text)
+    lexemes = query_conn.execute(sql.QUERY_LEXEMES, (text,)).fetchone()[0]
+    for lex in lexemes:
+        row = query_conn.execute(
+            "SELECT to_tsvector('english', %s) @@ %s::tsquery", (text, quote_lexeme(lex))
+        ).fetchone()
+        assert row == (True,)

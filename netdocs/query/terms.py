@@ -1,0 +1,103 @@
+"""Full-text term weighting: IDF from PostgreSQL's own lexeme statistics.
+
+``ts_rank`` weighs every query word alike, so on natural questions common words ("configure",
+"server") decide the ranking. Here each query lexeme gets an IDF weight, ``log(1 / share of
+chunks containing it)``, read from ``pg_stats.most_common_elems`` of ``chunks.tsv`` (kept by
+ANALYZE / autovacuum; lexemes too rare to be listed get half the smallest listed share).
+Candidates are the chunks containing at least one *selective* lexeme (share below
+``CANDIDATE_MAX_SHARE``), which keeps the scan small; every lexeme still counts in the score.
+Without statistics (a new, small index) all lexemes weigh 1 and all select candidates.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+CANDIDATE_MAX_SHARE = 0.03
+MAX_TERMS = 24
+STATS_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Shares of chunks containing the most common lexemes."""
+
+    shares: dict[str, float]
+    floor: float | None  # smallest listed share; None = no statistics
+
+    def share(self, lexeme: str) -> float | None:
+        """Estimated share of chunks containing ``lexeme`` (None without statistics)."""
+        if self.floor is None:
+            return None
+        return self.shares.get(lexeme, self.floor / 2)
+
+    def weight(self, lexeme: str) -> float:
+        """The IDF weight of ``lexeme`` (1.0 without statistics)."""
+        share = self.share(lexeme)
+        return 1.0 if share is None else math.log(1.0 / max(share, 1e-9))
+
+
+NO_STATS = TermStats({}, None)
+
+
+@dataclass(frozen=True)
+class TermPlan:
+    """What the full-text query matches and how it scores."""
+
+    terms: tuple[tuple[str, float], ...]  # (lexeme, weight), heaviest first
+    candidates: tuple[str, ...]  # lexemes whose chunks are scored
+
+
+def plan_terms(lexemes: Sequence[str], stats: TermStats) -> TermPlan:
+    """Weigh the query's lexemes and choose the selective ones that pick candidates (pure)."""
+    unique = sorted(set(lexemes), key=lambda lex: (-stats.weight(lex), lex))[:MAX_TERMS]
+    terms = tuple((lex, stats.weight(lex)) for lex in unique)
+    selective = [
+        lex for lex in unique
+        if (share := stats.share(lex)) is None or share < CANDIDATE_MAX_SHARE
+    ]
+    return TermPlan(terms, tuple(selective or unique[:1]))
+
+
+def quote_lexeme(lexeme: str) -> str:
+    """``lexeme`` as one quoted tsquery operand (quotes and backslashes escaped)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def load_stats(conn: psycopg.Connection) -> TermStats:
+    """Read the lexeme statistics of ``chunks.tsv`` (NO_STATS before the first ANALYZE)."""
+    row = conn.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+        " WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'"
+    ).fetchone()
+    if row is None or not row[0] or not row[1]:
+        return NO_STATS
+    elems, freqs = row
+    shares = freqs[: len(elems)]  # then come min, max and the null share
+    return TermStats(dict(zip(elems, shares, strict=True)), float(min(shares)))
+
+
+_cache: weakref.WeakKeyDictionary[psycopg.Connection, tuple[float, TermStats]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def cached_stats(conn: psycopg.Connection, ttl: float = STATS_TTL_S) -> TermStats:
+    """The statistics for this connection's database, re-read every ``ttl`` seconds."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(conn)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    stats = load_stats(conn)
+    with _cache_lock:
+        _cache[conn] = (now, stats)
+    return stats
