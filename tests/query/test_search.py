@@ -224,3 +224,19 @@ def test_every_query_lexeme_quotes_into_a_matching_tsquery(query_conn, text: str
             "SELECT to_tsvector('english', %s) @@ %s::tsquery", (text, quote_lexeme(lex))
         ).fetchone()
         assert row == (True,)
+
+
+def test_ranking_statements_are_never_prepared(query_db: str, embedder) -> None:
+    """Generic plans of prepared statements ignore the filter's selectivity (10x slower)."""
+    conn = connect(query_db, autocommit=True)
+    try:
+        vec = embedder.embed(["BGP peer"])[0]
+        for _ in range(8):
+            search(conn, "BGP peer", vec, frozenset({"faq", "configs"}), 5, dim=384)
+            search(conn, "BGP peer", vec, None, 5, dim=384)
+        prepared = conn.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%chunks c%'"
+        ).fetchall()
+        assert prepared == []
+    finally:
+        conn.close()
