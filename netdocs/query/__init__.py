@@ -5,6 +5,7 @@ Modules (framework-free unless noted):
 - ``results``  plain result types (Hit, Citation, Answer) and their JSON shapes
 - ``fusion``   reciprocal rank fusion (pure)
 - ``sql``      SQL builders for dense, full-text and permitted-count queries (pure)
+- ``terms``    full-text lexeme weights (IDF from pg_stats) and candidate selection
 - ``search``   ``search(conn, text, vector, allowed, k, mode)``: runs the SQL, fuses
 - ``access``   role / policy -> the allowed tag set
 - ``service``  a connection + embedder + role bundle answering searches
