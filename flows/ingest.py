@@ -9,14 +9,18 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from netdocs.config import get_settings
-from netdocs.errors import ConfigError
+from netdocs.config import Settings, get_settings
+from netdocs.errors import ConfigError, MassDeleteRefused
 from netdocs.ingest.batch import Progress
 from netdocs.ingest.lock import run_lock
 from netdocs.ingest.stats import RunStats
 from tasks import ingest as t
 
+BULK_MIN_DOCS = 20
+BULK_SHARE = 0.25
 _progress: Progress | None = None  # set by the CLI for a terminal progress bar
 
 
@@ -30,7 +34,86 @@ def _batches(ids: list[str], size: int) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-@flow(name="ingest", log_prints=False)
+def _is_bulk(to_process: int, stored: int) -> bool:
+    """Bulk loads rebuild the HNSW index afterwards instead of maintaining it per row."""
+    return to_process > max(BULK_MIN_DOCS, BULK_SHARE * stored)
+
+
+def _run(
+    url: str,
+    root: Path,
+    policy_path: str | None,
+    settings: Settings,
+    full: bool,
+    allow_mass_delete: bool,
+    run_id: uuid.UUID,
+    stats: RunStats,
+) -> None:
+    logger = get_run_logger()
+    plan = t.plan_run(url, str(root), policy_path, settings, full)
+    ch = plan.changes
+    stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
+    stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
+    stats.metadata_only = len(ch.metadata_only)
+    stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
+    deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+    if ch.deleted and not plan.scan.complete:
+        stats.messages.append(
+            f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "
+            f"{len(ch.deleted)} deletion(s) postponed"
+        )
+    logger.info(
+        "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",
+        stats.scanned,
+        stats.new,
+        stats.changed,
+        stats.unchanged,
+        stats.metadata_only,
+        len(deletable),
+    )
+    if _progress:
+        _progress("total_docs", len(plan.to_process))
+    t.update_metadata(url, plan, run_id)
+    bulk = _is_bulk(len(plan.to_process), plan.stored_count)
+    if bulk:
+        t.vector_index(url, settings, present=False)
+    try:
+        # A two-stage pipeline: batch i+1 is chunked and embedded while batch i is
+        # validated and committed. Each stage handles one batch at a time.
+        embed_prev: PrefectFuture[Any] | None = None
+        commit_prev: PrefectFuture[Any] | None = None
+        commits = []
+        for batch in _batches(plan.to_process, settings.docs_per_commit_batch):
+            embedded = t.embed_batch.submit(
+                url,
+                str(root),
+                batch,
+                policy_path,
+                settings,
+                _progress,
+                wait_for=[embed_prev] if embed_prev else [],
+            )
+            committed = t.commit_batch.submit(
+                url,
+                embedded,
+                policy_path,
+                settings,
+                run_id,
+                _progress,
+                wait_for=[commit_prev] if commit_prev else [],
+            )
+            embed_prev, commit_prev = embedded, committed
+            commits.append(committed)
+        for future in commits:
+            stats.add_batch(future.result())
+    finally:
+        if bulk:
+            t.vector_index(url, settings, present=True)
+    stats.chunks_deleted += t.delete_documents(url, deletable)
+    stats.deleted = len(deletable)
+
+
+@flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=2))  # type: ignore[arg-type]
 def ingest(
     path: str,
     policy: str | None = None,
@@ -48,49 +131,24 @@ def ingest(
     t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
     stats = RunStats(run_id=str(uuid.uuid4()))
     run_id = uuid.UUID(stats.run_id)
-    url, reset = t.prepare_index(settings)
-    if reset:
-        logger.warning(reset)
-        stats.messages.append(reset)
+    url = t.start_database(settings)
     with run_lock(url):
+        reset = t.prepare_index(url, settings)
+        if reset:
+            logger.warning(reset)
+            stats.messages.append(reset)
         t.record_run(url, run_id, "running", {}, str(root))
-        plan = t.plan_run(url, str(root), policy_path, settings, full)
-        ch = plan.changes
-        stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
-        stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
-        stats.metadata_only = len(ch.metadata_only)
-        stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
         try:
-            deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
-        except Exception:
-            t.record_run(url, run_id, "refused", stats.to_json(), str(root))
+            _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
+        except BaseException as e:
+            stats.duration_s = time.perf_counter() - started
+            status = "refused" if isinstance(e, MassDeleteRefused) else "error"
+            t.record_run(url, run_id, status, stats.to_json(), str(root))
             raise
-        if ch.deleted and not plan.scan.complete:
-            stats.messages.append(
-                f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "
-                f"{len(ch.deleted)} deletion(s) postponed"
-            )
-        logger.info(
-            "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",
-            stats.scanned,
-            stats.new,
-            stats.changed,
-            stats.unchanged,
-            stats.metadata_only,
-            len(deletable),
-        )
-        if _progress:
-            _progress("total_docs", len(plan.to_process))
-        t.update_metadata(url, plan, run_id)
-        for batch in _batches(plan.to_process, settings.docs_per_commit_batch):
-            stats.add_batch(
-                t.ingest_batch(url, str(root), batch, policy_path, settings, run_id, _progress)
-            )
-        stats.chunks_deleted += t.delete_documents(url, deletable)
-        stats.deleted = len(deletable)
         stats.duration_s = time.perf_counter() - started
-        status = "failed" if stats.failed else "completed"
-        t.record_run(url, run_id, status, stats.to_json(), str(root))
+        t.record_run(
+            url, run_id, "failed" if stats.failed else "completed", stats.to_json(), str(root)
+        )
     create_markdown_artifact(
         key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
     )

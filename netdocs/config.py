@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
-    embed_batch_size: int = 16
+    embed_batch_size: int = 8
     local_precision: Literal["fp32", "int8"] = "fp32"
 
     chunk_max_tokens: int = 200

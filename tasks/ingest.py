@@ -13,12 +13,13 @@ from prefect.tasks import exponential_backoff
 from netdocs.config import Settings
 from netdocs.db import connection, database_url
 from netdocs.embedding.factory import get_embedder
-from netdocs.ingest.batch import Progress, process_batch
+from netdocs.ingest.batch import PreparedBatch, Progress, prepare_batch
+from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
 from netdocs.store import writer
-from netdocs.store.schema import ensure_model, migrate
+from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
 from tasks.retry import retry_transient
 
 RETRIES = dict(
@@ -35,15 +36,32 @@ def load_optional_policy(path: str | None) -> Policy | None:
     return load_policy(Path(path)) if path else None
 
 
-@task(name="prepare-index", **RETRIES)  # type: ignore[call-overload]
-def prepare_index(settings: Settings) -> tuple[str, str | None]:
-    """Start/locate the database, apply migrations, record the embedding model."""
+@task(name="start-database", **RETRIES)  # type: ignore[call-overload]
+def start_database(settings: Settings) -> str:
+    """Start/locate the database and apply migrations; returns its URL."""
     url = database_url(settings)
     migrate(url)
+    return url
+
+
+@task(name="prepare-index", **RETRIES)  # type: ignore[call-overload]
+def prepare_index(url: str, settings: Settings) -> str | None:
+    """Record the embedding model (a change empties the index: the message says so)."""
     embedder = get_embedder(settings)
     with connection(url) as conn:
-        message = ensure_model(conn, embedder.model_id, embedder.dim)
-    return url, message
+        return ensure_model(conn, embedder.model_id, embedder.dim)
+
+
+@task(name="vector-index", **RETRIES)  # type: ignore[call-overload]
+def vector_index(url: str, settings: Settings, present: bool) -> None:
+    """Drop the HNSW index before a bulk load, or (re)build it afterwards."""
+    dim = get_embedder(settings).dim
+    with connection(url) as conn:
+        if present:
+            with conn.transaction():
+                ensure_vector_index(conn, dim)
+        else:
+            drop_vector_index(conn, dim)
 
 
 @task(name="scan-and-diff", **RETRIES)  # type: ignore[call-overload]
@@ -77,33 +95,47 @@ def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
     return len(plan.changes.metadata_only)
 
 
-@task(name="chunk-embed-validate-commit", **RETRIES)  # type: ignore[call-overload]
-def ingest_batch(
+@task(name="chunk-and-embed", **RETRIES)  # type: ignore[call-overload]
+def embed_batch(
     url: str,
     root: str,
     doc_ids: list[str],
     policy_path: str | None,
     settings: Settings,
-    run_id: UUID,
     progress: Progress | None = None,
-) -> BatchStats:
-    """Chunk, cached-embed, validate and commit one batch of documents."""
-    from netdocs.ingest.gate import get_validator
-
-    policy = load_optional_policy(policy_path)
+) -> PreparedBatch:
+    """Stage 1: read, chunk and embed (into the shared cache) one batch of documents."""
     embedder = get_embedder(settings)
     with connection(url) as conn:
-        return process_batch(
+        return prepare_batch(
             conn,
             Path(root),
             doc_ids,
-            policy=policy,
+            policy=load_optional_policy(policy_path),
             embedder=embedder,
-            validator=get_validator(embedder, policy),
-            run_id=run_id,
             max_tokens=settings.chunk_max_tokens,
             max_bytes=settings.max_file_bytes,
             progress=progress,
+        )
+
+
+@task(name="validate-and-commit", **RETRIES)  # type: ignore[call-overload]
+def commit_batch(
+    url: str,
+    batch: PreparedBatch,
+    policy_path: str | None,
+    settings: Settings,
+    run_id: UUID,
+    progress: Progress | None = None,
+) -> BatchStats:
+    """Stage 2: validate one embedded batch and commit each document on its own."""
+    from netdocs.ingest.gate import get_validator
+
+    embedder = get_embedder(settings)
+    validator = get_validator(embedder, load_optional_policy(policy_path))
+    with connection(url) as conn:
+        return stage_commit(
+            conn, batch, embedder=embedder, validator=validator, run_id=run_id, progress=progress
         )
 
 

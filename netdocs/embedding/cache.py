@@ -57,8 +57,12 @@ def cached_embed(
     hashes: Sequence[str],
     *,
     on_progress: Callable[[int], None] | None = None,
+    return_vectors: bool = True,
 ) -> tuple[Vectors, CacheStats]:
-    """Vectors for ``texts`` (``hashes[i]`` = sha256 of ``texts[i]``), using the cache."""
+    """Vectors for ``texts`` (``hashes[i]`` = sha256 of ``texts[i]``), using the cache.
+
+    With ``return_vectors=False`` only the cache is filled (an empty array is returned).
+    """
     stats = CacheStats()
     found = lookup(conn, embedder.model_id, hashes)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -82,6 +86,8 @@ def cached_embed(
         store(conn, embedder.model_id, fresh)
         if on_progress:
             on_progress(len(keys))
+    if not return_vectors:
+        return np.empty((0, embedder.dim), dtype=np.float32), stats
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     for i, h in enumerate(hashes):
         out[i] = found[h] if h in found else fresh[h]

@@ -1,10 +1,11 @@
-"""Process one batch of documents: read, chunk, cached-embed, validate, commit each."""
+"""Process a batch of documents in two stages: (1) read, chunk, cached-embed;
+(2) fetch vectors, validate, commit each document in its own transaction."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -14,7 +15,7 @@ import psycopg
 
 from netdocs.chunking import chunk_document
 from netdocs.embedding.base import Embedder, Vectors
-from netdocs.embedding.cache import cached_embed
+from netdocs.embedding.cache import cached_embed, lookup
 from netdocs.errors import EmbeddingError
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
@@ -68,44 +69,81 @@ def load_and_chunk(
     return ready, failed
 
 
-def process_batch(
+@dataclass
+class PreparedBatch:
+    """A batch whose chunks are embedded (vectors wait in the embedding cache)."""
+
+    ready: list[tuple[SourceDoc, list[Chunk]]] = field(default_factory=list)
+    new_chunk_ids: set[str] = field(default_factory=set)  # chunks not stored yet
+    stats: BatchStats = field(default_factory=BatchStats)
+
+
+def prepare_batch(
     conn: psycopg.Connection,
     root: Path,
     doc_ids: Sequence[str],
     *,
     policy: Policy | None,
     embedder: Embedder,
-    validator: Validator | None,
-    run_id: UUID,
     max_tokens: int,
     max_bytes: int,
     progress: Progress | None = None,
-) -> BatchStats:
-    """Chunk, embed (through the cache), validate, then commit each document on its own."""
-    stats = BatchStats()
-    ready, stats.failed = load_and_chunk(
+) -> PreparedBatch:
+    """Stage 1: read, chunk, and embed the chunks not stored yet, through the cache.
+
+    The vectors are written to the shared embedding cache, so stage 2 (possibly on another
+    worker) fetches them by content hash; nothing large travels between the stages.
+    """
+    out = PreparedBatch()
+    stats = out.stats
+    out.ready, stats.failed = load_and_chunk(
         root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes
     )
-    existing = existing_chunk_ids(conn, [d.doc_id for d, _ in ready])
+    existing = existing_chunk_ids(conn, [d.doc_id for d, _ in out.ready])
     conn.commit()
-    todo = [c for _, chunks in ready for c in chunks if c.chunk_id not in existing]
-    stats.chunks_reused = sum(len(chunks) for _, chunks in ready) - len(todo)
+    todo = [c for _, chunks in out.ready for c in chunks if c.chunk_id not in existing]
+    out.new_chunk_ids = {c.chunk_id for c in todo}
+    stats.chunks_reused = sum(len(chunks) for _, chunks in out.ready) - len(todo)
     try:
-        vectors, cstats = cached_embed(
+        _, cstats = cached_embed(
             conn,
             embedder,
             [c.embed_text for c in todo],
             [c.text_hash for c in todo],
             on_progress=(lambda n: progress("chunks", n)) if progress else None,
+            return_vectors=False,
         )
     except EmbeddingError as e:
-        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in ready]
-        return stats
+        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in out.ready]
+        out.ready, out.new_chunk_ids = [], set()
+        return out
     stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
     stats.embed_s = cstats.embed_s
+    return out
+
+
+def commit_batch(
+    conn: psycopg.Connection,
+    batch: PreparedBatch,
+    *,
+    embedder: Embedder,
+    validator: Validator | None,
+    run_id: UUID,
+    progress: Progress | None = None,
+) -> BatchStats:
+    """Stage 2: fetch the vectors from the cache, validate, commit each document alone."""
+    stats = batch.stats
+    todo = [c for _, chunks in batch.ready for c in chunks if c.chunk_id in batch.new_chunk_ids]
+    cached = lookup(conn, embedder.model_id, [c.text_hash for c in todo])
+    conn.commit()
+    missing = {c.doc_id for c in todo if c.text_hash not in cached}
+    vectors = np.zeros((len(todo), embedder.dim), dtype=np.float32)
+    for i, c in enumerate(todo):
+        if c.text_hash in cached:
+            vectors[i] = cached[c.text_hash]
     rejected: dict[str, list[dict[str, object]]] = {}
     if validator is not None and todo:
-        report = validator.validate(todo, vectors, {d.doc_id: d.tags for d, _ in ready})
+        report = validator.validate(todo, vectors, {d.doc_id: d.tags for d, _ in batch.ready})
         rejected = {k: [asdict(f) for f in v] for k, v in report.failures.items()}
         stats.validation = {
             "checked_chunks": report.checked_chunks,
@@ -114,7 +152,10 @@ def process_batch(
             "documents_rejected": len(rejected),
         }
     row_of = {c.chunk_id: i for i, c in enumerate(todo)}
-    for doc, chunks in ready:
+    for doc, chunks in batch.ready:
+        if doc.doc_id in missing:  # the cache lost an entry: retried next run
+            stats.failed.append(DocFailure(doc.doc_id, "embedding missing from the cache"))
+            continue
         if doc.doc_id in rejected:
             quarantine(conn, doc, rejected[doc.doc_id], run_id)
             stats.quarantined += 1

@@ -82,6 +82,7 @@ def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> str | Non
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         current = recorded_model(conn)
         if current == (model_id, dim):
+            ensure_vector_index(conn, dim)  # it may have been dropped for a bulk load
             return None
         message = None
         if current is not None:
@@ -93,13 +94,26 @@ def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> str | Non
                 f"embedding model changed from {old_model} ({old_dim}-d) to {model_id} "
                 f"({dim}-d): the index was emptied and every document will be re-embedded"
             )
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {_index_name(dim)} ON chunks USING hnsw "
-            f"((embedding::vector({int(dim)})) vector_cosine_ops)"
-        )
+        ensure_vector_index(conn, dim)
         conn.execute(
             "INSERT INTO index_meta (key, value) VALUES ('embedding_model', %s), "
             "('embedding_dim', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             (model_id, str(dim)),
         )
         return message
+
+
+def ensure_vector_index(conn: psycopg.Connection, dim: int) -> None:
+    """Create the HNSW index if it is missing (after a bulk load, or a crash during one)."""
+    conn.execute("SET maintenance_work_mem = '256MB'")
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {_index_name(dim)} ON chunks USING hnsw "
+        f"((embedding::vector({int(dim)})) vector_cosine_ops)"
+    )
+
+
+def drop_vector_index(conn: psycopg.Connection, dim: int) -> None:
+    """Drop the HNSW index before a bulk load: building it afterwards is ~5x cheaper than
+    maintaining it row by row. Queries meanwhile use an exact scan."""
+    with conn.transaction():
+        conn.execute(f"DROP INDEX IF EXISTS {_index_name(dim)}")
