@@ -1,9 +1,10 @@
 """Query benchmark on an ingested index (a script that prints figures, not a test).
 
-Measures in a warm process, over the eval questions (eval/questions.yaml) in several rounds:
+Measures in a warm process, over the eval questions (eval/questions.yaml) in several rounds,
+interleaved (each question through every measurement in turn):
   1. retrieval latency (embed the question + fused search) p50/p95, unrestricted and with
      role filters (network_engineer, helpdesk), plus the search alone (vector given);
-  2. fallback ``ask`` latency (retrieval + extractive answer, no LLM) p50/p95;
+  2. fallback ``ask`` latency (network_engineer retrieval + extractive answer, no LLM);
   3. a cold ``netdocs search --json`` process, wall time (median of several runs).
 
 Usage: python benchmarks/bench_query.py [--rounds 5] [--cold 5] [--policy FILE] [--json]
@@ -40,17 +41,22 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def timed(fn: Callable[[str], Any], questions: list[str], rounds: int) -> dict[str, float]:
-    """Latency of ``fn(question)`` over every question, ``rounds`` times (one warm-up)."""
+def timed(
+    fns: dict[str, Callable[[str], Any]], questions: list[str], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Latency of each ``fn(question)``, interleaved (question by question, every fn in
+    turn) so that load from other processes weighs on all of them alike; one warm-up."""
     for q in questions:
-        fn(q)
-    samples = []
+        for fn in fns.values():
+            fn(q)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for q in questions:
-            t = time.perf_counter()
-            fn(q)
-            samples.append((time.perf_counter() - t) * 1000.0)
-    return percentiles(samples)
+            for name, fn in fns.items():
+                t = time.perf_counter()
+                fn(q)
+                samples[name].append((time.perf_counter() - t) * 1000.0)
+    return {name: percentiles(values) for name, values in samples.items()}
 
 
 def cold_search(runs: int, policy: Path) -> dict[str, float]:
@@ -89,29 +95,30 @@ def main(argv: list[str] | None = None) -> int:
         out["chunks"] = count[0] if count else 0
         out["model"] = admin.index_model[0]
         vectors = {q: admin.embed_query(q) for q in questions}
-        out["embed_query"] = timed(admin.embed_query, questions, args.rounds)
-        out["search_unrestricted"] = timed(
-            lambda q: admin.search(q, 5, vector=vectors[q]), questions, args.rounds)
-        out["retrieval_unrestricted"] = timed(lambda q: admin.search(q, 5), questions,
-                                              args.rounds)
-        for role in ("network_engineer", "helpdesk"):
-            with SearchService.for_role(role, args.policy, conn=admin.conn,
-                                        embedder=admin.embedder) as svc:
-                out[f"search_{role}"] = timed(
-                    lambda q, s=svc: s.search(q, 5, vector=vectors[q]), questions, args.rounds)
-                out[f"retrieval_{role}"] = timed(lambda q, s=svc: s.search(q, 5), questions,
-                                                 args.rounds)
+        roles = {r: SearchService.for_role(r, args.policy, conn=admin.conn,
+                                           embedder=admin.embedder)
+                 for r in ("network_engineer", "helpdesk")}
         answerer = Answerer(admin.settings, chat=None)
-        out["fallback_ask"] = timed(
-            lambda q: answerer.answer(q, admin.search(q, admin.settings.answer_top_k)),
-            questions, args.rounds)
+        k = admin.settings.answer_top_k
+        fns: dict[str, Callable[[str], Any]] = {
+            "embed_query": admin.embed_query,
+            "search_unrestricted": lambda q: admin.search(q, 5, vector=vectors[q]),
+            "retrieval_unrestricted": lambda q: admin.search(q, 5),
+        }
+        for role, svc in roles.items():
+            fns[f"search_{role}"] = lambda q, s=svc: s.search(q, 5, vector=vectors[q])
+            fns[f"retrieval_{role}"] = lambda q, s=svc: s.search(q, 5)
+        fns["fallback_ask"] = lambda q: answerer.answer(q, roles["network_engineer"].search(q, k))
+        out.update(timed(fns, questions, args.rounds))
     if args.cold:
         out["cold_cli_search"] = cold_search(args.cold, args.policy)
     if args.json:
         print(json.dumps(out))
         return 0
+    load = os.getloadavg()[0]
     print(f"{out['chunks']} chunks, {out['model']}; {len(questions)} questions x "
-          f"{args.rounds} rounds (after one warm-up round)")
+          f"{args.rounds} rounds (after one warm-up round); load average {load:.2f} "
+          f"on {os.cpu_count()} CPUs")
     for key, value in out.items():
         if isinstance(value, dict):
             print(f"  {key:<32} p50 {value['p50']:>8.2f} ms   p95 {value['p95']:>8.2f} ms"
