@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,9 +22,13 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 @pytest.fixture(scope="session")
-def netdocs_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A session NETDOCS_HOME whose embedded server is stopped at the end."""
-    home = tmp_path_factory.mktemp("netdocs-home")
+def netdocs_home() -> Iterator[Path]:
+    """A session NETDOCS_HOME whose embedded server is stopped at the end.
+
+    Not under pytest's tmp dir: as root, PostgreSQL runs as another user, and every pytest
+    start resets /tmp/pytest-of-root to mode 0700, which would lock the server out."""
+    home = Path(tempfile.mkdtemp(prefix="netdocs-test-home-"))
+    home.chmod(0o755)
     old = os.environ.get("NETDOCS_HOME")
     os.environ["NETDOCS_HOME"] = str(home)
     yield home
@@ -31,6 +36,7 @@ def netdocs_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from netdocs.db import stop_embedded
 
     stop_embedded(Settings(home=home))
+    shutil.rmtree(home, ignore_errors=True)
     if old is None:
         os.environ.pop("NETDOCS_HOME", None)
     else:
