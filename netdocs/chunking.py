@@ -99,56 +99,80 @@ def _split_long(block: str, fits: Callable[[str], bool]) -> list[str]:
             pieces.extend(sub[:-1])
             current = sub[-1] if sub else ""
         else:  # a single word longer than the limit: cut it by characters
-            step = max(1, len(unit) // 4)
-            pieces.extend(unit[i : i + step] for i in range(0, len(unit), step))
+            pieces.extend(_cut_word(unit, fits))
             current = ""
     if current:
         pieces.append(current)
     return pieces
 
 
+def _cut_word(word: str, fits: Callable[[str], bool]) -> list[str]:
+    """Halve a space-less string until every piece fits."""
+    if fits(word) or len(word) <= 1:
+        return [word]
+    mid = len(word) // 2
+    return _cut_word(word[:mid], fits) + _cut_word(word[mid:], fits)
+
+
 def chunk_document(
     doc_id: str, text: str, count_tokens: CountTokens, max_tokens: int
 ) -> list[Chunk]:
-    """Chunk one Markdown document; every chunk's embed_text fits in ``max_tokens``."""
+    """Chunk one Markdown document; every chunk's embed_text fits in ``max_tokens``.
+
+    Packing assumes token counts add up across blocks joined by blank lines (true for
+    word-piece tokenizers); a final check re-splits any chunk for which they did not.
+    """
     _, body = split_front_matter(text)
     raw: list[tuple[tuple[str, ...], str]] = []
     for heading_path, blocks in sections(body):
-
-        def fits(candidate: str, hp: tuple[str, ...] = heading_path) -> bool:
-            return count_tokens([embed_text(hp, candidate)])[0] <= max_tokens
-
-        sizes = count_tokens([embed_text(heading_path, b) for b in blocks])
-        head_cost = count_tokens([embed_text(heading_path, "")])[0] if heading_path else 0
+        counts = count_tokens(
+            [embed_text(heading_path, "")] + [embed_text(heading_path, b) for b in blocks]
+        )
+        base, sizes = counts[0], [n - counts[0] for n in counts[1:]]
         current: list[str] = []
         used = 0
-        for block, size in zip(blocks, sizes, strict=True):
-            cost = size - head_cost  # the block's own tokens (approximately additive)
-            if (
-                current
-                and used + cost <= max_tokens - head_cost
-                and fits("\n\n".join([*current, block]))
-            ):
+        for block, cost in zip(blocks, sizes, strict=True):
+            if current and base + used + cost <= max_tokens:
                 current.append(block)
                 used += cost
                 continue
             if current:
                 raw.append((heading_path, "\n\n".join(current)))
                 current, used = [], 0
-            if size <= max_tokens:
+            if base + cost <= max_tokens:
                 current, used = [block], cost
             else:
-                raw.extend((heading_path, piece) for piece in _split_long(block, fits))
+                raw.extend(
+                    (heading_path, p)
+                    for p in _split_long(block, _fits(heading_path, count_tokens, max_tokens))
+                )
         if current:
             raw.append((heading_path, "\n\n".join(current)))
-    return _finalise(doc_id, raw, count_tokens)
+    counts = count_tokens([embed_text(hp, t) for hp, t in raw]) if raw else []
+    if all(n <= max_tokens for n in counts):
+        return _finalise(doc_id, raw, counts)
+    checked: list[tuple[tuple[str, ...], str]] = []
+    for (hp, t), n in zip(raw, counts, strict=True):
+        if n <= max_tokens:
+            checked.append((hp, t))
+        else:  # the tokenizer was not additive here: split this chunk exactly
+            checked.extend((hp, p) for p in _split_long(t, _fits(hp, count_tokens, max_tokens)))
+    return _finalise(doc_id, checked, count_tokens([embed_text(hp, t) for hp, t in checked]))
+
+
+def _fits(
+    heading_path: tuple[str, ...], count_tokens: CountTokens, max_tokens: int
+) -> Callable[[str], bool]:
+    def fits(candidate: str) -> bool:
+        return count_tokens([embed_text(heading_path, candidate)])[0] <= max_tokens
+
+    return fits
 
 
 def _finalise(
-    doc_id: str, raw: list[tuple[tuple[str, ...], str]], count_tokens: CountTokens
+    doc_id: str, raw: list[tuple[tuple[str, ...], str]], counts: list[int]
 ) -> list[Chunk]:
     texts = [embed_text(hp, t) for hp, t in raw]
-    counts = count_tokens(texts) if texts else []
     seen: dict[tuple[tuple[str, ...], str], int] = {}
     chunks = []
     for ordinal, ((hp, text), etext, n) in enumerate(zip(raw, texts, counts, strict=True)):

@@ -142,7 +142,7 @@ class LocalEmbedder:
         if not texts:
             return []
         _, count_tok = self._get_tokenizers()
-        return [len(e.ids) for e in count_tok.encode_batch(list(texts))]
+        return [len(e.ids) for e in count_tok.encode_batch_fast(list(texts))]
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` (each truncated to 256 tokens) -> float32 ``(len(texts), 384)``."""

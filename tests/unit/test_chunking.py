@@ -110,3 +110,15 @@ def test_giant_line_and_word_are_split() -> None:
 
 def test_headings_only_gives_no_chunks() -> None:
     assert chunk_document("h.md", "# A\n\n## B\n", words, 50) == []
+
+
+def test_wide_table_rule_is_cut_until_it_fits() -> None:
+    """A 1,000-character table rule is one 'word' of hundreds of tokens."""
+
+    def per_char(texts: Sequence[str]) -> list[int]:
+        return [len(t.replace(" ", "").replace("\n", "")) + 2 for t in texts]
+
+    rule = "|" + "|".join(["-" * 30] * 30) + "|"
+    chunks = chunk_document("t.md", f"# T\n\n{rule}\n", per_char, 100)
+    assert all(c.token_count <= 100 for c in chunks)
+    assert "".join(c.text for c in chunks) == rule
