@@ -8,8 +8,29 @@ from typing import Any
 from netdocs.types import DocFailure
 
 
+JSON_ORDER = (
+    "run_id", "scanned", "new", "changed", "unchanged", "metadata_only", "deleted", "failed",
+    "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_cache_hits", "duration_s",
+)
+
+
 @dataclass
-class RunStats:
+class BatchStats:
+    """Counters of one processed batch of documents (summed into the run's)."""
+
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_deleted: int = 0
+    embedding_cache_hits: int = 0
+    committed: int = 0
+    quarantined: int = 0
+    failed: list[DocFailure] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)
+    embed_s: float = 0.0
+
+
+@dataclass
+class RunStats(BatchStats):
     """Counters of one ingest run (the ``netdocs ingest --json`` object)."""
 
     run_id: str = ""
@@ -19,17 +40,8 @@ class RunStats:
     unchanged: int = 0
     metadata_only: int = 0
     deleted: int = 0
-    failed: list[DocFailure] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_reused: int = 0
-    chunks_deleted: int = 0
-    embedding_cache_hits: int = 0
     duration_s: float = 0.0
-    committed: int = 0
-    quarantined: int = 0
     messages: list[str] = field(default_factory=list)
-    validation: dict[str, Any] = field(default_factory=dict)
-    embed_s: float = 0.0
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -50,7 +62,8 @@ class RunStats:
         data["failed"] = [{"path": f.doc_id, "error": f.error} for f in self.failed]
         data["duration_s"] = round(self.duration_s, 3)
         data["embed_s"] = round(self.embed_s, 3)
-        return data
+        first = [k for k in JSON_ORDER if k in data]
+        return {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
 
     def to_markdown(self) -> str:
         """A run summary for the Prefect UI."""
@@ -80,18 +93,3 @@ class RunStats:
         if self.messages:
             lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
         return "\n".join(lines)
-
-
-@dataclass
-class BatchStats:
-    """Counters of one processed batch of documents."""
-
-    chunks_embedded: int = 0
-    chunks_reused: int = 0
-    chunks_deleted: int = 0
-    embedding_cache_hits: int = 0
-    committed: int = 0
-    quarantined: int = 0
-    failed: list[DocFailure] = field(default_factory=list)
-    validation: dict[str, Any] = field(default_factory=dict)
-    embed_s: float = 0.0
