@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     embed_batch_size: int = 8
+    # Provider resilience (embeddings and chat): attempts per embedding request, and the
+    # circuit breaker: open after THRESHOLD consecutive failed calls, probe after COOLDOWN_S.
+    embed_max_attempts: int = 5
+    embed_retry_base_delay: float = 0.5
+    provider_breaker_threshold: int = 3
+    provider_breaker_cooldown_s: float = 30.0
     local_precision: Literal["fp32", "int8"] = "fp32"
 
     chunk_max_tokens: int = 200

@@ -7,6 +7,7 @@
     │   └── ValidationFailed   the data-quality gate rejected a document's chunks
     ├── EmbeddingError         the embedding model or provider failed
     │   └── EmbeddingProviderError   a remote provider call failed (HTTP, timeout)
+    │       └── EmbeddingProviderUnavailable   its circuit breaker is open: not called
     ├── MassDeleteRefused      a run would delete an unusual share of the index
     ├── RunLocked              another ingest run holds the index lock
     └── AccessDenied           unknown or missing role when a policy is loaded
@@ -48,6 +49,10 @@ class EmbeddingError(NetdocsError):
 
 class EmbeddingProviderError(EmbeddingError):
     """A remote embedding provider failed (HTTP error, timeout, malformed answer)."""
+
+
+class EmbeddingProviderUnavailable(EmbeddingProviderError):
+    """The embedding provider's circuit breaker is open: no call was made."""
 
 
 class MassDeleteRefused(NetdocsError):

@@ -18,7 +18,9 @@ from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
+from netdocs.resilience import breaker_snapshots
 from netdocs.store import writer
+from netdocs.store.breakers import save_breakers
 from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
 from tasks.retry import retry_transient
 
@@ -154,3 +156,4 @@ def record_run(url: str, run_id: UUID, status: str, stats: dict[str, Any], sourc
             writer.start_run(conn, run_id, source)
         else:
             writer.finish_run(conn, run_id, status, stats)
+            save_breakers(conn, breaker_snapshots())  # visible in `netdocs status`

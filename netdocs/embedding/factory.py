@@ -20,6 +20,10 @@ def _key(settings: Settings) -> tuple[object, ...]:
         str(settings.home),
         settings.embed_batch_size,
         settings.local_precision,
+        settings.embed_max_attempts,
+        settings.embed_retry_base_delay,
+        settings.provider_breaker_threshold,
+        settings.provider_breaker_cooldown_s,
     )
 
 
@@ -36,12 +40,23 @@ def _build(settings: Settings) -> Embedder:
     if provider == "openai":
         if settings.openai_api_key is None:
             raise ConfigError("NETDOCS_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY to be set")
-        from netdocs.embedding.openai_embedder import OpenAIEmbedder
+        from netdocs.embedding.openai_embedder import BREAKER_NAME, OpenAIEmbedder
+        from netdocs.resilience import RetryPolicy, get_breaker
 
         return OpenAIEmbedder(
             model=settings.openai_embedding_model,
             api_key=settings.openai_api_key.get_secret_value(),
             base_url=settings.openai_base_url,
+            retry=RetryPolicy(
+                max_attempts=settings.embed_max_attempts,
+                base_delay=settings.embed_retry_base_delay,
+            ),
+            breaker=get_breaker(
+                BREAKER_NAME,
+                settings.openai_base_url,
+                threshold=settings.provider_breaker_threshold,
+                cooldown=settings.provider_breaker_cooldown_s,
+            ),
         )
     if provider == "hashing":
         from netdocs.embedding.hashing import HashingEmbedder

@@ -19,8 +19,21 @@ from typing import Any
 import numpy as np
 
 from netdocs.embedding.base import Vectors
-from netdocs.errors import ConfigError, EmbeddingError, EmbeddingProviderError
-from netdocs.resilience import RetryPolicy, is_retryable, retry_call, short_error, status_of
+from netdocs.errors import (
+    ConfigError,
+    EmbeddingError,
+    EmbeddingProviderError,
+    EmbeddingProviderUnavailable,
+)
+from netdocs.resilience import (
+    CircuitBreaker,
+    RetryPolicy,
+    get_breaker,
+    is_retryable,
+    retry_call,
+    short_error,
+    status_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +45,7 @@ NATIVE_DIMS = {
 SHORTENABLE = {"text-embedding-3-small", "text-embedding-3-large"}  # accept ``dimensions``
 MAX_INPUT_TOKENS = 8191
 MAX_REQUEST_TOKENS = 250_000  # the API allows 300k tokens summed over one request's inputs
+BREAKER_NAME = "openai-embeddings"
 
 
 def tiktoken_cache_dir() -> Path | None:
@@ -92,6 +106,7 @@ class OpenAIEmbedder:
         batch_size: int = 256,
         dimensions: int | None = None,
         retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         native = NATIVE_DIMS.get(model)
         if dimensions is not None:
@@ -112,6 +127,7 @@ class OpenAIEmbedder:
         self.model_id = f"openai/{model}@{self.dim}"
         self.batch_size = batch_size
         self.retry = retry or RetryPolicy()
+        self.breaker = breaker or get_breaker(BREAKER_NAME, base_url)
         self._dimensions = dimensions
         self._secret = api_key
         self._client = openai.OpenAI(
@@ -143,7 +159,16 @@ class OpenAIEmbedder:
             out[start:end] = self._embed_batch(texts[start:end])
         return out
 
+    def available(self) -> bool:
+        """False while the provider's circuit is open (no request would be made)."""
+        return self.breaker.available()
+
     def _embed_batch(self, batch: list[str]) -> Vectors:
+        if not self.breaker.allow():
+            raise EmbeddingProviderUnavailable(
+                f"embedding provider unavailable (circuit open after "
+                f"{self.breaker.snapshot().failures} failures)"
+            )
         attempts = 0
 
         def call() -> Any:
@@ -159,9 +184,16 @@ class OpenAIEmbedder:
                 call, self.retry, what="openai embeddings", describe=self._describe
             )
         except Exception as e:
+            self.breaker.failure()
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             raise EmbeddingProviderError(f"openai embeddings: {self._describe(e)}{tries}") from e
-        return self._vectors(response, len(batch))
+        try:
+            vectors = self._vectors(response, len(batch))
+        except EmbeddingProviderError:
+            self.breaker.failure()  # a provider answering garbage counts as failing
+            raise
+        self.breaker.success()
+        return vectors
 
     def _vectors(self, response: Any, n: int) -> Vectors:
         """Check count, indices, dimension and finiteness; rows in input order, unit norm."""

@@ -8,16 +8,13 @@ of each waiting through the retries. SDKs are imported only when a client is bui
 
 from __future__ import annotations
 
-import threading
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from netdocs.config import Settings
 from netdocs.errors import ConfigError, NetdocsError
-from netdocs.resilience import RetryPolicy, retry_call, short_error
+from netdocs.resilience import CircuitBreaker, RetryPolicy, get_breaker, retry_call, short_error
 
 #: USD per million (input, output) tokens; matched on the longest model-name prefix so dated
 #: ids ("claude-sonnet-4-5-20250929") find their family.
@@ -79,49 +76,11 @@ class ChatModel(Protocol):
         ...
 
 
-class CircuitBreaker:
-    """Open after ``threshold`` consecutive failures; one trial call after ``cooldown`` s."""
-
-    def __init__(
-        self, threshold: int = 3, cooldown: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.threshold, self.cooldown, self._clock = threshold, cooldown, clock
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._lock = threading.Lock()
-
-    def allow(self) -> bool:
-        """True when a call may be made (closed, or half-open after the cooldown)."""
-        with self._lock:
-            if self._opened_at is None:
-                return True
-            if self._clock() - self._opened_at >= self.cooldown:
-                self._opened_at = self._clock()  # one trial per cooldown period
-                return True
-            return False
-
-    def success(self) -> None:
-        """Close the circuit."""
-        with self._lock:
-            self._failures, self._opened_at = 0, None
-
-    def failure(self) -> None:
-        """Count a failure; open the circuit at the threshold."""
-        with self._lock:
-            self._failures += 1
-            if self._failures >= self.threshold:
-                self._opened_at = self._clock()
-
-
-_breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
-_breakers_lock = threading.Lock()
-
-
-def breaker_for(provider: str, base_url: str | None) -> CircuitBreaker:
-    """The process-wide breaker of one provider endpoint."""
-    with _breakers_lock:
-        return _breakers.setdefault((provider, base_url), CircuitBreaker())
+def breaker_for(
+    provider: str, base_url: str | None, threshold: int = 3, cooldown: float = 30.0
+) -> CircuitBreaker:
+    """The process-wide breaker of one chat provider endpoint (see netdocs.resilience)."""
+    return get_breaker(provider, base_url, threshold=threshold, cooldown=cooldown)
 
 
 class _SDKChat(ABC):
@@ -130,11 +89,12 @@ class _SDKChat(ABC):
     provider = "?"
 
     def __init__(
-        self, model: str, router_model: str, base_url: str | None, retry: RetryPolicy
+        self, model: str, router_model: str, base_url: str | None, retry: RetryPolicy,
+        breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         self.model, self.router_model = model, router_model
         self.retry = retry
-        self.breaker = breaker_for(self.provider, base_url)
+        self.breaker = breaker_for(f"{self.provider}-chat", base_url, *breaker)
 
     @abstractmethod
     def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
@@ -164,8 +124,9 @@ class AnthropicChat(_SDKChat):
     def __init__(
         self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
         timeout: float = 60.0, retry: RetryPolicy | None = None,
+        breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
-        super().__init__(model, router_model, base_url, retry or RetryPolicy())
+        super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
         import anthropic
 
         self._client = anthropic.Anthropic(
@@ -190,8 +151,9 @@ class OpenAIChat(_SDKChat):
     def __init__(
         self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
         timeout: float = 60.0, retry: RetryPolicy | None = None,
+        breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
-        super().__init__(model, router_model, base_url, retry or RetryPolicy())
+        super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
         import openai
 
         self._client = openai.OpenAI(
@@ -220,7 +182,11 @@ def chat_model(settings: Settings) -> ChatModel | None:
     if provider == "auto":
         provider = "anthropic" if anthropic_key else "openai" if openai_key else "none"
     retry = RetryPolicy(max_attempts=settings.llm_max_attempts, max_total=settings.llm_timeout)
-    common: dict[str, Any] = {"timeout": settings.llm_timeout, "retry": retry}
+    common: dict[str, Any] = {
+        "timeout": settings.llm_timeout,
+        "retry": retry,
+        "breaker": (settings.provider_breaker_threshold, settings.provider_breaker_cooldown_s),
+    }
     if provider == "anthropic":
         if anthropic_key is None:
             raise ConfigError("NETDOCS_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")

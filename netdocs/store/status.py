@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from netdocs.store.breakers import load_breakers
 from netdocs.store.schema import recorded_model
 
 
@@ -44,6 +45,7 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         "last_run_status": last[1] if last else None,
         "quarantined": int(quarantined[0]) if quarantined else 0,
         "index_fingerprint": fingerprint(conn),
+        "breakers": load_breakers(conn),
     }
     conn.commit()
     return result
