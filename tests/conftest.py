@@ -117,7 +117,7 @@ def prefect_harness() -> Iterator[None]:
 def copy_corpus(dest: Path, *folders: str) -> Path:
     """Copy sub-folders of the shared corpus into ``dest``.
 
-    A clone without ../shared gets the whole bundled sample instead (42 files that include
+    A clone without ../shared gets the whole bundled sample instead (43 files that include
     the files the tests name)."""
     if not CORPUS.is_dir():
         shutil.copytree(SAMPLE, dest)
