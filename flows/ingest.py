@@ -14,7 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from netdocs.config import Settings, get_settings
 from netdocs.errors import ConfigError, MassDeleteRefused
-from netdocs.ingest.batch import Progress
+from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.lock import run_lock
 from netdocs.ingest.stats import RunStats
 from tasks import ingest as t
@@ -106,6 +106,12 @@ def _run(
             commits.append(committed)
         for future in commits:
             stats.add_batch(future.result())
+        pending = sum(1 for f in stats.failed if f.error == PENDING)
+        if pending:
+            stats.messages.append(
+                f"embedding provider unavailable (circuit open): {pending} document(s) "
+                "pending; the next run picks them up"
+            )
     finally:
         if bulk:
             t.vector_index(url, settings, present=True)

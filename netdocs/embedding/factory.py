@@ -7,6 +7,7 @@ import threading
 from netdocs.config import Settings
 from netdocs.embedding.base import Embedder
 from netdocs.errors import ConfigError
+from netdocs.resilience import CircuitBreaker, get_breaker
 
 _lock = threading.Lock()
 _instances: dict[tuple[object, ...], Embedder] = {}
@@ -22,8 +23,19 @@ def _key(settings: Settings) -> tuple[object, ...]:
         settings.local_precision,
         settings.embed_max_attempts,
         settings.embed_retry_base_delay,
-        settings.provider_breaker_threshold,
-        settings.provider_breaker_cooldown_s,
+    )
+
+
+def _breaker(settings: Settings) -> CircuitBreaker:
+    """The process-wide breaker of the OpenAI embeddings endpoint, with the current
+    threshold and cool-down (applied on every lookup)."""
+    from netdocs.embedding.openai_embedder import BREAKER_NAME
+
+    return get_breaker(
+        BREAKER_NAME,
+        settings.openai_base_url,
+        threshold=settings.provider_breaker_threshold,
+        cooldown=settings.provider_breaker_cooldown_s,
     )
 
 
@@ -40,8 +52,8 @@ def _build(settings: Settings) -> Embedder:
     if provider == "openai":
         if settings.openai_api_key is None:
             raise ConfigError("NETDOCS_EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY to be set")
-        from netdocs.embedding.openai_embedder import BREAKER_NAME, OpenAIEmbedder
-        from netdocs.resilience import RetryPolicy, get_breaker
+        from netdocs.embedding.openai_embedder import OpenAIEmbedder
+        from netdocs.resilience import RetryPolicy
 
         return OpenAIEmbedder(
             model=settings.openai_embedding_model,
@@ -51,12 +63,7 @@ def _build(settings: Settings) -> Embedder:
                 max_attempts=settings.embed_max_attempts,
                 base_delay=settings.embed_retry_base_delay,
             ),
-            breaker=get_breaker(
-                BREAKER_NAME,
-                settings.openai_base_url,
-                threshold=settings.provider_breaker_threshold,
-                cooldown=settings.provider_breaker_cooldown_s,
-            ),
+            breaker=_breaker(settings),
         )
     if provider == "hashing":
         from netdocs.embedding.hashing import HashingEmbedder
@@ -68,6 +75,8 @@ def _build(settings: Settings) -> Embedder:
 def get_embedder(settings: Settings) -> Embedder:
     """The embedder for ``settings``, built once per process."""
     key = _key(settings)
+    if settings.embedding_provider == "openai":
+        _breaker(settings)  # settings may have changed since the embedder was built
     with _lock:
         if key not in _instances:
             _instances[key] = _build(settings)

@@ -16,7 +16,7 @@ import psycopg
 from netdocs.chunking import chunk_document
 from netdocs.embedding.base import Embedder, Vectors
 from netdocs.embedding.cache import cached_embed, lookup
-from netdocs.errors import EmbeddingError
+from netdocs.errors import EmbeddingError, EmbeddingProviderUnavailable
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
 from netdocs.sources import read_document
@@ -26,6 +26,14 @@ from netdocs.types import Chunk, DocFailure, SourceDoc
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
+#: The failure recorded for documents not attempted because the embedding circuit is open.
+PENDING = "embedding provider unavailable (circuit open): pending"
+
+
+def _provider_available(embedder: Embedder) -> bool:
+    """False while a remote embedder's circuit breaker is open (local models: always)."""
+    available = getattr(embedder, "available", None)
+    return bool(available()) if callable(available) else True
 
 
 class Validator(Protocol):
@@ -96,6 +104,9 @@ def prepare_batch(
     """
     out = PreparedBatch()
     stats = out.stats
+    if not _provider_available(embedder):  # circuit open: do not even read the batch
+        stats.failed = [DocFailure(d, PENDING) for d in doc_ids]
+        return out
     out.ready, stats.failed = load_and_chunk(
         root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes
     )
@@ -113,6 +124,10 @@ def prepare_batch(
             on_progress=(lambda n: progress("chunks", n)) if progress else None,
             return_vectors=False,
         )
+    except EmbeddingProviderUnavailable:
+        stats.failed += [DocFailure(d.doc_id, PENDING) for d, _ in out.ready]
+        out.ready, out.new_chunk_ids = [], set()
+        return out
     except EmbeddingError as e:
         stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in out.ready]
         out.ready, out.new_chunk_ids = [], set()
