@@ -131,6 +131,32 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Compare documents with stored chunks; report (and with --repair, fix) drift."""
+    from netdocs.config import get_settings
+    from netdocs.db import connection, database_url
+    from netdocs.ingest.check import check
+    from netdocs.ingest.lock import run_lock
+    from netdocs.store.schema import migrate
+
+    url = database_url(get_settings())
+    migrate(url)
+    with run_lock(url), connection(url) as conn:
+        report = check(conn, repair_drift=args.repair)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for d in report.drift:
+            print(f"DRIFT {d.kind}: {d.doc_id + ': ' if d.doc_id else ''}{d.detail}")
+        for line in report.repaired:
+            print(f"REPAIRED {line}")
+        if not report.drift:
+            print("index consistent: no drift")
+        elif not args.repair:
+            print(f"{len(report.drift)} problem(s); run `netdocs check --repair` to fix them")
+    return 0 if report.clean else 1
+
+
 def cmd_db_stop(args: argparse.Namespace) -> int:
     """Stop the embedded PostgreSQL server."""
     from netdocs.config import get_settings
@@ -161,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what the index holds")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("check", help="compare documents with stored chunks; report drift")
+    p.add_argument("--repair", action="store_true", help="fix the drift found")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("db", help="the embedded database")
     p.add_argument("action", choices=["stop"])
