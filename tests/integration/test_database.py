@@ -12,15 +12,18 @@ from netdocs.store.schema import migrate
 
 
 def test_migrations_apply_once(db_url: str) -> None:
-    assert migrate(db_url) == 1
-    assert migrate(db_url) == 1  # idempotent
+    from netdocs.store.schema import _migrations
+
+    latest = max(v for v, _ in _migrations())
+    assert migrate(db_url) == latest
+    assert migrate(db_url) == latest  # idempotent
     with psycopg.connect(db_url) as conn:
-        versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
+        versions = conn.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         tables = {
             r[0]
             for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         }
-    assert versions == [(1,)]
+    assert versions == [(v,) for v in range(1, latest + 1)]
     assert {"documents", "chunks", "embedding_cache", "runs", "quarantine"} <= tables
 
 
