@@ -6,7 +6,8 @@ Measures, with the configured embedder (default: the packaged local model):
   2. a one-sentence edit of 13 files: chunks embedded vs chunks whose text changed;
   3. a no-change re-run from a cold CLI process.
 
-Usage: python benchmarks/bench_ingest.py [CORPUS] [--skip-raw]
+Usage: python benchmarks/bench_ingest.py [CORPUS] [--skip-raw] [--keep]
+(--keep leaves the index in place and prints its NETDOCS_HOME, e.g. for eval/run_eval.py)
 Everything runs in a temporary NETDOCS_HOME with its own embedded PostgreSQL and a
 temporary `prefect server`.
 """
@@ -190,7 +191,10 @@ def main() -> None:
         from netdocs.db import stop_embedded
 
         stop_embedded(get_settings())
-        shutil.rmtree(work, ignore_errors=True)
+        if "--keep" in sys.argv:
+            print(f"index kept: NETDOCS_HOME={work / 'home'}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
