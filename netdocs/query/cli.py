@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         hits = service.search(args.question, k=max(k, 0))
         _empty_index_note(service)
         answer = answerer.answer(args.question, hits, started=started)
+        _record_breakers(service.conn)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
@@ -93,6 +95,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     ) if answer.mode == "llm" else "fallback"
     print(f"\n({tail}; {answer.latency_ms:.0f} ms)")
     return 0
+
+
+def _record_breakers(conn: Any) -> None:
+    """Best effort: the chat providers' breaker states, for `netdocs status`."""
+    from netdocs.resilience import breaker_snapshots
+    from netdocs.store.breakers import save_breakers
+
+    try:
+        save_breakers(conn, breaker_snapshots())
+    except Exception as e:  # a read-only or unmigrated database must not fail the answer
+        logging.getLogger(__name__).debug("breaker states not recorded: %s", e)
 
 
 def _clip(text: str, limit: int) -> str:
