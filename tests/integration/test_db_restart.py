@@ -104,3 +104,38 @@ def test_postgres_restart_mid_run_converges(
     rerun = run_cli(env, "ingest", str(docs), "--json")
     assert rerun.code == 0 and rerun.json()["new"] == 0 and rerun.json()["changed"] == 0
     print(f"run across the restart: exit {proc.returncode}; {out[-300:]} {err[-300:]}")
+
+
+def test_ingest_lock_is_taken_again_after_a_restart(own_server: tuple[Path, str]) -> None:
+    from netdocs.errors import RunLocked
+    from netdocs.ingest.lock import INGEST_LOCK_KEY, run_lock
+
+    pgdata, server = own_server
+    url = new_database(server, "lock_test")
+
+    def holders() -> list[int]:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND objid = %s::bigint %% 4294967296",
+                (INGEST_LOCK_KEY,),
+            ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    with run_lock(url, watch_interval=0.2):
+        before = holders()
+        assert len(before) == 1
+        restart(pgdata)  # ends every session, the lock holder's too
+        deadline = time.monotonic() + 10
+        while not holders() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = holders()
+        assert len(after) == 1 and after != before  # the watchdog took it again
+        with pytest.raises(RunLocked, match="another ingest run is in progress"), run_lock(url):
+            pass
+    deadline = time.monotonic() + 5  # the backend ends a moment after the client closes
+    while holders() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert holders() == []
+    with run_lock(url):  # released on exit
+        pass
