@@ -251,6 +251,24 @@ class CircuitBreaker:
     def _snapshot(self) -> BreakerSnapshot:
         return BreakerSnapshot(self.provider, self._effective(), self._failures, self._opened_wall)
 
+    def restore(self, snap: BreakerSnapshot) -> bool:
+        """Adopt an open state recorded by another process (``snap.opened_at`` is wall
+        time) when this breaker is closed and that cool-down has not passed yet."""
+        if snap.state != OPEN or snap.opened_at is None:
+            return False
+        with self._lock:
+            elapsed = max(0.0, self._wall() - snap.opened_at)
+            if self._state != CLOSED or elapsed >= self.cooldown:
+                return False
+            self._state, self._failures = OPEN, max(snap.failures, self._failures)
+            self._opened_wall, self._opened_mono = snap.opened_at, self._clock() - elapsed
+            restored = self._snapshot()
+        self._notify(
+            restored,
+            f"open (recorded {elapsed:.0f}s ago); next probe in {self.cooldown - elapsed:.0f}s",
+        )
+        return True
+
     def available(self) -> bool:
         """True when :meth:`allow` would let a call through (does not take the probe)."""
         with self._lock:

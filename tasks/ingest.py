@@ -18,9 +18,9 @@ from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
-from netdocs.resilience import breaker_snapshots
+from netdocs.resilience import CircuitBreaker, breaker_snapshots
 from netdocs.store import writer
-from netdocs.store.breakers import save_breakers
+from netdocs.store.breakers import load_snapshots, save_breakers
 from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
 from tasks.retry import retry_transient
 
@@ -51,6 +51,11 @@ def prepare_index(url: str, settings: Settings) -> str | None:
     """Record the embedding model (a change empties the index: the message says so)."""
     embedder = get_embedder(settings)
     with connection(url) as conn:
+        breaker = getattr(embedder, "breaker", None)
+        if isinstance(breaker, CircuitBreaker):  # an outage seen by an earlier run
+            recorded = load_snapshots(conn).get(breaker.provider)
+            if recorded is not None:
+                breaker.restore(recorded)
         return ensure_model(conn, embedder.model_id, embedder.dim)
 
 

@@ -26,6 +26,22 @@ def save_breakers(conn: psycopg.Connection, snapshots: Iterable[BreakerSnapshot]
     return len(rows)
 
 
+def load_snapshots(conn: psycopg.Connection) -> dict[str, BreakerSnapshot]:
+    """The recorded breakers as snapshots (``opened_at`` in epoch seconds)."""
+    try:
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT provider, state, failures, extract(epoch FROM opened_at)::float8"
+                " FROM provider_breakers"
+            ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {
+        str(p): BreakerSnapshot(str(p), str(s), int(f), None if o is None else float(o))
+        for p, s, f, o in rows
+    }
+
+
 def load_breakers(conn: psycopg.Connection) -> dict[str, str]:
     """``{provider: state}`` as last recorded (empty before any provider was called)."""
     try:

@@ -103,3 +103,25 @@ def test_open_breaker_stops_ingest_and_next_run_indexes_pending(
     assert docs == (len(ids),) and bad == (0,)
     code, status = _cli(capsys, "status")
     assert status["breakers"] == {"openai-embeddings": "closed"}
+
+
+def test_a_new_process_respects_an_open_breaker_recorded_in_the_database(
+    docs_dir: Path,
+    db_url: str,
+    openai_env: ProviderStub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netdocs.embedding import factory
+    from netdocs.resilience import reset_breakers
+
+    openai_env.script("500", "500", route="embeddings")
+    code, _ = _cli(capsys, "ingest", str(docs_dir))
+    assert code == 1 and openai_env.count("embeddings") == 2
+    reset_breakers()  # as if the next run were a new process
+    factory._instances.clear()
+    _set_cooldown(monkeypatch, 600.0)
+    code, again = _cli(capsys, "ingest", str(docs_dir))
+    assert code == 1 and openai_env.count("embeddings") == 2  # restored open: not called
+    assert {f["error"] for f in again["failed"]} == {PENDING}  # type: ignore[union-attr]
+    reset_breakers()

@@ -129,3 +129,18 @@ def test_registry_is_per_endpoint_and_follows_settings() -> None:
         assert set(states) == {"x"}
     finally:
         reset_breakers()
+
+
+def test_restore_adopts_a_recent_open_state_from_another_process() -> None:
+    clock = Clock()
+    b = CircuitBreaker("p", 3, 10.0, clock=clock, wall=lambda: 5000.0)
+    assert not b.restore(BreakerSnapshot("p", CLOSED, 0, None))
+    assert not b.restore(BreakerSnapshot("p", OPEN, 3, 4990.0))  # its cool-down is over
+    assert b.state == CLOSED
+    assert b.restore(BreakerSnapshot("p", OPEN, 3, 4996.0))  # opened 4 s ago
+    assert b.state == OPEN and not b.allow()
+    clock.now += 5.9
+    assert not b.allow()
+    clock.now += 0.1  # 10 s after the recorded opening
+    assert b.allow() and b.state == HALF_OPEN
+    assert not b.restore(BreakerSnapshot("p", OPEN, 3, 4999.0))  # only a closed one adopts
