@@ -51,7 +51,9 @@ def test_ask_falls_back_and_status_shows_the_open_breaker(
     for _ in range(2):
         answer = run(capsys, "ask", "how do I add a BGP peer")
         assert answer["mode"] == "fallback" and answer["model"] is None
-    assert run(capsys, "status")["breakers"] == {"anthropic-chat": "open"}
+    breakers = run(capsys, "status")["breakers"]
+    assert breakers["anthropic-chat"] == "open"  # other providers' breakers may be listed
+    assert all(state != "open" for name, state in breakers.items() if name != "anthropic-chat")
     assert env.count("messages") == 2
     answer = run(capsys, "ask", "how do I add a BGP peer")
     assert answer["mode"] == "fallback"
