@@ -197,12 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["stop"])
     p.set_defaults(func=cmd_db_stop)
 
-    try:
-        from netdocs.query.cli import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    from netdocs.query.cli import register  # search / ask
+
+    register(sub)
     return parser
 
 
