@@ -36,8 +36,10 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
     p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
     return {
-        "p50": round(statistics.median(ordered), 2), "p95": round(p95, 2),
-        "max": round(ordered[-1], 2), "n": len(ordered),
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(p95, 2),
+        "max": round(ordered[-1], 2),
+        "n": len(ordered),
     }
 
 
@@ -62,8 +64,16 @@ def timed(
 def cold_search(runs: int, policy: Path) -> dict[str, float]:
     """Wall time of a fresh ``netdocs search --json`` process."""
     exe = Path(sys.executable).with_name("netdocs")
-    cmd = [str(exe), "search", "how do I add a BGP neighbor", "--json",
-           "--role", "network_engineer", "--policy", str(policy)]
+    cmd = [
+        str(exe),
+        "search",
+        "how do I add a BGP neighbor",
+        "--json",
+        "--role",
+        "network_engineer",
+        "--policy",
+        str(policy),
+    ]
     samples = []
     for _ in range(runs):
         t = time.perf_counter()
@@ -95,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         out["chunks"] = count[0] if count else 0
         out["model"] = admin.index_model[0]
         vectors = {q: admin.embed_query(q) for q in questions}
-        roles = {r: SearchService.for_role(r, args.policy, conn=admin.conn,
-                                           embedder=admin.embedder)
-                 for r in ("network_engineer", "helpdesk")}
+        roles = {
+            r: SearchService.for_role(r, args.policy, conn=admin.conn, embedder=admin.embedder)
+            for r in ("network_engineer", "helpdesk")
+        }
         answerer = Answerer(admin.settings, chat=None)
         k = admin.settings.answer_top_k
         fns: dict[str, Callable[[str], Any]] = {
@@ -116,13 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
         return 0
     load = os.getloadavg()[0]
-    print(f"{out['chunks']} chunks, {out['model']}; {len(questions)} questions x "
-          f"{args.rounds} rounds (after one warm-up round); load average {load:.2f} "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"{out['chunks']} chunks, {out['model']}; {len(questions)} questions x "
+        f"{args.rounds} rounds (after one warm-up round); load average {load:.2f} "
+        f"on {os.cpu_count()} CPUs"
+    )
     for key, value in out.items():
         if isinstance(value, dict):
-            print(f"  {key:<32} p50 {value['p50']:>8.2f} ms   p95 {value['p95']:>8.2f} ms"
-                  f"   max {value['max']:>8.2f} ms")
+            print(
+                f"  {key:<32} p50 {value['p50']:>8.2f} ms   p95 {value['p95']:>8.2f} ms"
+                f"   max {value['max']:>8.2f} ms"
+            )
     return 0
 
 

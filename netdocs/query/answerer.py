@@ -16,6 +16,7 @@ from netdocs.query.results import Answer, Citation, Hit
 
 log = logging.getLogger(__name__)
 
+
 def new_query_id() -> str:
     """A fresh query id."""
     return str(uuid.uuid4())
@@ -30,16 +31,22 @@ class Answerer:
     """
 
     def __init__(
-        self, settings: Settings | None = None,
+        self,
+        settings: Settings | None = None,
         chat: ChatModel | None | Literal["configured"] = "configured",
-        *, router: bool | None = None,
+        *,
+        router: bool | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.chat = chat_model(self.settings) if chat == "configured" else chat
         self.router = self.settings.llm_router if router is None else router
 
     def answer(
-        self, question: str, hits: Sequence[Hit], *, query_id: str | None = None,
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        query_id: str | None = None,
         started: float | None = None,
     ) -> Answer:
         """Answer ``question`` from ``hits``; ``started`` (perf_counter) dates the latency."""
@@ -64,9 +71,16 @@ class Answerer:
     ) -> Answer:
         text, citations = extractive_answer(hits, reason, low)
         return Answer(
-            query_id=query_id, question=question, answer=text, answered=not low,
-            mode="fallback", model=None, citations=citations, hits=list(hits),
-            low_confidence=low, note=reason,
+            query_id=query_id,
+            question=question,
+            answer=text,
+            answered=not low,
+            mode="fallback",
+            model=None,
+            citations=citations,
+            hits=list(hits),
+            low_confidence=low,
+            note=reason,
         )
 
     def _generate(
@@ -82,8 +96,15 @@ class Answerer:
             calls.append(verdict)
             if not prompt.router_says_relevant(verdict.text):
                 return self._llm_answer(
-                    query_id, question, hits, calls, prompt.NOT_FOUND_ANSWER, False, [],
-                    low, note=f"router {verdict.model}: context not relevant",
+                    query_id,
+                    question,
+                    hits,
+                    calls,
+                    prompt.NOT_FOUND_ANSWER,
+                    False,
+                    [],
+                    low,
+                    note=f"router {verdict.model}: context not relevant",
                 )
         reply = chat.complete(prompt.ANSWER_SYSTEM, user, model=chat.model, max_tokens=max_tokens)
         calls.append(reply)
@@ -92,15 +113,29 @@ class Answerer:
 
     @staticmethod
     def _llm_answer(
-        query_id: str, question: str, hits: Sequence[Hit], calls: list[Completion], text: str,
-        answered: bool, citations: list[Citation], low: bool, note: str | None = None,
+        query_id: str,
+        question: str,
+        hits: Sequence[Hit],
+        calls: list[Completion],
+        text: str,
+        answered: bool,
+        citations: list[Citation],
+        low: bool,
+        note: str | None = None,
     ) -> Answer:
         costs = [c.cost_usd for c in calls]
         return Answer(
-            query_id=query_id, question=question, answer=text, answered=answered, mode="llm",
-            model=calls[-1].model, citations=citations, hits=list(hits),
+            query_id=query_id,
+            question=question,
+            answer=text,
+            answered=answered,
+            mode="llm",
+            model=calls[-1].model,
+            citations=citations,
+            hits=list(hits),
             input_tokens=sum(c.input_tokens for c in calls),
             output_tokens=sum(c.output_tokens for c in calls),
             cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
-            low_confidence=low, note=note,
+            low_confidence=low,
+            note=note,
         )

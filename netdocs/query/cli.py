@@ -27,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="find the passages that answer a question")
     _common(p)
     p.add_argument("--k", type=int, default=5, help="how many results (default 5)")
-    p.add_argument("--mode", choices=["fused", "dense", "fulltext"], default="fused",
-                   help="retrieval mode (default fused: dense + full text, rank fusion)")
+    p.add_argument(
+        "--mode",
+        choices=["fused", "dense", "fulltext"],
+        default="fused",
+        help="retrieval mode (default fused: dense + full text, rank fusion)",
+    )
     p.set_defaults(func=cmd_search)
 
     p = subparsers.add_parser("ask", help="answer a question from the docs, with sources")
@@ -58,8 +62,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         latency = (time.perf_counter() - started) * 1000.0
         _empty_index_note(service)
     if args.json:
-        out = {"query_id": str(uuid.uuid4()), "results": [h.to_json() for h in hits],
-               "latency_ms": round(latency, 1)}
+        out = {
+            "query_id": str(uuid.uuid4()),
+            "results": [h.to_json() for h in hits],
+            "latency_ms": round(latency, 1),
+        }
         print(json.dumps(out, ensure_ascii=False))
         return 0
     if not hits:
@@ -90,9 +97,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nSources:")
         for c in answer.citations:
             print(f"  [{c.n}] {c.path} — {c.heading}")
-    tail = f"{answer.model}, {answer.input_tokens}+{answer.output_tokens} tokens" + (
-        f", ${answer.cost_usd:.4f}" if answer.cost_usd else ""
-    ) if answer.mode == "llm" else "fallback"
+    tail = (
+        f"{answer.model}, {answer.input_tokens}+{answer.output_tokens} tokens"
+        + (f", ${answer.cost_usd:.4f}" if answer.cost_usd else "")
+        if answer.mode == "llm"
+        else "fallback"
+    )
     print(f"\n({tail}; {answer.latency_ms:.0f} ms)")
     return 0
 

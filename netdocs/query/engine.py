@@ -34,7 +34,8 @@ def to_response(answer: Answer) -> Response:
         sources.append(node)
     metadata: dict[str, Any] = answer.to_json()
     metadata.update(
-        low_confidence=answer.low_confidence, note=answer.note,
+        low_confidence=answer.low_confidence,
+        note=answer.note,
         retrieved=[{k: v for k, v in h.to_json().items() if k != "text"} for h in answer.hits],
     )
     return Response(response=answer.answer, source_nodes=sources, metadata=metadata)

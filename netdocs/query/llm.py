@@ -89,7 +89,11 @@ class _SDKChat(ABC):
     provider = "?"
 
     def __init__(
-        self, model: str, router_model: str, base_url: str | None, retry: RetryPolicy,
+        self,
+        model: str,
+        router_model: str,
+        base_url: str | None,
+        retry: RetryPolicy,
         breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         self.model, self.router_model = model, router_model
@@ -106,7 +110,8 @@ class _SDKChat(ABC):
             raise AnswerProviderError(f"{self.provider}: circuit open after repeated failures")
         try:
             result = retry_call(
-                lambda: self._call(model, system, user, max_tokens), self.retry,
+                lambda: self._call(model, system, user, max_tokens),
+                self.retry,
                 what=f"{self.provider} {model}",
             )
         except Exception as e:
@@ -122,8 +127,14 @@ class AnthropicChat(_SDKChat):
     provider = "anthropic"
 
     def __init__(
-        self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
-        timeout: float = 60.0, retry: RetryPolicy | None = None,
+        self,
+        api_key: str,
+        *,
+        model: str,
+        router_model: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
         breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
@@ -135,7 +146,10 @@ class AnthropicChat(_SDKChat):
 
     def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
         resp: Any = self._client.messages.create(
-            model=model, max_tokens=max_tokens, system=system, temperature=0.0,
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            temperature=0.0,
             messages=[{"role": "user", "content": user}],
         )
         text = "".join(getattr(b, "text", "") for b in resp.content if b.type == "text")
@@ -149,8 +163,14 @@ class OpenAIChat(_SDKChat):
     provider = "openai"
 
     def __init__(
-        self, api_key: str, *, model: str, router_model: str, base_url: str | None = None,
-        timeout: float = 60.0, retry: RetryPolicy | None = None,
+        self,
+        api_key: str,
+        *,
+        model: str,
+        router_model: str,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
         breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
@@ -162,7 +182,8 @@ class OpenAIChat(_SDKChat):
 
     def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
         resp: Any = self._client.chat.completions.create(
-            model=model, max_completion_tokens=max_tokens,
+            model=model,
+            max_completion_tokens=max_tokens,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         )
         text = resp.choices[0].message.content or ""
@@ -191,16 +212,20 @@ def chat_model(settings: Settings) -> ChatModel | None:
         if anthropic_key is None:
             raise ConfigError("NETDOCS_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
         return AnthropicChat(
-            anthropic_key.get_secret_value(), model=settings.anthropic_model,
+            anthropic_key.get_secret_value(),
+            model=settings.anthropic_model,
             router_model=settings.anthropic_router_model,
-            base_url=settings.anthropic_base_url, **common,
+            base_url=settings.anthropic_base_url,
+            **common,
         )
     if provider == "openai":
         if openai_key is None:
             raise ConfigError("NETDOCS_LLM_PROVIDER=openai needs OPENAI_API_KEY")
         return OpenAIChat(
-            openai_key.get_secret_value(), model=settings.openai_chat_model,
+            openai_key.get_secret_value(),
+            model=settings.openai_chat_model,
             router_model=settings.openai_router_model,
-            base_url=settings.openai_base_url, **common,
+            base_url=settings.openai_base_url,
+            **common,
         )
     return None

@@ -79,7 +79,7 @@ def read_answer(reply: str, hits: Sequence[Hit]) -> tuple[str, bool, list[Citati
     """
     text = reply.strip()
     if text.upper().startswith(NOT_FOUND):
-        rest = text[len(NOT_FOUND):].lstrip(" :\n-").strip()
+        rest = text[len(NOT_FOUND) :].lstrip(" :\n-").strip()
         return (rest or NOT_FOUND_ANSWER), False, []
     if not text:
         return NOT_FOUND_ANSWER, False, []

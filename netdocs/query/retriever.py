@@ -19,12 +19,18 @@ _EVIDENCE = ("path", "heading", "heading_path", "chunk_id", "cosine", "text_rank
 def hit_to_node(hit: Hit) -> NodeWithScore:
     """A NodeWithScore whose TextNode id is the chunk id and metadata the citation fields."""
     metadata: dict[str, Any] = {
-        "path": hit.path, "heading": hit.heading, "heading_path": list(hit.heading_path),
-        "chunk_id": hit.chunk_id, "cosine": hit.cosine, "text_rank": hit.text_rank,
+        "path": hit.path,
+        "heading": hit.heading,
+        "heading_path": list(hit.heading_path),
+        "chunk_id": hit.chunk_id,
+        "cosine": hit.cosine,
+        "text_rank": hit.text_rank,
         "all_terms": hit.all_terms,
     }
     node = TextNode(
-        id_=hit.chunk_id, text=hit.text, metadata=metadata,
+        id_=hit.chunk_id,
+        text=hit.text,
+        metadata=metadata,
         excluded_embed_metadata_keys=list(_EVIDENCE),
         excluded_llm_metadata_keys=[k for k in _EVIDENCE if k not in ("path", "heading")],
     )
@@ -36,10 +42,14 @@ def node_to_hit(nws: NodeWithScore) -> Hit:
     md = nws.node.metadata
     return Hit(
         chunk_id=str(md.get("chunk_id", nws.node.node_id)),
-        path=str(md.get("path", "")), heading=str(md.get("heading", "")),
-        text=nws.node.get_content(), score=float(nws.score or 0.0),
-        heading_path=tuple(md.get("heading_path") or ()), cosine=md.get("cosine"),
-        text_rank=md.get("text_rank"), all_terms=bool(md.get("all_terms", False)),
+        path=str(md.get("path", "")),
+        heading=str(md.get("heading", "")),
+        text=nws.node.get_content(),
+        score=float(nws.score or 0.0),
+        heading_path=tuple(md.get("heading_path") or ()),
+        cosine=md.get("cosine"),
+        text_rank=md.get("text_rank"),
+        all_terms=bool(md.get("all_terms", False)),
     )
 
 
@@ -51,7 +61,10 @@ class NetdocsRetriever(BaseRetriever):
     """
 
     def __init__(
-        self, service: SearchService, k: int = 5, mode: Mode = "fused",
+        self,
+        service: SearchService,
+        k: int = 5,
+        mode: Mode = "fused",
         callback_manager: CallbackManager | None = None,
     ) -> None:
         super().__init__(callback_manager=callback_manager)

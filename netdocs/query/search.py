@@ -44,8 +44,13 @@ def candidates_for(k: int) -> int:
 def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
     chunk_id, doc_id, heading, heading_path, text = row[:5]
     return Hit(
-        chunk_id=chunk_id, path=doc_id, heading=heading, text=text, score=score,
-        heading_path=tuple(heading_path or ()), **evidence,
+        chunk_id=chunk_id,
+        path=doc_id,
+        heading=heading,
+        text=text,
+        score=score,
+        heading_path=tuple(heading_path or ()),
+        **evidence,
     )
 
 
@@ -121,8 +126,14 @@ def fulltext_params(plan: TermPlan) -> dict[str, Any]:
         "all": " & ".join(quoted.values()),
     }
     for i, (lex, weight) in enumerate(plan.terms):
-        params.update({f"q{i}": quoted[lex], f"h{i}": quoted[lex] + ":A",
-                       f"w{i}": weight, f"b{i}": HEADING_BONUS * weight})
+        params.update(
+            {
+                f"q{i}": quoted[lex],
+                f"h{i}": quoted[lex] + ":A",
+                f"w{i}": weight,
+                f"b{i}": HEADING_BONUS * weight,
+            }
+        )
     return params
 
 
@@ -150,8 +161,7 @@ def fuse(dense: Sequence[Hit], text: Sequence[Hit], k: int, rrf_k: int = RRF_K) 
     for h in dense:
         other = by_id.get(h.chunk_id)
         by_id[h.chunk_id] = (
-            h if other is None
-            else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
+            h if other is None else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
         )
     fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in text]], k=rrf_k)
     return [replace(by_id[cid], score=score) for cid, score in fused[:k]]

@@ -67,8 +67,10 @@ def fulltext_sql(n_terms: int, *, restricted: bool) -> sql.Composed:
             "CASE WHEN c.tsv @@ {q}::tsquery THEN {w}::float8"
             " + CASE WHEN c.tsv @@ {h}::tsquery THEN {b}::float8 ELSE 0 END ELSE 0 END"
         ).format(
-            q=sql.Placeholder(f"q{i}"), w=sql.Placeholder(f"w{i}"),
-            h=sql.Placeholder(f"h{i}"), b=sql.Placeholder(f"b{i}"),
+            q=sql.Placeholder(f"q{i}"),
+            w=sql.Placeholder(f"w{i}"),
+            h=sql.Placeholder(f"h{i}"),
+            b=sql.Placeholder(f"b{i}"),
         )
         for i in range(n_terms)
     ]

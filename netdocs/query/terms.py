@@ -60,8 +60,7 @@ def plan_terms(lexemes: Sequence[str], stats: TermStats) -> TermPlan:
     unique = sorted(set(lexemes), key=lambda lex: (-stats.weight(lex), lex))[:MAX_TERMS]
     terms = tuple((lex, stats.weight(lex)) for lex in unique)
     selective = [
-        lex for lex in unique
-        if (share := stats.share(lex)) is None or share < CANDIDATE_MAX_SHARE
+        lex for lex in unique if (share := stats.share(lex)) is None or share < CANDIDATE_MAX_SHARE
     ]
     return TermPlan(terms, tuple(selective or unique[:1]))
 

@@ -101,8 +101,18 @@ def insert_doc(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, heading_path, heading, text,"
                 " text_hash, token_count, tags, embedding) VALUES"
                 " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (chunk_id, doc_id, i, heading.split(" > "), heading, text,
-                 hashlib.sha256(text.encode()).hexdigest(), len(text.split()), list(tags), vec),
+                (
+                    chunk_id,
+                    doc_id,
+                    i,
+                    heading.split(" > "),
+                    heading,
+                    text,
+                    hashlib.sha256(text.encode()).hexdigest(),
+                    len(text.split()),
+                    list(tags),
+                    vec,
+                ),
             )
             ids.append(chunk_id)
     return ids

@@ -16,17 +16,44 @@ from netdocs.policy import visible
 from netdocs.query.search import clean_text, dense_hits, fulltext_hits, search
 
 NASTY_TAGS = [
-    "faq", "configs", "vpn", "it's", 'say "hi"', "x'); DROP TABLE chunks;--", "{a,b}", "NULL",
-    "back\\slash", "", " ", "ünïcødé", "a,b", "%(allowed)s", "$1", "tag]", "[tag",
+    "faq",
+    "configs",
+    "vpn",
+    "it's",
+    'say "hi"',
+    "x'); DROP TABLE chunks;--",
+    "{a,b}",
+    "NULL",
+    "back\\slash",
+    "",
+    " ",
+    "ünïcødé",
+    "a,b",
+    "%(allowed)s",
+    "$1",
+    "tag]",
+    "[tag",
 ]
 SQL_QUERIES = [
-    "'; DROP TABLE chunks; --", "1' OR '1'='1", "\") OR true --", "%(allowed)s", "$1::text[]",
-    "BGP peer", "wireguard key", "' UNION SELECT chunk_id FROM chunks --", "-", "\"", "or",
+    "'; DROP TABLE chunks; --",
+    "1' OR '1'='1",
+    '") OR true --',
+    "%(allowed)s",
+    "$1::text[]",
+    "BGP peer",
+    "wireguard key",
+    "' UNION SELECT chunk_id FROM chunks --",
+    "-",
+    '"',
+    "or",
 ]
 TEXTS = [
-    "Add a BGP peer with neighbor remote-as.", "WireGuard private key handling.",
-    "Firewall rule drops input packets.", "Chrony serves NTP time to clients.",
-    "DHCP lease time and reservations.", "OSPF area border router design.",
+    "Add a BGP peer with neighbor remote-as.",
+    "WireGuard private key handling.",
+    "Firewall rule drops input packets.",
+    "Chrony serves NTP time to clients.",
+    "DHCP lease time and reservations.",
+    "OSPF area border router design.",
 ]
 
 # Stored tags cannot contain NUL or lone surrogates; allowed tags and queries may.
@@ -36,10 +63,12 @@ stored_text = st.text(
 tag_sets = st.lists(st.sampled_from(NASTY_TAGS) | stored_text, max_size=3)
 docs = st.lists(
     st.tuples(tag_sets, st.lists(st.sampled_from(TEXTS), min_size=1, max_size=3)),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
-allowed_sets = st.none() | st.frozensets(st.sampled_from(NASTY_TAGS) | st.text(max_size=8),
-                                         max_size=4)
+allowed_sets = st.none() | st.frozensets(
+    st.sampled_from(NASTY_TAGS) | st.text(max_size=8), max_size=4
+)
 queries = st.sampled_from(SQL_QUERIES + TEXTS) | st.text(max_size=40)
 
 
@@ -52,12 +81,21 @@ def conn(query_db: str, query_conn: psycopg.Connection) -> Iterator[psycopg.Conn
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpus=docs, allowed=allowed_sets, query=queries, k=st.integers(1, 8),
-       exact=st.sampled_from([None, True, False]))
+@given(
+    corpus=docs,
+    allowed=allowed_sets,
+    query=queries,
+    k=st.integers(1, 8),
+    exact=st.sampled_from([None, True, False]),
+)
 def test_role_never_sees_a_chunk_outside_its_tags(
-    conn: psycopg.Connection, embedder: HashingEmbedder,
-    corpus: list[tuple[list[str], list[str]]], allowed: frozenset[str] | None,
-    query: str, k: int, exact: bool | None,
+    conn: psycopg.Connection,
+    embedder: HashingEmbedder,
+    corpus: list[tuple[list[str], list[str]]],
+    allowed: frozenset[str] | None,
+    query: str,
+    k: int,
+    exact: bool | None,
 ) -> None:
     with conn.transaction(force_rollback=True):
         tags_of: dict[str, list[str]] = {}
@@ -72,13 +110,15 @@ def test_role_never_sees_a_chunk_outside_its_tags(
             for i, text in enumerate(texts):
                 cid = hashlib.sha256(f"{d}/{i}".encode()).hexdigest()[:16]
                 tags_of[cid] = tags
-                rows.append((cid, doc_id, i, ["H"], "H", text, "h", 3, tags,
-                             embedder.embed([text])[0]))
+                rows.append(
+                    (cid, doc_id, i, ["H"], "H", text, "h", 3, tags, embedder.embed([text])[0])
+                )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, heading_path, heading, text,"
                 " text_hash, token_count, tags, embedding)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows,
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
             )
         permitted = {cid for cid, tags in tags_of.items() if visible(tags, allowed)}
         vec = embedder.embed([clean_text(query)])[0]

@@ -26,20 +26,34 @@ POLICY = REPO / "examples" / "tags.yaml"
 ROLES = "admin, helpdesk, network_engineer, security_engineer"
 
 DOCS: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
-    "routing/frr/bgp.md": (["configs", "standards", "runbooks"], [
-        ("BGP > Peers", "To add a BGP peer, configure neighbor 192.0.2.1 remote-as 65001 "
-                        "under router bgp."),
-        ("BGP > Timers", "The keepalive timer defaults to 60 seconds, the hold time to 180."),
-    ]),
-    "vpn/wireguard/keys.md": (["vpn", "security_policies"], [
-        ("WireGuard > Keys", "Generate a BGP-free private key with wg genkey; keep it secret."),
-    ]),
-    "switching/openvswitch/faq/general.md": (["faq"], [
-        ("FAQ > BGP", "Q: Does Open vSwitch speak BGP? A: No, use a routing daemon as a peer."),
-    ]),
-    "troubleshooting/tools/ping.md": (["troubleshooting_guides"], [
-        ("Ping", "Use ping to check that a BGP peer address answers at all."),
-    ]),
+    "routing/frr/bgp.md": (
+        ["configs", "standards", "runbooks"],
+        [
+            (
+                "BGP > Peers",
+                "To add a BGP peer, configure neighbor 192.0.2.1 remote-as 65001 under router bgp.",
+            ),
+            ("BGP > Timers", "The keepalive timer defaults to 60 seconds, the hold time to 180."),
+        ],
+    ),
+    "vpn/wireguard/keys.md": (
+        ["vpn", "security_policies"],
+        [
+            ("WireGuard > Keys", "Generate a BGP-free private key with wg genkey; keep it secret."),
+        ],
+    ),
+    "switching/openvswitch/faq/general.md": (
+        ["faq"],
+        [
+            ("FAQ > BGP", "Q: Does Open vSwitch speak BGP? A: No, use a routing daemon as a peer."),
+        ],
+    ),
+    "troubleshooting/tools/ping.md": (
+        ["troubleshooting_guides"],
+        [
+            ("Ping", "Use ping to check that a BGP peer address answers at all."),
+        ],
+    ),
 }
 HELPDESK_PATHS = {"switching/openvswitch/faq/general.md", "troubleshooting/tools/ping.md"}
 
@@ -55,8 +69,16 @@ def env(query_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI's settings: this module's database, hashing embeddings, no keys, no policy."""
     monkeypatch.setenv("NETDOCS_DATABASE_URL", query_db)
     monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "hashing")
-    for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL",
-                "NETDOCS_POLICY", "NETDOCS_ROLE", "NETDOCS_LLM_PROVIDER", "NETDOCS_LLM_ROUTER"):
+    for var in (
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_BASE_URL",
+        "NETDOCS_POLICY",
+        "NETDOCS_ROLE",
+        "NETDOCS_LLM_PROVIDER",
+        "NETDOCS_LLM_ROUTER",
+    ):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     yield
@@ -71,8 +93,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
 
 
 def test_search_json_shape_and_role_filter(capsys) -> None:
-    code, out, _ = run(capsys, "search", "how do I add a BGP peer", "--json", "--k", "3",
-                       "--role", "network_engineer", "--policy", str(POLICY))
+    code, out, _ = run(
+        capsys,
+        "search",
+        "how do I add a BGP peer",
+        "--json",
+        "--k",
+        "3",
+        "--role",
+        "network_engineer",
+        "--policy",
+        str(POLICY),
+    )
     assert code == 0
     assert set(out) == {"query_id", "results", "latency_ms"}
     uuid.UUID(out["query_id"])
@@ -82,8 +114,18 @@ def test_search_json_shape_and_role_filter(capsys) -> None:
     assert ("routing/frr/bgp.md", "BGP > Peers") in found
     assert "vpn/wireguard/keys.md" not in {r["path"] for r in out["results"]}
 
-    code, out, _ = run(capsys, "search", "BGP peer private key", "--json", "--k", "10",
-                       "--role", "helpdesk", "--policy", str(POLICY))
+    code, out, _ = run(
+        capsys,
+        "search",
+        "BGP peer private key",
+        "--json",
+        "--k",
+        "10",
+        "--role",
+        "helpdesk",
+        "--policy",
+        str(POLICY),
+    )
     assert code == 0 and {r["path"] for r in out["results"]} == HELPDESK_PATHS
 
 
@@ -112,18 +154,34 @@ def test_without_a_policy_everything_is_visible(capsys) -> None:
 
 
 def test_ask_without_a_key_is_an_extractive_fallback(capsys) -> None:
-    args = ("how do I add a BGP peer", "--json", "--role", "network_engineer",
-            "--policy", str(POLICY))
+    args = (
+        "how do I add a BGP peer",
+        "--json",
+        "--role",
+        "network_engineer",
+        "--policy",
+        str(POLICY),
+    )
     found = run(capsys, "search", *args)[1]["results"]
     code, out, _ = run(capsys, "ask", *args)
     assert code == 0
-    assert set(out) == {"query_id", "answer", "answered", "mode", "model", "citations",
-                        "latency_ms", "tokens", "cost_usd"}
+    assert set(out) == {
+        "query_id",
+        "answer",
+        "answered",
+        "mode",
+        "model",
+        "citations",
+        "latency_ms",
+        "tokens",
+        "cost_usd",
+    }
     assert out["mode"] == "fallback" and out["model"] is None and out["answered"] is True
     assert out["tokens"] == {"input": 0, "output": 0} and out["cost_usd"] == 0.0
     assert out["answer"].startswith("Extractive fallback")
     assert [(c["n"], c["path"], c["heading"], c["chunk_id"]) for c in out["citations"]] == [
-        (n, r["path"], r["heading"], r["chunk_id"]) for n, r in enumerate(found[:3], start=1)]
+        (n, r["path"], r["heading"], r["chunk_id"]) for n, r in enumerate(found[:3], start=1)
+    ]
     code, text, _ = run(capsys, "ask", "how do I add a BGP peer")
     top = found[0]
     assert code == 0 and f"[1] {top['path']} — {top['heading']}" in text and "fallback" in text
@@ -143,7 +201,9 @@ def test_ask_through_anthropic_cites_retrieved_chunks(capsys, monkeypatch) -> No
     assert out["cost_usd"] > 0
     results = found["results"]
     assert [(c["n"], c["chunk_id"]) for c in out["citations"]] == [
-        (1, results[0]["chunk_id"]), (3, results[2]["chunk_id"])]
+        (1, results[0]["chunk_id"]),
+        (3, results[2]["chunk_id"]),
+    ]
     assert code2 == 0 and "Sources:" in text and f"[1] {results[0]['path']}" in text
 
 
@@ -184,8 +244,9 @@ def test_python_api_query_engine() -> None:
 
         answers = asyncio.run(many())
         assert len(answers) == 5 and all(isinstance(a, Response) for a in answers)
-        assert all(n.node.metadata["path"] in HELPDESK_PATHS
-                   for a in answers for n in a.source_nodes)
+        assert all(
+            n.node.metadata["path"] in HELPDESK_PATHS for a in answers for n in a.source_nodes
+        )
     finally:
         qe.close()
     with pytest.raises(AccessDenied, match="helpdesk"):
@@ -195,9 +256,23 @@ def test_python_api_query_engine() -> None:
 def test_cold_cli_process_exit_code_2(query_db: str) -> None:
     env = {**os.environ, "NETDOCS_DATABASE_URL": query_db, "NETDOCS_EMBEDDING_PROVIDER": "hashing"}
     proc = subprocess.run(
-        [sys.executable, "-m", "netdocs.cli", "ask", "BGP?", "--role", "intern",
-         "--policy", str(POLICY), "--json"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "netdocs.cli",
+            "ask",
+            "BGP?",
+            "--role",
+            "intern",
+            "--policy",
+            str(POLICY),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert ROLES in proc.stderr

@@ -45,8 +45,9 @@ def test_example_notebook_ingests_asks_and_shows_sources(
     assert ns["summary"]["scanned"] >= 40 and ns["summary"]["chunks_embedded"] > 0
     response = ns["response"]
     assert response.source_nodes and response.metadata["mode"] == "fallback"
-    assert all(n.node.metadata["citation"] == i
-               for i, n in enumerate(response.source_nodes, start=1))
+    assert all(
+        n.node.metadata["citation"] == i for i, n in enumerate(response.source_nodes, start=1)
+    )
     assert len(ns["answers"]) == 3
     out = capsys.readouterr().out
     assert "[1] " in out and "Extractive fallback" in out

@@ -20,19 +20,31 @@ from netdocs.query.terms import quote_lexeme
 InsertDoc = Callable[..., None]
 
 DOCS = {
-    "routing/bgp.md": (["configs", "runbooks"], [
-        ("BGP > Neighbors", "Add a BGP peer with neighbor 192.0.2.1 remote-as 65001."),
-        ("BGP > Timers", "Keepalive and hold timers default to 60 and 180 seconds."),
-    ]),
-    "vpn/wireguard.md": (["vpn", "security_policies"], [
-        ("WireGuard > Keys", "Generate a private key with wg genkey; never share it."),
-    ]),
-    "faq/general.md": (["faq"], [
-        ("FAQ > Peers", "Why does my BGP peer flap? Check the hold timer and MTU."),
-    ]),
-    "odd/quotes.md": (["it's \"odd\"", "x'); DROP TABLE chunks;--"], [
-        ("Odd > Tags", "A document with hostile tags still answers about BGP peer groups."),
-    ]),
+    "routing/bgp.md": (
+        ["configs", "runbooks"],
+        [
+            ("BGP > Neighbors", "Add a BGP peer with neighbor 192.0.2.1 remote-as 65001."),
+            ("BGP > Timers", "Keepalive and hold timers default to 60 and 180 seconds."),
+        ],
+    ),
+    "vpn/wireguard.md": (
+        ["vpn", "security_policies"],
+        [
+            ("WireGuard > Keys", "Generate a private key with wg genkey; never share it."),
+        ],
+    ),
+    "faq/general.md": (
+        ["faq"],
+        [
+            ("FAQ > Peers", "Why does my BGP peer flap? Check the hold timer and MTU."),
+        ],
+    ),
+    "odd/quotes.md": (
+        ['it\'s "odd"', "x'); DROP TABLE chunks;--"],
+        [
+            ("Odd > Tags", "A document with hostile tags still answers about BGP peer groups."),
+        ],
+    ),
 }
 
 
@@ -72,7 +84,7 @@ def test_modes(query_conn, embedder) -> None:
 def test_role_filter_is_applied_in_sql(query_conn, embedder) -> None:
     hits = _search(query_conn, embedder, "BGP peer private key", allowed=frozenset({"faq"}), k=5)
     assert [h.path for h in hits] == ["faq/general.md"]
-    hits = _search(query_conn, embedder, "BGP peer", allowed=frozenset({"it's \"odd\""}), k=5)
+    hits = _search(query_conn, embedder, "BGP peer", allowed=frozenset({'it\'s "odd"'}), k=5)
     assert [h.path for h in hits] == ["odd/quotes.md"]
     assert _search(query_conn, embedder, "BGP", allowed=frozenset(), k=5) == []
     assert _search(query_conn, embedder, "BGP", allowed=frozenset({"nope"}), k=5) == []
@@ -115,8 +127,9 @@ def rare_rows(query_conn) -> np.ndarray:
     rows = []
     for i, v in enumerate(vecs):
         tags = ["rare"] if i % (TOTAL // RARE) == 0 else ["common"]
-        rows.append((f"bulk-{i:05d}", "bulk/many.md", i, ["Bulk"], "Bulk", f"row {i}",
-                     f"h{i}", 3, tags, v))
+        rows.append(
+            (f"bulk-{i:05d}", "bulk/many.md", i, ["Bulk"], "Bulk", f"row {i}", f"h{i}", 3, tags, v)
+        )
     with query_conn.transaction():
         query_conn.execute(
             "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id)"
@@ -178,8 +191,7 @@ def test_filtered_query_with_k_permitted_rows_returns_k(
         with forced_index(plain_conn, force_index and exact is False):
             hits = dense_hits(plain_conn, rare_rows[probe], allowed, k, 384, exact=exact)
         assert len(hits) == k
-        assert all(h.chunk_id.startswith("bulk-") and int(h.chunk_id[5:]) % 200 == 0
-                   for h in hits)
+        assert all(h.chunk_id.startswith("bulk-") and int(h.chunk_id[5:]) % 200 == 0 for h in hits)
         if k == RARE:
             assert {h.chunk_id for h in hits} == {f"bulk-{i:05d}" for i in range(0, TOTAL, 200)}
 
@@ -214,8 +226,17 @@ def test_unfiltered_large_k_fills(query_conn, rare_rows) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(max_size=60) | st.sampled_from(
-    ["it's a 'quoted' \\ back\\slash", "/etc/chrony.conf:12", "a:b & c | !d <-> e", "10.0.0.1/24"]))
+@given(
+    st.text(max_size=60)
+    | st.sampled_from(
+        [
+            "it's a 'quoted' \\ back\\slash",
+            "/etc/chrony.conf:12",
+            "a:b & c | !d <-> e",
+            "10.0.0.1/24",
+        ]
+    )
+)
 def test_every_query_lexeme_quotes_into_a_matching_tsquery(query_conn, text: str) -> None:
     text = clean_text(text)
     lexemes = query_conn.execute(sql.QUERY_LEXEMES, (text,)).fetchone()[0]
