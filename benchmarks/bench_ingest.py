@@ -157,6 +157,10 @@ def main() -> None:
         )
         print(f"  wall (cold CLI process): {wall:.1f} s; flow duration {full['duration_s']:.1f} s")
         print(f"  inside the model: {embed_s:.1f} s; validation (GX): {validation_s:.2f} s")
+        print(
+            "  time by stage (summed over batches; stages overlap): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in full.get("phases", {}).items())
+        )
         other = float(full["duration_s"]) - embed_s
         print(
             f"  orchestration + database + chunking: {other:.1f} s "

@@ -50,7 +50,9 @@ def _run(
     stats: RunStats,
 ) -> None:
     logger = get_run_logger()
+    started = time.perf_counter()
     plan = t.plan_run(url, str(root), policy_path, settings, full)
+    stats.time("scan_and_diff_s", time.perf_counter() - started)
     ch = plan.changes
     stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
     stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
@@ -114,8 +116,12 @@ def _run(
             )
     finally:
         if bulk:
+            started = time.perf_counter()
             t.vector_index(url, settings, present=True)
+            stats.time("vector_index_build_s", time.perf_counter() - started)
+    started = time.perf_counter()
     stats.chunks_deleted += t.delete_documents(url, deletable)
+    stats.time("delete_s", time.perf_counter() - started)
     stats.deleted = len(deletable)
 
 

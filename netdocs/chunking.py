@@ -79,8 +79,12 @@ def embed_text(heading_path: tuple[str, ...], text: str) -> str:
     return f"{heading}\n\n{text}" if heading else text
 
 
-def _split_long(block: str, fits: Callable[[str], bool]) -> list[str]:
-    """Split one over-long block by lines, then by words, into pieces that fit."""
+def _split_exact(block: str, fits: Callable[[str], bool]) -> list[str]:
+    """Split one over-long block by lines, then by words, checking every candidate exactly.
+
+    Quadratic in the block's length (each candidate is re-tokenized); used only when
+    additive packing (:func:`_split_additive`) was wrong for a chunk.
+    """
     pieces: list[str] = []
     units = block.split("\n") if "\n" in block else block.split(" ")
     sep = "\n" if "\n" in block else " "
@@ -95,7 +99,7 @@ def _split_long(block: str, fits: Callable[[str], bool]) -> list[str]:
         if fits(unit):
             current = unit
         elif sep == "\n":
-            sub = _split_long(unit, fits)
+            sub = _split_exact(unit, fits)
             pieces.extend(sub[:-1])
             current = sub[-1] if sub else ""
         else:  # a single word longer than the limit: cut it by characters
@@ -104,6 +108,48 @@ def _split_long(block: str, fits: Callable[[str], bool]) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+def _split_additive(
+    block: str, budget: int, count_tokens: CountTokens, fits: Callable[[str], bool]
+) -> list[str]:
+    """Split an over-long block by lines, then by words, into pieces of <= ``budget`` tokens.
+
+    Every unit is tokenized once and costs are summed (word-piece tokenizers are additive
+    across whitespace); :func:`chunk_document` re-checks the result exactly.
+    """
+    sep = "\n" if "\n" in block else " "
+    units = block.split(sep)
+    costs = [n - 2 for n in count_tokens(units)]  # without [CLS] and [SEP]
+    pieces: list[str] = []
+    current: list[str] = []
+    used = 0
+    for unit, cost in zip(units, costs, strict=True):
+        if not any(current):  # leading empty units are dropped, as in _split_exact
+            current, used = [], 0
+        if current and used + cost <= budget:
+            current.append(unit)
+            used += cost
+            continue
+        if current:
+            pieces.append(sep.join(current))
+            current, used = [], 0
+        if cost <= budget:
+            current, used = [unit], cost
+        elif sep == "\n":
+            sub = _split_additive(unit, budget, count_tokens, fits)
+            pieces.extend(sub[:-1])
+            current, used = ([sub[-1]], _cost(sub[-1], count_tokens)) if sub else ([], 0)
+        else:  # a single word longer than the limit: cut it by characters
+            pieces.extend(_cut_word(unit, fits))
+    if any(current):
+        pieces.append(sep.join(current))
+    return pieces
+
+
+def _cost(text: str, count_tokens: CountTokens) -> int:
+    """Tokens of ``text`` without [CLS] and [SEP]."""
+    return count_tokens([text])[0] - 2
 
 
 def _cut_word(word: str, fits: Callable[[str], bool]) -> list[str]:
@@ -121,13 +167,20 @@ def chunk_document(
 
     Packing assumes token counts add up across blocks joined by blank lines (true for
     word-piece tokenizers); a final check re-splits any chunk for which they did not.
+    All blocks of the document are tokenized in one call.
     """
     _, body = split_front_matter(text)
+    secs = sections(body)
+    flat: list[str] = []
+    for heading_path, blocks in secs:
+        flat.append(embed_text(heading_path, ""))
+        flat.extend(embed_text(heading_path, b) for b in blocks)
+    all_counts = count_tokens(flat) if flat else []
     raw: list[tuple[tuple[str, ...], str]] = []
-    for heading_path, blocks in sections(body):
-        counts = count_tokens(
-            [embed_text(heading_path, "")] + [embed_text(heading_path, b) for b in blocks]
-        )
+    at = 0
+    for heading_path, blocks in secs:
+        counts = all_counts[at : at + 1 + len(blocks)]
+        at += 1 + len(blocks)
         base, sizes = counts[0], [n - counts[0] for n in counts[1:]]
         current: list[str] = []
         used = 0
@@ -142,10 +195,9 @@ def chunk_document(
             if base + cost <= max_tokens:
                 current, used = [block], cost
             else:
-                raw.extend(
-                    (heading_path, p)
-                    for p in _split_long(block, _fits(heading_path, count_tokens, max_tokens))
-                )
+                fits = _fits(heading_path, count_tokens, max_tokens)
+                pieces = _split_additive(block, max_tokens - base, count_tokens, fits)
+                raw.extend((heading_path, p) for p in pieces)
         if current:
             raw.append((heading_path, "\n\n".join(current)))
     counts = count_tokens([embed_text(hp, t) for hp, t in raw]) if raw else []
@@ -156,7 +208,7 @@ def chunk_document(
         if n <= max_tokens:
             checked.append((hp, t))
         else:  # the tokenizer was not additive here: split this chunk exactly
-            checked.extend((hp, p) for p in _split_long(t, _fits(hp, count_tokens, max_tokens)))
+            checked.extend((hp, p) for p in _split_exact(t, _fits(hp, count_tokens, max_tokens)))
     return _finalise(doc_id, checked, count_tokens([embed_text(hp, t) for hp, t in checked]))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,9 +108,11 @@ def prepare_batch(
     if not _provider_available(embedder):  # circuit open: do not even read the batch
         stats.failed = [DocFailure(d, PENDING) for d in doc_ids]
         return out
+    started = time.perf_counter()
     out.ready, stats.failed = load_and_chunk(
         root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes
     )
+    stats.time("read_and_chunk_s", time.perf_counter() - started)
     existing = existing_chunk_ids(conn, [d.doc_id for d, _ in out.ready])
     conn.commit()
     todo = [c for _, chunks in out.ready for c in chunks if c.chunk_id not in existing]
@@ -148,6 +151,23 @@ def commit_batch(
 ) -> BatchStats:
     """Stage 2: fetch the vectors from the cache, validate, commit each document alone."""
     stats = batch.stats
+    started = time.perf_counter()
+    try:
+        _commit(conn, batch, embedder, validator, run_id, progress)
+    finally:
+        stats.time("validate_and_commit_s", time.perf_counter() - started)
+    return stats
+
+
+def _commit(
+    conn: psycopg.Connection,
+    batch: PreparedBatch,
+    embedder: Embedder,
+    validator: Validator | None,
+    run_id: UUID,
+    progress: Progress | None,
+) -> None:
+    stats = batch.stats
     todo = [c for _, chunks in batch.ready for c in chunks if c.chunk_id in batch.new_chunk_ids]
     cached = lookup(conn, embedder.model_id, [c.text_hash for c in todo])
     conn.commit()
@@ -185,7 +205,6 @@ def commit_batch(
         stats.committed += 1
         if progress:
             progress("docs", 1)
-    return stats
 
 
 def _describe(failures: list[dict[str, object]]) -> str:

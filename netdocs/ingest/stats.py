@@ -7,10 +7,20 @@ from typing import Any
 
 from netdocs.types import DocFailure
 
-
 JSON_ORDER = (
-    "run_id", "scanned", "new", "changed", "unchanged", "metadata_only", "deleted", "failed",
-    "chunks_embedded", "chunks_reused", "chunks_deleted", "embedding_cache_hits", "duration_s",
+    "run_id",
+    "scanned",
+    "new",
+    "changed",
+    "unchanged",
+    "metadata_only",
+    "deleted",
+    "failed",
+    "chunks_embedded",
+    "chunks_reused",
+    "chunks_deleted",
+    "embedding_cache_hits",
+    "duration_s",
 )
 
 
@@ -27,6 +37,11 @@ class BatchStats:
     failed: list[DocFailure] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
     embed_s: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, summed
+
+    def time(self, phase: str, seconds: float) -> None:
+        """Add ``seconds`` to ``phase``'s total."""
+        self.phases[phase] = self.phases.get(phase, 0.0) + seconds
 
 
 @dataclass
@@ -53,6 +68,8 @@ class RunStats(BatchStats):
         self.quarantined += other.quarantined
         self.embed_s += other.embed_s
         self.failed.extend(other.failed)
+        for phase, seconds in other.phases.items():
+            self.time(phase, seconds)
         for key, value in other.validation.items():
             self.validation[key] = self.validation.get(key, 0) + value
 
@@ -62,6 +79,7 @@ class RunStats(BatchStats):
         data["failed"] = [{"path": f.doc_id, "error": f.error} for f in self.failed]
         data["duration_s"] = round(self.duration_s, 3)
         data["embed_s"] = round(self.embed_s, 3)
+        data["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
         first = [k for k in JSON_ORDER if k in data]
         return {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
 
@@ -87,6 +105,9 @@ class RunStats(BatchStats):
         if self.validation:
             lines += ["", "## Validation", ""]
             lines += [f"- {k}: {v}" for k, v in sorted(self.validation.items())]
+        if self.phases:
+            lines += ["", "## Time by stage (s, summed over batches)", ""]
+            lines += [f"- {k}: {v:.1f}" for k, v in self.phases.items()]
         if self.failed:
             lines += ["", "## Failed documents", "", "| path | error |", "|---|---|"]
             lines += [f"| `{f.doc_id}` | {f.error.replace('|', '/')} |" for f in self.failed[:200]]
