@@ -80,31 +80,28 @@ def _run(
     if bulk:
         t.vector_index(url, settings, present=False)
     try:
-        # A two-stage pipeline: batch i+1 is chunked and embedded while batch i is
-        # validated and committed. Each stage handles one batch at a time.
-        embed_prev: PrefectFuture[Any] | None = None
-        commit_prev: PrefectFuture[Any] | None = None
-        commits = []
-        for batch in _batches(plan.to_process, settings.docs_per_commit_batch):
-            embedded = t.embed_batch.submit(
+        # A three-stage pipeline: batch i+2 is read and chunked while batch i+1 is in the
+        # model and batch i is validated and committed. Each stage takes one batch at a
+        # time, and reading runs at most two batches ahead of the model.
+        embeds: list[PrefectFuture[Any]] = []
+        commits: list[PrefectFuture[Any]] = []
+        chunk_prev: PrefectFuture[Any] | None = None
+        for i, batch in enumerate(_batches(plan.to_process, settings.docs_per_commit_batch)):
+            ahead = ([chunk_prev] if chunk_prev else []) + (embeds[i - 2 : i - 1] if i >= 2 else [])
+            chunked = t.chunk_batch.submit(
                 url,
                 str(root),
                 batch,
                 policy_path,
                 settings,
-                _progress,
-                wait_for=[embed_prev] if embed_prev else [],
+                wait_for=ahead,
             )
+            embedded = t.embed_batch.submit(url, chunked, settings, _progress, wait_for=embeds[-1:])
             committed = t.commit_batch.submit(
-                url,
-                embedded,
-                policy_path,
-                settings,
-                run_id,
-                _progress,
-                wait_for=[commit_prev] if commit_prev else [],
+                url, embedded, policy_path, settings, run_id, _progress, wait_for=commits[-1:]
             )
-            embed_prev, commit_prev = embedded, committed
+            chunk_prev = chunked
+            embeds.append(embedded)
             commits.append(committed)
         for future in commits:
             stats.add_batch(future.result())
@@ -125,7 +122,7 @@ def _run(
     stats.deleted = len(deletable)
 
 
-@flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=2))  # type: ignore[arg-type]
+@flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
 def ingest(
     path: str,
     policy: str | None = None,

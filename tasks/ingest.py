@@ -13,8 +13,10 @@ from prefect.tasks import exponential_backoff
 from netdocs.config import Settings
 from netdocs.db import connection, database_url
 from netdocs.embedding.factory import get_embedder
-from netdocs.ingest.batch import PreparedBatch, Progress, prepare_batch
+from netdocs.ingest.batch import PreparedBatch, Progress
+from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
+from netdocs.ingest.batch import embed_batch as stage_embed
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
@@ -102,28 +104,37 @@ def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
     return len(plan.changes.metadata_only)
 
 
-@task(name="chunk-and-embed", **RETRIES)  # type: ignore[call-overload]
-def embed_batch(
+@task(name="read-and-chunk", **RETRIES)  # type: ignore[call-overload]
+def chunk_batch(
     url: str,
     root: str,
     doc_ids: list[str],
     policy_path: str | None,
     settings: Settings,
-    progress: Progress | None = None,
 ) -> PreparedBatch:
-    """Stage 1: read, chunk and embed (into the shared cache) one batch of documents."""
-    embedder = get_embedder(settings)
+    """Stage 1: read and chunk one batch of documents; find the chunks not stored yet."""
     with connection(url) as conn:
-        return prepare_batch(
+        return stage_chunk(
             conn,
             Path(root),
             doc_ids,
             policy=load_optional_policy(policy_path),
-            embedder=embedder,
+            embedder=get_embedder(settings),
             max_tokens=settings.chunk_max_tokens,
             max_bytes=settings.max_file_bytes,
-            progress=progress,
         )
+
+
+@task(name="embed", **RETRIES)  # type: ignore[call-overload]
+def embed_batch(
+    url: str,
+    batch: PreparedBatch,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> PreparedBatch:
+    """Stage 2: embed one chunked batch into the shared embedding cache."""
+    with connection(url) as conn:
+        return stage_embed(conn, batch, embedder=get_embedder(settings), progress=progress)
 
 
 @task(name="validate-and-commit", **RETRIES)  # type: ignore[call-overload]
@@ -135,7 +146,7 @@ def commit_batch(
     run_id: UUID,
     progress: Progress | None = None,
 ) -> BatchStats:
-    """Stage 2: validate one embedded batch and commit each document on its own."""
+    """Stage 3: validate one embedded batch and commit each document on its own."""
     from netdocs.ingest.gate import get_validator
 
     embedder = get_embedder(settings)

@@ -1,5 +1,5 @@
-"""Process a batch of documents in two stages: (1) read, chunk, cached-embed;
-(2) fetch vectors, validate, commit each document in its own transaction."""
+"""Process a batch of documents in three stages: (1) read and chunk; (2) cached-embed;
+(3) fetch vectors, validate, commit each document in its own transaction."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class PreparedBatch:
     stats: BatchStats = field(default_factory=BatchStats)
 
 
-def prepare_batch(
+def chunk_batch(
     conn: psycopg.Connection,
     root: Path,
     doc_ids: Sequence[str],
@@ -96,13 +96,8 @@ def prepare_batch(
     embedder: Embedder,
     max_tokens: int,
     max_bytes: int,
-    progress: Progress | None = None,
 ) -> PreparedBatch:
-    """Stage 1: read, chunk, and embed the chunks not stored yet, through the cache.
-
-    The vectors are written to the shared embedding cache, so stage 2 (possibly on another
-    worker) fetches them by content hash; nothing large travels between the stages.
-    """
+    """Stage 1: read and chunk a batch, and find the chunks not stored yet."""
     out = PreparedBatch()
     stats = out.stats
     if not _provider_available(embedder):  # circuit open: do not even read the batch
@@ -115,9 +110,28 @@ def prepare_batch(
     stats.time("read_and_chunk_s", time.perf_counter() - started)
     existing = existing_chunk_ids(conn, [d.doc_id for d, _ in out.ready])
     conn.commit()
-    todo = [c for _, chunks in out.ready for c in chunks if c.chunk_id not in existing]
-    out.new_chunk_ids = {c.chunk_id for c in todo}
-    stats.chunks_reused = sum(len(chunks) for _, chunks in out.ready) - len(todo)
+    out.new_chunk_ids = {
+        c.chunk_id for _, cs in out.ready for c in cs if c.chunk_id not in existing
+    }
+    stats.chunks_reused = sum(len(chunks) for _, chunks in out.ready) - len(out.new_chunk_ids)
+    return out
+
+
+def embed_batch(
+    conn: psycopg.Connection,
+    batch: PreparedBatch,
+    *,
+    embedder: Embedder,
+    progress: Progress | None = None,
+) -> PreparedBatch:
+    """Stage 2: embed the batch's new chunks through the shared embedding cache.
+
+    The vectors are written to the cache, so stage 3 (possibly on another worker) fetches
+    them by content hash; nothing large travels between the stages. When the provider is
+    unavailable the batch's documents become failures and nothing of it is committed.
+    """
+    stats = batch.stats
+    todo = [c for _, cs in batch.ready for c in cs if c.chunk_id in batch.new_chunk_ids]
     try:
         _, cstats = cached_embed(
             conn,
@@ -128,16 +142,16 @@ def prepare_batch(
             return_vectors=False,
         )
     except EmbeddingProviderUnavailable:
-        stats.failed += [DocFailure(d.doc_id, PENDING) for d, _ in out.ready]
-        out.ready, out.new_chunk_ids = [], set()
-        return out
+        stats.failed += [DocFailure(d.doc_id, PENDING) for d, _ in batch.ready]
+        batch.ready, batch.new_chunk_ids = [], set()
+        return batch
     except EmbeddingError as e:
-        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in out.ready]
-        out.ready, out.new_chunk_ids = [], set()
-        return out
+        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in batch.ready]
+        batch.ready, batch.new_chunk_ids = [], set()
+        return batch
     stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
     stats.embed_s = cstats.embed_s
-    return out
+    return batch
 
 
 def commit_batch(
@@ -149,7 +163,7 @@ def commit_batch(
     run_id: UUID,
     progress: Progress | None = None,
 ) -> BatchStats:
-    """Stage 2: fetch the vectors from the cache, validate, commit each document alone."""
+    """Stage 3: fetch the vectors from the cache, validate, commit each document alone."""
     stats = batch.stats
     started = time.perf_counter()
     try:
