@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         fused = report["fused"]
         worse = [
-            m for m in ("dense", "fulltext")
+            m
+            for m in ("dense", "fulltext")
             if any(fused[key] < report[m][key] for key in ("recall@5", "mrr@10"))
         ]
         if worse:

@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 
 from netdocs.query import sql as q
-from netdocs.query.fusion import RRF_K, rrf
+from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
 from netdocs.query.results import Hit
 from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
 
@@ -35,8 +35,8 @@ HEADING_BONUS = 0.5
 def candidates_for(k: int) -> int:
     """How many candidates each list contributes to the fusion for a final top ``k``.
 
-    Deeper lists hurt: with RRF (k=60) chunks ranked ~30th in both lists outscore a chunk
-    ranked first in one. Twice k, at least 20, keeps the top 5 of k=5 and k=10 identical.
+    Deeper lists add noise: with a large RRF k, chunks ranked ~30th in both lists outscore a
+    chunk ranked first in one. Twice k, at least 20, keeps the top 5 of k=5 and k=10 identical.
     """
     return max(2 * k, MIN_CANDIDATES)
 
@@ -153,8 +153,14 @@ def fulltext_hits(
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
 
 
-def fuse(dense: Sequence[Hit], text: Sequence[Hit], k: int, rrf_k: int = RRF_K) -> list[Hit]:
-    """Reciprocal rank fusion of the two lists; each hit keeps both lists' evidence."""
+def fuse(
+    dense: Sequence[Hit],
+    text: Sequence[Hit],
+    k: int,
+    rrf_k: int = RRF_K,
+    dense_weight: float = DENSE_WEIGHT,
+) -> list[Hit]:
+    """Weighted reciprocal rank fusion of the two lists; each hit keeps both lists' evidence."""
     by_id: dict[str, Hit] = {}
     for h in text:
         by_id[h.chunk_id] = h
@@ -163,7 +169,8 @@ def fuse(dense: Sequence[Hit], text: Sequence[Hit], k: int, rrf_k: int = RRF_K) 
         by_id[h.chunk_id] = (
             h if other is None else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
         )
-    fused = rrf([[h.chunk_id for h in dense], [h.chunk_id for h in text]], k=rrf_k)
+    rankings = [[h.chunk_id for h in dense], [h.chunk_id for h in text]]
+    fused = rrf(rankings, k=rrf_k, weights=[dense_weight, 1.0])
     return [replace(by_id[cid], score=score) for cid, score in fused[:k]]
 
 

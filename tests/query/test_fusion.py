@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netdocs.query import sql
-from netdocs.query.fusion import rrf
+from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
 from netdocs.query.results import Hit
 from netdocs.query.search import HEADING_BONUS, candidates_for, fulltext_params, fuse
 from netdocs.query.terms import NO_STATS, TermPlan, TermStats, plan_terms
@@ -32,7 +32,21 @@ def test_rrf_orders_by_score_then_best_rank_then_first_appearance() -> None:
 
 
 def test_rrf_counts_duplicates_in_one_list_once() -> None:
-    assert dict(rrf([["a", "a", "a"]]))["a"] == pytest.approx(1 / 61)
+    assert dict(rrf([["a", "a", "a"]], k=60))["a"] == pytest.approx(1 / 61)
+
+
+def test_rrf_weights_scale_each_list() -> None:
+    fused = dict(rrf([["a", "b"], ["b", "c"]], k=10, weights=[2.0, 1.0]))
+    assert fused["a"] == pytest.approx(2 / 11)
+    assert fused["b"] == pytest.approx(2 / 12 + 1 / 11)
+    assert fused["c"] == pytest.approx(1 / 12)
+    # With the first list weighted up, its top item beats one ranked well in both.
+    assert [key for key, _ in rrf([["a", "b"], ["c", "b"]], k=1, weights=[3.0, 1.0])][0] == "a"
+    assert [key for key, _ in rrf([["a", "b"], ["c", "b"]], k=1)][0] == "b"
+    with pytest.raises(ValueError):
+        rrf([["a"], ["b"]], weights=[1.0])
+    with pytest.raises(ValueError):
+        rrf([["a"]], weights=[-1.0])
 
 
 def test_rrf_edge_cases() -> None:
@@ -64,7 +78,7 @@ def test_fuse_keeps_both_lists_evidence() -> None:
     out = fuse(dense, text, k=2)
     assert [h.chunk_id for h in out] == ["b", "a"]
     assert out[0].cosine == 0.8 and out[0].text_rank == 0.5 and out[0].all_terms
-    assert out[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert out[0].score == pytest.approx(DENSE_WEIGHT / (RRF_K + 2) + 1 / (RRF_K + 1))
 
 
 def test_candidates_per_list() -> None:
