@@ -30,11 +30,12 @@ def lookup(conn: psycopg.Connection, model_id: str, hashes: Sequence[str]) -> di
     """Cached vectors for the given text hashes."""
     if not hashes:
         return {}
-    rows = conn.execute(
-        "SELECT text_sha256, embedding FROM embedding_cache "
-        "WHERE model_id = %s AND text_sha256 = ANY(%s)",
-        (model_id, list(set(hashes))),
-    ).fetchall()
+    with conn.cursor(binary=True) as cur:  # binary vectors: no float <-> text round trip
+        rows = cur.execute(
+            "SELECT text_sha256, embedding FROM embedding_cache "
+            "WHERE model_id = %s AND text_sha256 = ANY(%s)",
+            (model_id, list(set(hashes))),
+        ).fetchall()
     return {h: np.asarray(v, dtype=np.float32) for h, v in rows}
 
 
