@@ -132,6 +132,16 @@ def test_batch_size_independent(cache_dir: Path, vectors: npt.NDArray[np.float32
     np.testing.assert_allclose(one, vectors, atol=1e-5)
 
 
+def test_worker_count_does_not_change_vectors(
+    cache_dir: Path, vectors: npt.NDArray[np.float32]
+) -> None:
+    sequential = LocalEmbedder(cache_dir=cache_dir, batch_size=2, workers=1, threads=2)
+    parallel = LocalEmbedder(cache_dir=cache_dir, batch_size=2, workers=3)
+    assert (sequential.workers, parallel.workers, parallel.threads) == (1, 3, 1)
+    np.testing.assert_allclose(sequential.embed(TEXTS), vectors, atol=1e-5)
+    np.testing.assert_allclose(parallel.embed(TEXTS), vectors, atol=1e-5)
+
+
 def test_count_tokens_not_truncated(embedder: LocalEmbedder) -> None:
     long_text = BGP_DOC.read_text(encoding="utf-8")
     n_long, n_short = embedder.count_tokens([long_text, "BGP neighbor"])
