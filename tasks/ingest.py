@@ -63,12 +63,18 @@ def prepare_index(url: str, settings: Settings) -> str | None:
 
 @task(name="vector-index", **RETRIES)  # type: ignore[call-overload]
 def vector_index(url: str, settings: Settings, present: bool) -> None:
-    """Drop the HNSW index before a bulk load, or (re)build it afterwards."""
+    """Drop the HNSW index before a bulk load, or (re)build it afterwards.
+
+    After the build, ANALYZE refreshes the lexeme statistics the full-text weights come
+    from (autovacuum would, but only up to a minute later).
+    """
     dim = get_embedder(settings).dim
     with connection(url) as conn:
         if present:
             with conn.transaction():
                 ensure_vector_index(conn, dim)
+            conn.execute("ANALYZE chunks")
+            conn.commit()
         else:
             drop_vector_index(conn, dim)
 
