@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
-    embed_batch_size: int = 8
+    embed_batch_size: int = 4
     # Provider resilience (embeddings and chat): attempts per embedding request, and the
     # circuit breaker: open after THRESHOLD consecutive failed calls, probe after COOLDOWN_S.
     embed_max_attempts: int = 5
