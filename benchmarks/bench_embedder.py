@@ -6,7 +6,7 @@ Every measurement runs in a fresh subprocess, so times and peak RSS are its own:
 
 * build: the ``.onnx`` file built from the safetensors weights into an empty cache dir;
 * run: construct + load from the warm cache (first-load time), one warm-up call, then
-  chunks/s at batch sizes 8/16/32 (tokenisation included), and the vectors.
+  chunks/s at batch sizes 2/4/8/16 (tokenisation included), and the vectors.
 
 Run children are repeated ``--rounds`` times, variants interleaved, and the best rate is
 kept: the host is shared, so the best round is the least disturbed one.
@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
 VARIANTS = ("fp32", "fp32-fused", "int8", "int8-all")
-BATCH_SIZES = (8, 16, 32)
+BATCH_SIZES = (2, 4, 8, 16)
 
 
 def corpus_chunks(n: int, lo: int = 150, hi: int = 200) -> list[str]:
@@ -84,7 +84,7 @@ def child_build(variant: str, cache: Path) -> dict[str, Any]:
     return {"build_s": time.perf_counter() - t0, "rss_mb": _rss_mb()}
 
 
-def child_run(variant: str, cache: Path, chunks_file: Path, out: Path, threads: int) -> dict:
+def child_run(variant: str, cache: Path, chunks_file: Path, out: Path, workers: int) -> dict:
     """Load one variant from the warm cache and time it; saves the vectors to ``out``."""
     from netdocs.embedding.local import LocalEmbedder
 
@@ -94,7 +94,7 @@ def child_run(variant: str, cache: Path, chunks_file: Path, out: Path, threads: 
         precision="int8" if variant.startswith("int8") else "fp32",
         cache_dir=cache,
         fused=variant != "fp32",
-        threads=threads,
+        workers=workers,
     )
     emb.load()
     load_s = time.perf_counter() - t0
@@ -122,7 +122,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="single-threaded model runs at once (0: one per CPU; 1: one run on all cores)",
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -132,7 +137,7 @@ def main() -> None:
             print(json.dumps(child_build(variant, Path(cache))))
         else:
             chunks_file, out = map(Path, rest)
-            print(json.dumps(child_run(variant, Path(cache), chunks_file, out, args.threads)))
+            print(json.dumps(child_run(variant, Path(cache), chunks_file, out, args.workers)))
         return
 
     work = Path(tempfile.mkdtemp(prefix="bench-embedder-"))
@@ -153,7 +158,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
     print(
         f"{len(chunks)} chunks from {CORPUS}: word pieces min/median/max = "
         f"{min(lengths)}/{int(np.median(lengths))}/{max(lengths)}; "
-        f"ORT threads={args.threads or 'default'}; best of {args.rounds} rounds"
+        f"workers={args.workers or 'one per CPU'}; best of {args.rounds} rounds"
     )
     variants = args.variants.split(",")
     build = {v: _spawn("--child", "build", v, str(work / v)) for v in variants}
@@ -162,7 +167,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
         for v in variants:
             out = work / f"{v}.npy"
             child = ["--child", "run", v, str(work / v), str(chunks_file), str(out)]
-            runs[v].append(_spawn(*child, "--threads", str(args.threads)))
+            runs[v].append(_spawn(*child, "--workers", str(args.workers)))
     vectors = {v: np.load(work / f"{v}.npy") for v in variants}
 
     rate_cols = "  ".join(f"bs{b:<2} ch/s" for b in BATCH_SIZES)
