@@ -14,61 +14,22 @@ temporary `prefect server`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from netdocs.devserver import local_server
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_ENABLED": "false",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=2):
-                return proc, api
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("prefect server did not start")
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[dict[str, Any], float]:
@@ -138,7 +99,8 @@ def main() -> None:
     shutil.copytree(corpus, docs)
     os.environ["NETDOCS_HOME"] = str(work / "home")
     os.environ.pop("NETDOCS_DATABASE_URL", None)
-    prefect, api = start_prefect(work / "prefect")
+    server = contextlib.ExitStack()
+    api = server.enter_context(local_server(work / "prefect"))
     env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect-client")}
     try:
         from netdocs.config import get_settings
@@ -190,7 +152,7 @@ def main() -> None:
             f"flow {result['duration_s']:.2f} s, {result['chunks_embedded']} embedded"
         )
     finally:
-        prefect.terminate()
+        server.close()
         from netdocs.config import get_settings
         from netdocs.db import stop_embedded
 
