@@ -38,6 +38,12 @@ def model_id_for(precision: Precision) -> str:
     return f"local/{onnx_cache.MODEL_NAME}@onnx-fp32-v{version}"
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (the affinity mask on Linux; all CPUs elsewhere)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), CPU, offline.
 
@@ -82,7 +88,7 @@ class LocalEmbedder:
         self.precision: Precision = precision
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir)
-        self.workers = workers or len(os.sched_getaffinity(0))
+        self.workers = workers or _usable_cpus()
         self.threads = threads if self.workers == 1 else 1
         self._pool: ThreadPoolExecutor | None = None
         self.fused = fused
@@ -186,8 +192,7 @@ class LocalEmbedder:
             for start in starts:
                 run(start)
         else:  # the longest batches first, so the workers finish together
-            for _ in self._get_pool().map(run, reversed(starts)):
-                pass
+            list(self._get_pool().map(run, reversed(starts)))
         return out
 
     def _get_pool(self) -> ThreadPoolExecutor:
