@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Literal
 
 from netdocs.config import Settings
 from netdocs.embedding.base import Embedder
@@ -10,6 +11,7 @@ from netdocs.errors import ConfigError
 from netdocs.resilience import CircuitBreaker, get_breaker
 
 _lock = threading.Lock()
+Purpose = Literal["bulk", "query"]
 _instances: dict[tuple[object, ...], Embedder] = {}
 
 
@@ -39,7 +41,7 @@ def _breaker(settings: Settings) -> CircuitBreaker:
     )
 
 
-def _build(settings: Settings) -> Embedder:
+def _build(settings: Settings, purpose: Purpose) -> Embedder:
     provider = settings.embedding_provider
     if provider == "local":
         from netdocs.embedding.local import LocalEmbedder
@@ -48,6 +50,9 @@ def _build(settings: Settings) -> Embedder:
             cache_dir=settings.home / "models",
             batch_size=settings.embed_batch_size,
             precision=settings.local_precision,
+            # bulk: one single-threaded worker per core (throughput); query: one run on
+            # every core (latency of a single question). Same vectors either way.
+            workers=1 if purpose == "query" else 0,
         )
     if provider == "openai":
         if settings.openai_api_key is None:
@@ -72,12 +77,16 @@ def _build(settings: Settings) -> Embedder:
     raise ConfigError(f"NETDOCS_EMBEDDING_PROVIDER: unknown provider {provider!r}")
 
 
-def get_embedder(settings: Settings) -> Embedder:
-    """The embedder for ``settings``, built once per process."""
-    key = _key(settings)
+def get_embedder(settings: Settings, purpose: Purpose = "bulk") -> Embedder:
+    """The embedder for ``settings``, built once per process and purpose.
+
+    ``purpose="query"`` tunes the local model for one short text at a time (questions);
+    ``"bulk"`` for many (ingestion). Both give the same vectors under the same model id.
+    """
+    key = (*_key(settings), purpose)
     if settings.embedding_provider == "openai":
         _breaker(settings)  # settings may have changed since the embedder was built
     with _lock:
         if key not in _instances:
-            _instances[key] = _build(settings)
+            _instances[key] = _build(settings, purpose)
         return _instances[key]

@@ -147,6 +147,7 @@ def fulltext_hits(
         if not lexemes:  # only stop words, punctuation, nothing
             return []
         plan = plan_terms(lexemes, cached_stats(conn))
+        conn.execute(q.FULLTEXT_SETTINGS)
         params = _params(allowed, n=n, **fulltext_params(plan))
         stmt = q.fulltext_sql(len(plan.terms), restricted=allowed is not None)
         rows = conn.execute(stmt, params, prepare=False).fetchall()

@@ -85,7 +85,7 @@ class SearchService:
         if self._embedder is None:
             from netdocs.embedding.factory import get_embedder
 
-            self._embedder = get_embedder(self.settings)
+            self._embedder = get_embedder(self.settings, purpose="query")
         return self._embedder
 
     def embed_query(self, text: str) -> np.ndarray:

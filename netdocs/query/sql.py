@@ -24,6 +24,12 @@ SCAN_SETTINGS = sql.SQL(
 )
 
 
+#: The chunks and their GIN index live in memory or on SSD: price random reads as such, so
+#: the planner takes the GIN bitmap scan for selective lexemes instead of a sequential scan
+#: that evaluates ``tsv @@`` on every chunk (measured: 7 ms vs 21 ms on 19k chunks).
+FULLTEXT_SETTINGS = sql.SQL("SELECT set_config('random_page_cost', '1.1', true)")
+
+
 def _acl(restricted: bool) -> sql.Composable:
     return _ACL if restricted else sql.SQL("")
 
