@@ -142,7 +142,7 @@ def test_changing_the_model_reembeds_everything(
     from netdocs.embedding.hashing import HashingEmbedder
 
     first = run(docs_dir)
-    monkeypatch.setattr(factory, "_build", lambda settings: HashingEmbedder(dim=256))
+    monkeypatch.setattr(factory, "_build", lambda settings, purpose: HashingEmbedder(dim=256))
     factory._instances.clear()
     get_settings.cache_clear()
     second = run(docs_dir)
