@@ -200,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.query.cli import register  # search / ask
 
     register(sub)
+    from netdocs.audit.cli import register as register_audit
+    from netdocs.cache.cli import register as register_cache
+
+    register_cache(sub)
+    register_audit(sub)
     return parser
 
 

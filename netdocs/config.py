@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     answer_top_k: int = 5
     # Below this best cosine, with no chunk matching every query word: "low confidence".
     fallback_min_cosine: float = 0.45
+
+    # --- cache branch: query caches and the audit log ---
+    # How long a cached search result / answer may be served ("24h", "30m", seconds; 0 = off).
+    query_cache_ttl: float = 86400.0
+    # Who the audit log names for CLI and notebook queries (default: the OS user).
+    user: str | None = None
+
+    @field_validator("query_cache_ttl", mode="before")
+    @classmethod
+    def _ttl(cls, value: object) -> float:
+        from netdocs.durations import parse_duration
+
+        if not isinstance(value, (str, int, float)):
+            raise ValueError("NETDOCS_QUERY_CACHE_TTL: expected a duration like 24h")
+        return parse_duration(value, "NETDOCS_QUERY_CACHE_TTL")
 
 
 @lru_cache(maxsize=1)

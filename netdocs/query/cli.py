@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +53,14 @@ def _empty_index_note(service: Any) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the top passages for a question."""
-    import uuid
+    from netdocs.query.api import run_search
 
     with _service(args) as service:
-        started = time.perf_counter()
-        hits = service.search(args.question, k=max(args.k, 0), mode=args.mode)
-        latency = (time.perf_counter() - started) * 1000.0
+        result = run_search(service, args.question, k=args.k, mode=args.mode)
         _empty_index_note(service)
+    hits = result.hits
     if args.json:
-        out = {
-            "query_id": str(uuid.uuid4()),
-            "results": [h.to_json() for h in hits],
-            "latency_ms": round(latency, 1),
-        }
-        print(json.dumps(out, ensure_ascii=False))
+        print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     if not hits:
         print("No matching passages.")
@@ -79,18 +72,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer a question: the configured chat model, or the extractive fallback."""
-    from netdocs.query.answerer import Answerer
+    from netdocs.query.api import run_ask
 
     with _service(args) as service:
-        answerer = Answerer(service.settings)
-        k = args.k if args.k is not None else service.settings.answer_top_k
-        started = time.perf_counter()
-        hits = service.search(args.question, k=max(k, 0))
+        result = run_ask(service, args.question, k=args.k)
         _empty_index_note(service)
-        answer = answerer.answer(args.question, hits, started=started)
         _record_breakers(service.conn)
+    answer = result.answer
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     print(answer.answer)
     if answer.mode == "llm" and answer.citations:
@@ -103,7 +93,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if answer.mode == "llm"
         else "fallback"
     )
-    print(f"\n({tail}; {answer.latency_ms:.0f} ms)")
+    cached = "cached answer; " if result.cache_hit else ""
+    print(f"\n({cached}{tail}; {answer.latency_ms:.0f} ms)")
     return 0
 
 

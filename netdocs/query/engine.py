@@ -53,7 +53,17 @@ class NetdocsQueryEngine(CustomQueryEngine):
     service: SearchService | None = None
 
     def custom_query(self, query_str: str) -> Response:
-        """Answer one question."""
+        """Answer one question (through ``run_ask``: cached and audited, ``metadata``
+        carries ``cache_hit``); a foreign retriever is used directly."""
+        if isinstance(self.retriever, NetdocsRetriever):
+            from netdocs.query.api import run_ask
+
+            r = self.retriever
+            result = run_ask(r.service, query_str, r.k, r.mode, answerer=self.answerer)
+            response = to_response(result.answer)
+            assert response.metadata is not None
+            response.metadata["cache_hit"] = result.cache_hit
+            return response
         started = time.perf_counter()
         hits = [node_to_hit(n) for n in self.retriever.retrieve(query_str)]
         return to_response(self.answerer.answer(query_str, hits, started=started))

@@ -77,8 +77,10 @@ class NetdocsRetriever(BaseRetriever):
             import numpy as np
 
             vector = np.asarray(query_bundle.embedding, dtype=np.float32)
-        hits = self.service.search(query_bundle.query_str, self.k, self.mode, vector=vector)
-        return [hit_to_node(h) for h in hits]
+        from netdocs.query.api import run_search  # cached and audited like every query
+
+        result = run_search(self.service, query_bundle.query_str, self.k, self.mode, vector=vector)
+        return [hit_to_node(h) for h in result.hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return await asyncio.to_thread(self._retrieve, query_bundle)

@@ -25,6 +25,8 @@ class SearchService:
     database and embedder are used, and the connection is closed with the service.
     """
 
+    role: str | None = None  # the caller's role name, for the audit log (set by for_role)
+
     def __init__(
         self,
         allowed: frozenset[str] | None,
@@ -62,7 +64,9 @@ class SearchService:
         """A service for ``role`` (default NETDOCS_ROLE) under ``policy`` (NETDOCS_POLICY)."""
         settings = settings or get_settings()
         allowed = allowed_tags(settings, role, policy)  # AccessDenied before connecting
-        return cls(allowed, settings=settings, conn=conn, embedder=embedder)
+        service = cls(allowed, settings=settings, conn=conn, embedder=embedder)
+        service.role = role if role is not None else settings.role
+        return service
 
     @property
     def index_model(self) -> tuple[str, int] | None:

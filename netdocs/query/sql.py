@@ -95,3 +95,11 @@ def permitted_count_sql() -> sql.Composed:
     return sql.SQL(
         "SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE true{acl} LIMIT %(cap)s) s"
     ).format(acl=_ACL)
+
+
+def visible_count_sql(*, restricted: bool) -> sql.Composed:
+    """How many of the chunk ids ``%(ids)s`` exist and the tag set may see (same filter as
+    the ranking queries): a cached result is served only when all of them are."""
+    return sql.SQL(
+        "SELECT count(*) FROM chunks c WHERE c.chunk_id = ANY(%(ids)s::text[]){acl}"
+    ).format(acl=_acl(restricted))

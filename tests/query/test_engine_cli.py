@@ -106,7 +106,7 @@ def test_search_json_shape_and_role_filter(capsys) -> None:
         str(POLICY),
     )
     assert code == 0
-    assert set(out) == {"query_id", "results", "latency_ms"}
+    assert set(out) == {"query_id", "results", "latency_ms", "cache_hit"}
     uuid.UUID(out["query_id"])
     assert len(out["results"]) == 3
     assert all(set(r) == {"path", "heading", "chunk_id", "score", "text"} for r in out["results"])
@@ -175,6 +175,7 @@ def test_ask_without_a_key_is_an_extractive_fallback(capsys) -> None:
         "latency_ms",
         "tokens",
         "cost_usd",
+        "cache_hit",
     }
     assert out["mode"] == "fallback" and out["model"] is None and out["answered"] is True
     assert out["tokens"] == {"input": 0, "output": 0} and out["cost_usd"] == 0.0

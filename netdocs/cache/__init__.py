@@ -1,0 +1,1 @@
+"""Caches of the query side (results, question embeddings) and their statistics."""

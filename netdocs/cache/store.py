@@ -1,0 +1,115 @@
+"""The query-result cache in PostgreSQL: generation, lookup, visibility re-check, store.
+
+Every function takes a connection and runs its statements in one transaction; callers that
+share a connection between threads hold their own lock around these calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from netdocs.query import sql as q
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """One stored search result or answer."""
+
+    cache_key: str
+    result: dict[str, Any]
+    chunk_ids: list[str]
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+
+
+def current_generation(conn: psycopg.Connection) -> int:
+    """The index generation (bumped by any committed change of the chunks table)."""
+    row = conn.execute("SELECT generation FROM index_generation WHERE id").fetchone()
+    return int(row[0]) if row else 0
+
+
+def lookup(conn: psycopg.Connection, key: str, ttl_s: float) -> CachedResult | None:
+    """The entry for ``key`` if it is younger than ``ttl_s`` seconds."""
+    row = conn.execute(
+        "SELECT cache_key, result, chunk_ids, model, input_tokens, output_tokens"
+        " FROM query_cache WHERE cache_key = %s"
+        " AND created_at > now() - make_interval(secs => %s)",
+        (key, ttl_s),
+    ).fetchone()
+    return None if row is None else CachedResult(row[0], row[1], list(row[2]), *row[3:])
+
+
+def all_visible(
+    conn: psycopg.Connection, chunk_ids: list[str], allowed: frozenset[str] | None
+) -> bool:
+    """True when every chunk id still exists and ``allowed`` may see it (one query)."""
+    ids = sorted(set(chunk_ids))
+    if not ids:
+        return True
+    params: dict[str, Any] = {"ids": ids}
+    if allowed is not None:
+        params["allowed"] = sorted(allowed)
+    stmt = q.visible_count_sql(restricted=allowed is not None)
+    row = conn.execute(stmt, params, prepare=False).fetchone()
+    return row is not None and int(row[0]) == len(ids)
+
+
+def count_lookup(conn: psycopg.Connection, kind: str, hit: bool) -> None:
+    """Add one hit or miss to the counters of ``kind`` (query | query_embedding)."""
+    column = "hits" if hit else "misses"
+    conn.execute(
+        f"UPDATE cache_counters SET {column} = {column} + 1 WHERE kind = %s",  # fixed names
+        (kind,),
+    )
+
+
+def mark_hit(conn: psycopg.Connection, key: str) -> None:
+    """Count a served hit on the entry and in the counters (one transaction)."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE query_cache SET hit_count = hit_count + 1, last_hit_at = now()"
+            " WHERE cache_key = %s",
+            (key,),
+        )
+        count_lookup(conn, "query", True)
+
+
+def store(
+    conn: psycopg.Connection,
+    key: str,
+    fields: dict[str, Any],
+    allowed: frozenset[str] | None,
+    result: dict[str, Any],
+    chunk_ids: list[str],
+    *,
+    model: str | None = None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+) -> None:
+    """Insert (or replace) the entry for ``key``."""
+    conn.execute(
+        "INSERT INTO query_cache (cache_key, action, tags, generation, key_fields, result,"
+        " chunk_ids, model, input_tokens, output_tokens)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (cache_key) DO UPDATE SET result = EXCLUDED.result,"
+        " chunk_ids = EXCLUDED.chunk_ids, model = EXCLUDED.model,"
+        " input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,"
+        " created_at = now()",
+        (
+            key,
+            fields["action"],
+            None if allowed is None else sorted(allowed),
+            fields["generation"],
+            Jsonb(fields),
+            Jsonb(result),
+            chunk_ids,
+            model,
+            input_tokens,
+            output_tokens,
+        ),
+    )

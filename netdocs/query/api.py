@@ -1,0 +1,277 @@
+"""The one entry point for every search and ask (CLI, LlamaIndex engine and retriever, and
+any later server): the query-result cache, the question-embedding cache, the audit log and
+the post-query hooks all live behind :func:`run_search` and :func:`run_ask`.
+
+A cached result is served only when the key matches (normalised question, effective tag
+set, index generation, settings), it is younger than NETDOCS_QUERY_CACHE_TTL, and every
+chunk it holds still exists and is visible to the caller's tags (one SQL query, the same
+tag filter as the ranking queries). The generation is read BEFORE searching: a change
+committed meanwhile can only file newer results under an older generation, never the
+reverse. Every query is audited before its result is returned; if the audit row cannot
+be written the query fails (fail closed).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from netdocs.audit import log as audit
+from netdocs.cache import store
+from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
+from netdocs.cache.embeddings import cached_query_vector
+from netdocs.cache.keys import cache_key, key_fields, prompt_version
+from netdocs.query.answerer import Answerer
+from netdocs.query.hooks import QueryRecord, run_hooks
+from netdocs.query.llm import cost_usd
+from netdocs.query.results import Answer, Hit
+from netdocs.query.search import Mode, clean_text
+from netdocs.query.service import SearchService
+
+
+@dataclass
+class SearchResult:
+    """The answer to ``run_search``."""
+
+    query_id: str
+    hits: list[Hit]
+    cache_hit: bool
+    latency_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``netdocs search --json`` shape."""
+        return {
+            "query_id": self.query_id,
+            "results": [h.to_json() for h in self.hits],
+            "latency_ms": round(self.latency_ms, 1),
+            "cache_hit": self.cache_hit,
+        }
+
+
+@dataclass
+class AskResult:
+    """The answer to ``run_ask``: on a hit, tokens and cost are this call's (zero)."""
+
+    answer: Answer
+    cache_hit: bool
+    cached_from: str | None = None  # the query id that produced a cached answer
+
+    @property
+    def query_id(self) -> str:
+        """This query's id."""
+        return self.answer.query_id
+
+    @property
+    def latency_ms(self) -> float:
+        """This query's latency (a hit: lookup + visibility check)."""
+        return self.answer.latency_ms
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``netdocs ask --json`` shape."""
+        return {**self.answer.to_json(), "cache_hit": self.cache_hit}
+
+
+@dataclass
+class _Query:
+    service: SearchService
+    action: str
+    question: str
+    k: int
+    mode: Mode
+    user: str | None
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    key: str | None = None
+    fields: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return clean_text(self.question)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+    def lookup(self, settings: dict[str, Any]) -> store.CachedResult | None:
+        """The servable cached entry, or None (and the key to store under)."""
+        svc = self.service
+        ttl = svc.settings.query_cache_ttl
+        with svc._lock:
+            model = svc.index_model
+            if ttl <= 0 or model is None:
+                return None
+            conn = svc.conn
+            gen = store.current_generation(conn)
+            settings = {**settings, "index_model": model[0]}
+            self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
+            self.key = cache_key(self.fields)
+            entry = store.lookup(conn, self.key, ttl)
+            if entry is not None and store.all_visible(conn, entry.chunk_ids, svc.allowed):
+                store.mark_hit(conn, self.key)
+                return entry
+            store.count_lookup(conn, "query", False)
+            return None
+
+    def vector(self) -> np.ndarray | None:
+        """The question's vector through the question-embedding cache (None: not needed)."""
+        svc = self.service
+        with svc._lock:
+            model = svc.index_model
+            if model is None or self.mode == "fulltext":
+                return None
+            vec, _ = cached_query_vector(svc.conn, model[0], self.text, svc.embed_query)
+            return vec
+
+    def save(self, result: dict[str, Any], hits: list[Hit], **usage: Any) -> None:
+        if self.key is None or self.fields is None:
+            return
+        with self.service._lock:
+            ids = [h.chunk_id for h in hits]
+            store.store(
+                self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
+            )
+
+    def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
+        """Audit (fail closed), then the hooks."""
+        svc = self.service
+        user = self.user or audit.current_user(svc.settings)
+        role = getattr(svc, "role", None)
+        tags = None if svc.allowed is None else tuple(sorted(svc.allowed))
+        ids, paths = tuple(h.chunk_id for h in hits), tuple(h.path for h in hits)
+        details = {"k": self.k, "mode": self.mode, "latency_ms": round(latency_ms, 1)}
+        details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
+        with svc._lock, svc.conn.transaction():
+            audit.write(
+                svc.conn,
+                query_id=self.query_id,
+                action=self.action,
+                user=user,
+                role=role,
+                tags=tags,
+                question=self.question,
+                chunk_ids=ids,
+                paths=paths,
+                cache_hit=cache_hit,
+                details=details,
+            )
+        record_fields = {k: v for k, v in extra.items() if k != "cited"}
+        run_hooks(
+            QueryRecord(
+                query_id=self.query_id,
+                at=self.at,
+                action=self.action,
+                user=user,
+                role=role,
+                tags=tags,
+                question=self.question,
+                chunk_ids=ids,
+                paths=paths,
+                cache_hit=cache_hit,
+                latency_ms=latency_ms,
+                retrieval_mode=self.mode,
+                k=self.k,
+                **record_fields,
+            )
+        )
+
+
+def run_search(
+    service: SearchService,
+    question: str,
+    k: int = 5,
+    mode: Mode = "fused",
+    *,
+    user: str | None = None,
+    vector: np.ndarray | None = None,
+) -> SearchResult:
+    """Search as ``service``'s tag set; cached, audited, hooked.
+
+    ``vector`` (a caller's own query embedding) bypasses both caches, never the audit.
+    """
+    k = max(k, 0)
+    qry = _Query(service, "search", question, k, mode, user)
+    entry = qry.lookup({"mode": mode, "k": k}) if vector is None else None
+    if entry is not None:
+        hits, hit = hits_from_json(entry.result["hits"]), True
+    else:
+        if vector is None:
+            vector = qry.vector()
+        hits, hit = service.search(qry.text, k, mode, vector=vector), False
+        qry.save({"hits": hits_to_json(hits)}, hits)
+    latency = qry.elapsed_ms()
+    qry.finish(hits, hit, latency)
+    return SearchResult(qry.query_id, hits, hit, latency)
+
+
+def answer_settings(answerer: Answerer) -> dict[str, Any]:
+    """The answerer's settings that change an answer (part of the cache key)."""
+    chat, s = answerer.chat, answerer.settings
+    llm = None
+    if chat is not None:
+        llm = {
+            "provider": chat.provider,
+            "model": chat.model,
+            "router": chat.router_model if answerer.router else None,
+            "max_tokens": s.llm_max_output_tokens,
+            "prompt": prompt_version(),
+        }
+    return {"llm": llm, "min_cosine": s.fallback_min_cosine}
+
+
+def run_ask(
+    service: SearchService,
+    question: str,
+    k: int | None = None,
+    mode: Mode = "fused",
+    *,
+    answerer: Answerer | None = None,
+    user: str | None = None,
+) -> AskResult:
+    """Answer as ``service``'s tag set (the configured answerer by default); cached,
+    audited, hooked. A fallback caused by a provider failure is not cached."""
+    answerer = answerer or Answerer(service.settings)
+    k = max(service.settings.answer_top_k if k is None else k, 0)
+    qry = _Query(service, "ask", question, k, mode, user)
+    entry = qry.lookup({"mode": mode, "k": k, "answer": answer_settings(answerer)})
+    saved: float | None = 0.0
+    if entry is not None:
+        answer = answer_from_json(entry.result)
+        cached_from = answer.query_id
+        answer.query_id, answer.question = qry.query_id, question
+        answer.input_tokens = answer.output_tokens = 0
+        answer.cost_usd = 0.0
+        if entry.model:
+            saved = cost_usd(entry.model, entry.input_tokens, entry.output_tokens)
+        answer.latency_ms = qry.elapsed_ms()
+        result = AskResult(answer, True, cached_from)
+    else:
+        hits = service.search(qry.text, k, mode, vector=qry.vector())
+        answer = answerer.answer(question, hits, query_id=qry.query_id, started=qry.started)
+        if answerer.chat is None or answer.mode == "llm" or not hits:
+            qry.save(
+                answer_to_json(answer),
+                answer.hits,
+                model=answer.model,
+                input_tokens=answer.input_tokens,
+                output_tokens=answer.output_tokens,
+            )
+        result = AskResult(answer, False)
+    a = result.answer
+    qry.finish(
+        a.hits,
+        result.cache_hit,
+        a.latency_ms,
+        answer_mode=a.mode,
+        model=a.model,
+        cited=[c.chunk_id for c in a.citations],
+        input_tokens=a.input_tokens,
+        output_tokens=a.output_tokens,
+        cost_usd=a.cost_usd,
+        saved_usd=saved,
+    )
+    return result
