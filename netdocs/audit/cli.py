@@ -77,7 +77,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from netdocs.audit.log import current_user, prune
     from netdocs.config import get_settings
 
+    from netdocs.errors import ConfigError
+
     before = _parse_date(args.before)
+    if before > datetime.now(UTC):
+        raise ConfigError(f"--before: {before.isoformat()} is in the future")
     settings = get_settings()
     with _connection() as conn:
         deleted = prune(conn, before, current_user(settings), settings.role)
