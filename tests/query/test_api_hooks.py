@@ -9,6 +9,7 @@ import pytest
 
 from netdocs.config import Settings
 from netdocs.embedding.hashing import HashingEmbedder
+from netdocs.errors import DatabaseError
 from netdocs.query.answerer import Answerer
 from netdocs.query.api import run_ask, run_search
 from netdocs.query.hooks import QueryRecord, add_hook
@@ -68,3 +69,17 @@ def test_entries_expire_after_the_ttl(
     assert not run_search(svc, "wireguard faq question", k=2).cache_hit
     off = service(query_conn, embedder, ttl="0")
     assert not run_search(off, "wireguard faq question", k=2).cache_hit
+
+
+def test_no_result_without_its_audit_row(
+    query_conn: psycopg.Connection, embedder: HashingEmbedder
+) -> None:
+    svc = service(query_conn, embedder)
+    query_conn.execute(
+        "ALTER TABLE audit_log ADD CONSTRAINT test_refuse CHECK (question <> 'refused question')"
+    )
+    try:
+        with pytest.raises(DatabaseError, match="audit log could not be written"):
+            run_search(svc, "refused question", k=2)
+    finally:
+        query_conn.execute("ALTER TABLE audit_log DROP CONSTRAINT test_refuse")
