@@ -67,6 +67,18 @@ class Settings(BaseSettings):
     # Below this best cosine, with no chunk matching every query word: "low confidence".
     fallback_min_cosine: float = 0.45
 
+    # --- metrics branch: prices (USD per million tokens), matched on the longest prefix of
+    # the model name. Chat: {model: [input, output]}, added to / overriding the built-in
+    # table of netdocs.query.llm; embeddings: {model: price}; models not listed cost nothing.
+    chat_prices_per_mtok: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    embedding_prices_per_mtok: dict[str, float] = Field(
+        default_factory=lambda: {
+            "text-embedding-3-small": 0.02,
+            "text-embedding-3-large": 0.13,
+            "text-embedding-ada-002": 0.10,
+        }
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
