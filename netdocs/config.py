@@ -78,6 +78,7 @@ class Settings(BaseSettings):
             "text-embedding-ada-002": 0.10,
         }
     )
+    report_dir: Path | None = None  # where `metrics-report` writes (default home/reports)
 
 
 @lru_cache(maxsize=1)
