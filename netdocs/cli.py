@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.query.cli import register  # search / ask
 
     register(sub)
+    from netdocs.metrics.cli import register as register_metrics  # feedback/metrics/runs/report
+
+    register_metrics(sub)
     return parser
 
 
