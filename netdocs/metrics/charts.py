@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ CHARTS = ("latency", "cost", "roles", "satisfaction")
 
 def _day(m: QueryMetric) -> date:
     assert m.ts is not None
-    return m.ts.date()
+    return m.ts.astimezone(UTC).date()
 
 
 def daily_series(
