@@ -23,6 +23,9 @@ STAGES = ("embed_ms", "dense_ms", "fulltext_ms", "fuse_ms", "generate_ms")
 #: The longest a metric INSERT may take before PostgreSQL cancels it.
 STATEMENT_TIMEOUT_MS = 250
 CONNECT_TIMEOUT_S = 2
+#: A metric row is not worth a WAL flush: its commit returns without waiting for the disk
+#: (a server crash may lose the last few rows; it never corrupts anything).
+_NO_FLUSH = "-c synchronous_commit=off"
 
 
 @dataclass
@@ -68,6 +71,9 @@ INSERT_SQL = (
     f"INSERT INTO query_metrics ({', '.join(_DB_COLUMNS)}) "
     f"VALUES ({', '.join('%s' for _ in COLUMNS)}) ON CONFLICT (query_id) DO NOTHING"
 )
+_LOCAL_SETTINGS = (
+    f"SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"
+)
 SELECT_SQL = f"SELECT {', '.join(_DB_COLUMNS)} FROM query_metrics"
 
 
@@ -92,7 +98,7 @@ class _Connections:
                     url,
                     autocommit=True,
                     connect_timeout=CONNECT_TIMEOUT_S,
-                    options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                    options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} {_NO_FLUSH}",
                 )
                 self._conns[url] = conn
             try:
@@ -121,9 +127,11 @@ def record_query(conn_or_url: psycopg.Connection | str, metric: QueryMetric) -> 
         values = _values(metric)
         if isinstance(conn_or_url, str):
             _pool.execute(conn_or_url, INSERT_SQL, values)
-        elif conn_or_url.autocommit:
-            conn_or_url.execute(INSERT_SQL, values)
-        else:
+        elif conn_or_url.autocommit:  # our own short transaction: no WAL flush wait
+            with conn_or_url.transaction():
+                conn_or_url.execute(_LOCAL_SETTINGS)
+                conn_or_url.execute(INSERT_SQL, values)
+        else:  # inside the caller's transaction (a savepoint): the caller commits
             with conn_or_url.transaction():
                 conn_or_url.execute(INSERT_SQL, values)
         return True
