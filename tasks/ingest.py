@@ -40,7 +40,7 @@ def load_optional_policy(path: str | None) -> Policy | None:
     return load_policy(Path(path)) if path else None
 
 
-@task(name="start-database", **RETRIES)  # type: ignore[call-overload]
+@task(name="start-database", persist_result=False, **RETRIES)  # type: ignore[call-overload]
 def start_database(settings: Settings) -> str:
     """Start/locate the database and apply migrations; returns its URL."""
     url = database_url(settings)
