@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
+import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +84,10 @@ def _storage_text(folder: Path) -> tuple[int, str]:
     for path in files:
         raw = path.read_bytes()
         texts.append(raw.decode("utf-8", "replace"))
-        try:
-            texts.append(base64.b64decode(raw, validate=False).decode("utf-8", "replace"))
-        except (binascii.Error, ValueError):
-            pass
+        # Results are pickles, base64-encoded, alone or inside a JSON record.
+        for token in re.findall(rb"[A-Za-z0-9+/=\n]{12,}", raw):
+            with contextlib.suppress(binascii.Error, ValueError):
+                texts.append(base64.b64decode(token.replace(b"\n", b"")).decode("latin-1"))
     return len(files), "\n".join(texts)
 
 
@@ -124,7 +126,9 @@ def _env(cli_env: dict[str, str], tmp_path: Path, url: str) -> dict[str, str]:
         "NETDOCS_DATABASE_URL": url,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
         "PREFECT_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",  # the strictest setting
+        # The strictest settings: every flow and task result is written to storage.
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "true",
     }
 
 
@@ -142,14 +146,14 @@ def test_invalid_escape_in_password_is_never_echoed(
 ) -> None:
     secret = _planted()
     env = _env(cli_env, tmp_path, f"postgresql://netdocs:{secret}%ZZ@db.invalid/netdocs")
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     results = _run_all(env, SAMPLE, *(["-v"] if verbose else []))
+    server, stored = _scan(env, prefect_api, since, results, secret)
     for r in results:
         assert r.code == 2, r.stderr
         assert verbose or "Traceback" not in r.stderr, r.stderr  # -v: Prefect's own logs
         assert "NETDOCS_DATABASE_URL is not a valid" in r.stderr
         assert "postgresql://netdocs:***@db.invalid/netdocs" in r.stderr
-    server, stored = _scan(env, prefect_api, since, results, secret)
     assert "NETDOCS_DATABASE_URL is not a valid" in server  # the scan saw the failed states
     assert stored > 0  # the failure was persisted, and scanned
 
@@ -160,12 +164,12 @@ def test_unreachable_server_password_is_never_echoed(
     secret = _planted()
     url = f"postgresql://netdocs:{secret}@127.0.0.1:{free_port()}/netdocs"
     env = _env(cli_env, tmp_path, url)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     results = _run_all(env, SAMPLE, "-v")
+    server, stored = _scan(env, prefect_api, since, results, secret)
     for r in results:
         assert r.code == 3, r.stderr
         assert "cannot connect to" in r.stderr and "password=***" in r.stderr
-    server, stored = _scan(env, prefect_api, since, results, secret)
     assert "password=***" in server and stored > 0
 
 
@@ -179,9 +183,9 @@ def test_successful_run_with_a_password_never_echoes_it(
     info["password"] = secret
     url = psycopg.conninfo.make_conninfo(**{k: v for k, v in info.items() if v is not None})
     env = _env(cli_env, tmp_path, url)
-    since = datetime.now(timezone.utc)
+    since = datetime.now(UTC)
     results = _run_all(env, SAMPLE, "-v")
+    server, stored = _scan(env, prefect_api, since, results, secret)
     assert [r.code for r in results] == [0, 0, 0], results[0].stderr[-2000:]
     assert results[0].json()["new"] == 43 and results[1].json()["results"]
-    server, stored = _scan(env, prefect_api, since, results, secret)
     assert '"prefect.flow-run.Completed"' in server and stored > 0
