@@ -13,9 +13,9 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from netdocs.config import Settings, get_settings
-from netdocs.errors import ConfigError, MassDeleteRefused
+from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
-from netdocs.ingest.lock import run_lock
+from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.stats import RunStats
 from tasks import ingest as t
 
@@ -103,8 +103,12 @@ def _run(
             chunk_prev = chunked
             embeds.append(embedded)
             commits.append(committed)
-        for future in commits:
-            stats.add_batch(future.result())
+        try:
+            for future in commits:
+                stats.add_batch(future.result())
+        except Exception:
+            ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
+            raise
         pending = sum(1 for f in stats.failed if f.error == PENDING)
         if pending:
             stats.messages.append(
@@ -116,6 +120,7 @@ def _run(
             started = time.perf_counter()
             t.vector_index(url, settings, present=True)
             stats.time("vector_index_build_s", time.perf_counter() - started)
+    ensure_held(url, probe=True)  # still exclusive? else LockLost: no deletes, run aborted
     started = time.perf_counter()
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
@@ -151,7 +156,7 @@ def ingest(
             _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
-            status = "refused" if isinstance(e, MassDeleteRefused) else "error"
+            status = {MassDeleteRefused: "refused", LockLost: "aborted"}.get(type(e), "error")
             t.record_run(url, run_id, status, stats.to_json(), str(root))
             raise
         stats.duration_s = time.perf_counter() - started
