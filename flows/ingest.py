@@ -156,7 +156,11 @@ def ingest(
             _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
-            status = {MassDeleteRefused: "refused", LockLost: "aborted"}.get(type(e), "error")
+            ended: dict[type[BaseException], str] = {
+                MassDeleteRefused: "refused",
+                LockLost: "aborted",
+            }
+            status = ended.get(type(e), "error")
             t.record_run(url, run_id, status, stats.to_json(), str(root))
             raise
         stats.duration_s = time.perf_counter() - started
