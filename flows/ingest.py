@@ -17,6 +17,7 @@ from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.stats import RunStats
+from netdocs.roots import confine
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -138,7 +139,7 @@ def ingest(
     started = time.perf_counter()
     logger = get_run_logger()
     settings = get_settings()
-    root = Path(path).resolve()
+    root = confine(path, settings.docs_roots)  # deployments: only configured folders
     if not root.is_dir():
         raise ConfigError(f"{path}: not a directory")
     policy_path = policy or (str(settings.policy) if settings.policy else None)
