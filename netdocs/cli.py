@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.query.cli import register  # search / ask
 
     register(sub)
+
+    from netdocs.cache_cli import register as register_cache  # cache prune
+
+    register_cache(sub)
     return parser
 
 
