@@ -4,6 +4,8 @@
     NETDOCS_INGEST_CRON="*/15 * * * *" python deployments/serve.py  # another schedule
 
 For many machines use the work-pool deployments in prefect.yaml instead.
+Set NETDOCS_DOCS_ROOTS (e.g. to NETDOCS_DOCS_DIR) so that a run started with another
+``path`` parameter is refused when the folder lies outside those roots.
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
-from netdocs.errors import ConfigError, MassDeleteRefused
+from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
-from netdocs.ingest.lock import run_lock
+from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
+from netdocs.roots import confine
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -105,8 +106,12 @@ def _run(
             chunk_prev = chunked
             embeds.append(embedded)
             commits.append(committed)
-        for future in commits:
-            stats.add_batch(future.result())
+        try:
+            for future in commits:
+                stats.add_batch(future.result())
+        except Exception:
+            ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
+            raise
         pending = sum(1 for f in stats.failed if f.error == PENDING)
         if pending:
             stats.messages.append(
@@ -118,6 +123,7 @@ def _run(
             started = time.perf_counter()
             t.vector_index(url, settings, present=True)
             stats.time("vector_index_build_s", time.perf_counter() - started)
+    ensure_held(url, probe=True)  # still exclusive? else LockLost: no deletes, run aborted
     started = time.perf_counter()
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
@@ -135,7 +141,7 @@ def ingest(
     started = time.perf_counter()
     logger = get_run_logger()
     settings = get_settings()
-    root = Path(path).resolve()
+    root = confine(path, settings.docs_roots)  # deployments: only configured folders
     if not root.is_dir():
         raise ConfigError(f"{path}: not a directory")
     policy_path = policy or (str(settings.policy) if settings.policy else None)
@@ -153,7 +159,11 @@ def ingest(
             _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
-            status = "refused" if isinstance(e, MassDeleteRefused) else "error"
+            ended: dict[type[BaseException], str] = {
+                MassDeleteRefused: "refused",
+                LockLost: "aborted",
+            }
+            status = ended.get(type(e), "error")
             t.record_run(url, run_id, status, stats.to_json(), str(root))
             raise
         stats.duration_s = time.perf_counter() - started

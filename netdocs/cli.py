@@ -202,8 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     register(sub)
     from netdocs.audit.cli import register as register_audit
     from netdocs.cache.cli import register as register_cache
+    from netdocs.cache.prune_cli import add_prune
 
-    register_cache(sub)
+    add_prune(register_cache(sub))  # cache stats / clear / prune
     register_audit(sub)
     from netdocs.metrics.cli import register as register_metrics  # feedback/metrics/runs/report
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_home() -> Path:
@@ -94,6 +94,17 @@ class Settings(BaseSettings):
         }
     )
     report_dir: Path | None = None  # where `metrics-report` writes (default home/reports)
+
+    # --- branch secrets ---
+    # Folders an ingest may read (its `path` must lie inside one); unset = any folder.
+    docs_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
+    @field_validator("docs_roots", mode="before")
+    @classmethod
+    def _docs_roots(cls, value: object) -> list[Path]:
+        from netdocs.roots import parse_roots
+
+        return parse_roots(value)
 
 
 @lru_cache(maxsize=1)

@@ -5,16 +5,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from pgvector.psycopg import register_vector
 
 from netdocs.config import Settings
-from netdocs.errors import DatabaseError
+from netdocs.errors import ConfigError, DatabaseError
 
 log = logging.getLogger(__name__)
+
+#: libpq TCP keepalives for remote connections (seconds): probe after 30 s idle, every
+#: 10 s, give up after 3 unanswered probes. Values in the URL take precedence.
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
 
 
 def _embedded_uri(home: Path) -> str:
@@ -41,9 +52,13 @@ def _runtime_env() -> None:
 
 
 def database_url(settings: Settings) -> str:
-    """The URL to connect to: the configured one, or the embedded server's."""
+    """The URL to connect to: the configured one (checked to parse), or the embedded server's.
+
+    A configured URL that does not parse raises ConfigError with the password hidden."""
     if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
+        url = settings.database_url.get_secret_value()
+        conninfo(url)
+        return url
     return _embedded_uri(settings.home)
 
 
@@ -60,38 +75,104 @@ def stop_embedded(settings: Settings) -> bool:
     return True
 
 
+def conninfo(url: str) -> dict[str, str]:
+    """The URL's parameters, or ConfigError naming the setting -- never quoting the URL.
+
+    psycopg's parse errors quote the URL (a bad ``%`` escape in the password, an unclosed
+    IPv6 bracket), so their text is dropped and the error is raised outside the ``except``
+    block: no chained exception carries the password into a traceback or a Prefect state.
+    """
+    info: dict[str, str] | None = None
+    with suppress(Exception):  # whatever the parser raises, its text may quote the URL
+        parsed = psycopg.conninfo.conninfo_to_dict(url)
+        info = {k: str(v) for k, v in parsed.items() if v is not None}
+    if info is None:
+        raise ConfigError(
+            f"NETDOCS_DATABASE_URL is not a valid PostgreSQL URL or connection string "
+            f"({redact(url)}); check its %-escapes (a literal % in the password is %25), "
+            "brackets and quotes"
+        )
+    return info
+
+
 def redact(url: str) -> str:
-    """A URL safe for logs and errors: the password replaced by ***."""
+    """A URL safe for logs and errors: the password replaced by ***, never an exception."""
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
+        if info.get("password"):
+            info["password"] = "***"
+        return psycopg.conninfo.make_conninfo(
+            "", **{k: v for k, v in info.items() if v is not None}
+        )
+    except Exception:  # noqa: BLE001 - unparseable: show only the URL's shape
+        return _url_shape(url)
+
+
+def _url_shape(url: str) -> str:
+    """``scheme://user:***@host/db`` for a URL that does not parse; no query, no password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.isalpha():
         return "<unparseable database URL>"
-    if info.get("password"):
-        info["password"] = "***"
-    return psycopg.conninfo.make_conninfo("", **{k: v for k, v in info.items() if v is not None})
+    authority, slash, path = rest.partition("/")
+    userinfo, at, hostport = authority.rpartition("@")
+    user = userinfo.partition(":")[0]
+    shown = f"{scheme}://" + (f"{user}:***@" if at else "") + hostport
+    return shown + slash + path.partition("?")[0]
+
+
+def _is_unix_socket(host: str) -> bool:
+    return host.startswith("/") or host.startswith("@")
+
+
+def keepalive_params(info: dict[str, str]) -> dict[str, str]:
+    """TCP keepalive settings for a connection over TCP, leaving the URL's own alone.
+
+    A dead peer (a NAT or firewall dropping the idle session, a server that vanished) is
+    then noticed in about a minute instead of the kernel's two hours. Unix sockets get none.
+    """
+    hosts = [h for h in info.get("host", "").split(",") if h]
+    tcp = bool(info.get("hostaddr")) or any(not _is_unix_socket(h) for h in hosts)
+    if not tcp:
+        return {}
+    return {k: v for k, v in KEEPALIVES.items() if k not in info}
 
 
 def connect(url: str, *, autocommit: bool = False, vector: bool = True) -> psycopg.Connection:
-    """Open a connection, with the pgvector types registered unless ``vector`` is False."""
+    """Open a connection, with the pgvector types registered unless ``vector`` is False.
+
+    Any failure is a DatabaseError (or ConfigError for a URL that does not parse) whose text
+    has the password replaced; it is raised outside the ``except`` block, so nothing chains
+    the original exception (whose text may quote the URL) into a traceback or Prefect state.
+    """
+    info = conninfo(url)
+    failure: str | None = None
+    conn: psycopg.Connection | None = None
+    extra: dict[str, Any] = keepalive_params(info)
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
-    except psycopg.OperationalError as e:
-        msg = str(e)
-        for secret in (psycopg.conninfo.conninfo_to_dict(url).get("password"),):
-            if secret:
-                msg = msg.replace(str(secret), "***")
-        raise DatabaseError(f"cannot connect to {redact(url)}: {msg}") from None
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **extra)
+    except Exception as e:  # noqa: BLE001 - every failure is reported, redacted, below
+        failure = _scrub(str(e) or type(e).__name__, url, info)
+    if conn is None:
+        raise DatabaseError(f"cannot connect to {redact(url)}: {failure}")
     if not vector:
         return conn
-    try:
+    with suppress(psycopg.ProgrammingError):
         register_vector(conn)
-    except psycopg.ProgrammingError:
-        conn.close()
-        raise DatabaseError(
-            f"the pgvector extension is not installed in {redact(url)}: "
-            "run CREATE EXTENSION vector as a superuser, or install pgvector on the server"
-        ) from None
-    return conn
+        return conn
+    conn.close()
+    raise DatabaseError(
+        f"the pgvector extension is not installed in {redact(url)}: "
+        "run CREATE EXTENSION vector as a superuser, or install pgvector on the server"
+    )
+
+
+def _scrub(text: str, url: str, info: dict[str, str]) -> str:
+    """``text`` without the password (as parsed and as written in the URL) or the URL."""
+    secret = info.get("password")
+    for value in (url, secret, quote(secret) if secret else None):
+        if value:
+            text = text.replace(value, "***")
+    return text
 
 
 @contextmanager

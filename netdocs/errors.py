@@ -10,6 +10,7 @@
     │       └── EmbeddingProviderUnavailable   its circuit breaker is open: not called
     ├── MassDeleteRefused      a run would delete an unusual share of the index
     ├── RunLocked              another ingest run holds the index lock
+    ├── LockLost               the run's lock session ended: the run stopped (not exclusive)
     └── AccessDenied           unknown or missing role when a policy is loaded
 
 The library raises these; the CLI turns them into messages and exit codes.
@@ -61,6 +62,10 @@ class MassDeleteRefused(NetdocsError):
 
 class RunLocked(NetdocsError):
     """Another ingest run holds the lock on this index."""
+
+
+class LockLost(NetdocsError):
+    """The database session holding the ingest lock ended: the run is no longer exclusive."""
 
 
 class AccessDenied(NetdocsError):

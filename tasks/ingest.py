@@ -17,6 +17,7 @@ from netdocs.ingest.batch import PreparedBatch, Progress
 from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.batch import embed_batch as stage_embed
+from netdocs.ingest.lock import ensure_held
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
@@ -40,7 +41,7 @@ def load_optional_policy(path: str | None) -> Policy | None:
     return load_policy(Path(path)) if path else None
 
 
-@task(name="start-database", **RETRIES)  # type: ignore[call-overload]
+@task(name="start-database", persist_result=False, **RETRIES)  # type: ignore[call-overload]
 def start_database(settings: Settings) -> str:
     """Start/locate the database and apply migrations; returns its URL."""
     url = database_url(settings)
@@ -103,6 +104,7 @@ def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list
 @task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
 def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
     """Tags changed, text did not: update rows without re-embedding."""
+    ensure_held(url)  # a lost ingest lock stops the run here
     docs = plan.docs
     with connection(url) as conn:
         for doc_id in plan.changes.metadata_only:
@@ -119,6 +121,7 @@ def chunk_batch(
     settings: Settings,
 ) -> PreparedBatch:
     """Stage 1: read and chunk one batch of documents; find the chunks not stored yet."""
+    ensure_held(url)  # a lost ingest lock stops the run here
     with connection(url) as conn:
         return stage_chunk(
             conn,
@@ -139,6 +142,7 @@ def embed_batch(
     progress: Progress | None = None,
 ) -> PreparedBatch:
     """Stage 2: embed one chunked batch into the shared embedding cache."""
+    ensure_held(url)  # a lost ingest lock stops the run here
     with connection(url) as conn:
         return stage_embed(conn, batch, embedder=get_embedder(settings), progress=progress)
 
@@ -153,6 +157,7 @@ def commit_batch(
     progress: Progress | None = None,
 ) -> BatchStats:
     """Stage 3: validate one embedded batch and commit each document on its own."""
+    ensure_held(url)  # a lost ingest lock stops the run here
     from netdocs.ingest.gate import get_validator
 
     embedder = get_embedder(settings)
@@ -166,6 +171,7 @@ def commit_batch(
 @task(name="delete-documents", **RETRIES)  # type: ignore[call-overload]
 def delete_documents(url: str, doc_ids: list[str]) -> int:
     """Remove deleted documents and their chunks."""
+    ensure_held(url)  # a lost ingest lock stops the run here
     with connection(url) as conn:
         return writer.delete_documents(conn, doc_ids)
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -91,6 +92,35 @@ def plan_batches(
     return batches
 
 
+DEFAULT_HOST = "api.openai.com"
+
+
+def endpoint_suffix(base_url: str | None) -> str:
+    """``""`` for OpenAI itself, else ``"+host[:port][/path]"`` naming the endpoint.
+
+    Part of the model id, so two endpoints' vectors never share an embedding-cache entry
+    or an index (a compatible server may serve a different model under the same name).
+    Credentials in the URL and a trailing ``/v1`` are left out.
+    """
+    if not base_url:
+        return ""
+    parts = urlsplit(base_url if "://" in base_url else f"//{base_url}")
+    host = (parts.hostname or "").lower()
+    if not host or host == DEFAULT_HOST:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("OPENAI_BASE_URL has an invalid port") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    path = parts.path.rstrip("/")
+    if path == "/v1":
+        path = ""
+    return f"+{netloc}{path}"
+
+
 class OpenAIEmbedder:
     """Embeddings from the OpenAI API (or a compatible ``base_url``)."""
 
@@ -124,7 +154,7 @@ class OpenAIEmbedder:
 
         self.model = model
         self.dim = int(dimensions or native or 0)
-        self.model_id = f"openai/{model}@{self.dim}"
+        self.model_id = f"openai/{model}@{self.dim}" + endpoint_suffix(base_url)
         self.batch_size = batch_size
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or get_breaker(BREAKER_NAME, base_url)

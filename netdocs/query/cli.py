@@ -21,11 +21,24 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def top_k(value: str) -> int:
+    """``--k``: an integer from 1 to MAX_K (argparse reports anything else, exit 2)."""
+    from netdocs.query.search import MAX_K
+
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_K}, not {value!r}")
+    return k
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``search`` and ``ask`` subcommands."""
     p = subparsers.add_parser("search", help="find the passages that answer a question")
     _common(p)
-    p.add_argument("--k", type=int, default=5, help="how many results (default 5)")
+    p.add_argument("--k", type=top_k, default=5, help="how many results, 1-100 (default 5)")
     p.add_argument(
         "--mode",
         choices=["fused", "dense", "fulltext"],
@@ -36,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("ask", help="answer a question from the docs, with sources")
     _common(p)
-    p.add_argument("--k", type=int, default=None, help="passages given to the model")
+    p.add_argument("--k", type=top_k, default=None, help="passages given to the model (1-100)")
     p.set_defaults(func=cmd_ask)
 
 

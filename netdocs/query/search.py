@@ -29,6 +29,10 @@ MODES: tuple[Mode, ...] = ("fused", "dense", "fulltext")
 EXACT_SCAN_BELOW = 2000
 MIN_CANDIDATES = 20
 MIN_EF_SEARCH = 64
+#: pgvector refuses hnsw.ef_search outside 1..1000.
+MAX_EF_SEARCH = 1000
+#: The largest top-k the CLI accepts (the library accepts more; ef_search stays bounded).
+MAX_K = 100
 #: A query lexeme found in a chunk's heading adds this share of its weight again.
 HEADING_BONUS = 0.5
 
@@ -40,6 +44,13 @@ def candidates_for(k: int) -> int:
     chunk ranked first in one. Twice k, at least 20, keeps the top 5 of k=5 and k=10 identical.
     """
     return max(2 * k, MIN_CANDIDATES)
+
+
+def ef_search(n: int) -> int:
+    """The HNSW candidate-list size for ``n`` rows: twice n, within pgvector's 1..1000.
+
+    Beyond 500 rows the iterative scan (and the exact re-check) supply the rest."""
+    return min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, 2 * n))
 
 
 def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
@@ -105,7 +116,7 @@ def dense_hits(
                 exact = row is not None and row[0] <= EXACT_SCAN_BELOW
         params = _params(allowed, q=vec, n=n)
         if not exact:
-            conn.execute(q.SCAN_SETTINGS, {"ef": str(max(MIN_EF_SEARCH, 2 * n))})
+            conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n))})
             stmt = q.dense_sql(dim, restricted=restricted)
             rows = conn.execute(stmt, params, prepare=False).fetchall()
             if len(rows) == n:

@@ -44,7 +44,8 @@ def test_outage_then_recovery(
     assert up["chunks_embedded"] > 0
     with connection(db_url) as conn:
         model = conn.execute("SELECT value FROM index_meta WHERE key = 'embedding_model'")
-        assert model.fetchone() == ("openai/text-embedding-3-small@1536",)
+        host = provider_stub.base_url.removeprefix("http://")
+        assert model.fetchone() == (f"openai/text-embedding-3-small@1536+{host}",)
         dims = conn.execute("SELECT DISTINCT vector_dims(embedding) FROM chunks").fetchall()
     assert dims == [(1536,)]
     factory._instances.clear()

@@ -56,8 +56,9 @@ def fails(emb: OpenAIEmbedder, texts: list[str] | None = None) -> EmbeddingProvi
 def test_embeds_in_order_deterministically_and_batches(provider_stub: ProviderStub) -> None:
     emb = make(provider_stub, batch_size=2)
     assert isinstance(emb, Embedder)
+    host = provider_stub.base_url.removeprefix("http://")
     assert (emb.model_id, emb.dim, emb.max_tokens, emb.normalized) == (
-        "openai/text-embedding-3-small@1536",
+        f"openai/text-embedding-3-small@1536+{host}",
         1536,
         8191,
         True,
@@ -81,7 +82,8 @@ def test_embeds_in_order_deterministically_and_batches(provider_stub: ProviderSt
 
 def test_dimensions_are_requested_and_checked(provider_stub: ProviderStub) -> None:
     emb = make(provider_stub, dimensions=256)
-    assert emb.model_id == "openai/text-embedding-3-small@256"
+    host = provider_stub.base_url.removeprefix("http://")
+    assert emb.model_id == f"openai/text-embedding-3-small@256+{host}"
     out = emb.embed(TEXTS[:3])
     assert out.shape == (3, 256)
     assert provider_stub.requests[0].body["dimensions"] == 256

@@ -1,0 +1,49 @@
+"""Which folders an ingest may read: ``NETDOCS_DOCS_ROOTS`` confines the ``path`` parameter.
+
+A deployment's ``path`` is whatever its parameters say (the UI, ``prefect deployment run
+--param``); with roots configured, a path outside them is refused before any work. Unset,
+any folder is allowed (the CLI ingests what its user names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from netdocs.errors import ConfigError
+
+
+def parse_roots(value: object) -> list[Path]:
+    """``NETDOCS_DOCS_ROOTS`` as given: a JSON list, or folders separated by ``os.pathsep``."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"NETDOCS_DOCS_ROOTS: not a JSON list ({e.msg})") from None
+        else:
+            value = [p for p in text.split(os.pathsep) if p.strip()]
+    if not isinstance(value, list | tuple):
+        raise ConfigError("NETDOCS_DOCS_ROOTS: expected a list of folders")
+    return [Path(str(p)).expanduser() for p in value]
+
+
+def confine(path: str | Path, roots: Sequence[Path]) -> Path:
+    """``path`` resolved (links followed); ConfigError naming it if ``roots`` are set and it
+    lies inside none of them (each root is resolved too)."""
+    resolved = Path(path).expanduser().resolve()
+    if not roots:
+        return resolved
+    allowed = [Path(r).expanduser().resolve() for r in roots]
+    if any(resolved == r or resolved.is_relative_to(r) for r in allowed):
+        return resolved
+    names = ", ".join(str(r) for r in allowed)
+    raise ConfigError(
+        f"{path}: outside the configured docs roots (NETDOCS_DOCS_ROOTS: {names}); "
+        "refusing to ingest it"
+    )
