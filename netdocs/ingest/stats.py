@@ -57,6 +57,8 @@ class RunStats(BatchStats):
     deleted: int = 0
     duration_s: float = 0.0
     messages: list[str] = field(default_factory=list)
+    #: Documents served from an older version: {path, reason, since, withdrawn}.
+    stale: list[dict[str, Any]] = field(default_factory=list)
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -111,6 +113,14 @@ class RunStats(BatchStats):
         if self.failed:
             lines += ["", "## Failed documents", "", "| path | error |", "|---|---|"]
             lines += [f"| `{f.doc_id}` | {f.error.replace('|', '/')} |" for f in self.failed[:200]]
+        if self.stale:
+            lines += ["", "## Served from an older version", ""]
+            lines += ["| path | why | since | withdrawn |", "|---|---|---|---|"]
+            lines += [
+                f"| `{s['path']}` | {str(s['reason']).replace('|', '/')} | {s['since']} "
+                f"| {'yes' if s['withdrawn'] else 'no'} |"
+                for s in self.stale[:200]
+            ]
         if self.messages:
             lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
         return "\n".join(lines)

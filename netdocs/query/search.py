@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +31,8 @@ MIN_CANDIDATES = 20
 MIN_EF_SEARCH = 64
 #: A query lexeme found in a chunk's heading adds this share of its weight again.
 HEADING_BONUS = 0.5
+#: Default of NETDOCS_STALE_MAX_AGE: older stale versions are withdrawn from results.
+DEFAULT_STALE_MAX_AGE = timedelta(days=7)
 
 
 def candidates_for(k: int) -> int:
@@ -64,8 +67,12 @@ def _storable(tag: str) -> bool:
     return tag == clean_text(tag)
 
 
-def _params(allowed: frozenset[str] | None, **extra: Any) -> dict[str, Any]:
-    params = dict(extra)
+def _params(
+    allowed: frozenset[str] | None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
+    **extra: Any,
+) -> dict[str, Any]:
+    params = dict(extra, stale_max_age=stale_max_age)
     if allowed is not None:
         # No stored tag can contain NUL or a lone surrogate: such a tag matches nothing and
         # is dropped rather than failing the query.
@@ -81,6 +88,7 @@ def dense_hits(
     dim: int,
     *,
     exact: bool | None = None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """Top ``n`` permitted chunks by cosine similarity (score = cosine).
 
@@ -99,10 +107,10 @@ def dense_hits(
             if restricted:
                 cap = EXACT_SCAN_BELOW + 1
                 row = conn.execute(
-                    q.permitted_count_sql(), _params(allowed, cap=cap), prepare=False
+                    q.permitted_count_sql(), _params(allowed, stale_max_age, cap=cap), prepare=False
                 ).fetchone()
                 exact = row is not None and row[0] <= EXACT_SCAN_BELOW
-        params = _params(allowed, q=vec, n=n)
+        params = _params(allowed, stale_max_age, q=vec, n=n)
         if not exact:
             conn.execute(q.SCAN_SETTINGS, {"ef": str(max(MIN_EF_SEARCH, 2 * n))})
             stmt = q.dense_sql(dim, restricted=restricted)
@@ -138,7 +146,12 @@ def fulltext_params(plan: TermPlan) -> dict[str, Any]:
 
 
 def fulltext_hits(
-    conn: psycopg.Connection, text: str, allowed: frozenset[str] | None, n: int
+    conn: psycopg.Connection,
+    text: str,
+    allowed: frozenset[str] | None,
+    n: int,
+    *,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """Top ``n`` permitted chunks by IDF-weighted lexeme matches (score = that weight sum)."""
     with conn.transaction():
@@ -148,7 +161,7 @@ def fulltext_hits(
             return []
         plan = plan_terms(lexemes, cached_stats(conn))
         conn.execute(q.FULLTEXT_SETTINGS)
-        params = _params(allowed, n=n, **fulltext_params(plan))
+        params = _params(allowed, stale_max_age, n=n, **fulltext_params(plan))
         stmt = q.fulltext_sql(len(plan.terms), restricted=allowed is not None)
         rows = conn.execute(stmt, params, prepare=False).fetchall()
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
@@ -184,8 +197,12 @@ def search(
     mode: Mode = "fused",
     *,
     dim: int | None = None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """The top ``k`` chunks ``allowed`` may see (None = unrestricted) for a question.
+
+    Chunks of a document served from an older version for longer than ``stale_max_age``
+    are withdrawn (NETDOCS_STALE_MAX_AGE).
 
     ``query_vector`` is needed for the dense and fused modes; ``dim`` defaults to the
     dimension recorded in the index (an empty index returns no hits).
@@ -197,7 +214,7 @@ def search(
     n = candidates_for(k)
     text_list: list[Hit] = []
     if mode in ("fused", "fulltext") and query_text.strip():
-        text_list = fulltext_hits(conn, query_text, allowed, n)
+        text_list = fulltext_hits(conn, query_text, allowed, n, stale_max_age=stale_max_age)
     if mode == "fulltext":
         return text_list[:k]
     if query_vector is None:
@@ -209,7 +226,7 @@ def search(
         if recorded is None:
             return []
         dim = recorded[1]
-    dense_list = dense_hits(conn, query_vector, allowed, n, dim)
+    dense_list = dense_hits(conn, query_vector, allowed, n, dim, stale_max_age=stale_max_age)
     if mode == "dense":
         return dense_list[:k]
     return fuse(dense_list, text_list, k)
