@@ -123,9 +123,12 @@ def test_an_emptied_document_leaves_the_results(docs: Path, db_url: str, capsys)
     assert CHAINS in paths(capsys, question, "--role", "admin")
     (docs / CHAINS).write_text("\n")
     result = ingest(docs)
-    assert result["changed"] == 1 and not result["failed"]
     for mode in ("fused", "dense", "fulltext"):
         assert CHAINS not in paths(capsys, question, "--role", "admin", "--mode", mode)
+    assert result["changed"] == 1 and not result["failed"]
+    # No --policy: the stored one still gives the tags (nothing re-tagged, nothing opened up).
+    assert result["metadata_only"] == 0
+    assert any("policy stored in the index" in m for m in result["messages"])
     assert sql(db_url, "SELECT count(*) FROM chunks WHERE doc_id = %s", CHAINS) == [(0,)]
     code, report, _ = cli(capsys, "check", "--json")  # no chunks is not drift
     assert code == 0 and report["drift"] == [] and report["stale"] == []
@@ -274,9 +277,9 @@ def test_front_matter_cannot_widen_access_unless_allowed(
     target.write_text("---\ntags: [faq]\n---\n" + target.read_text())
     question = "conntrack state datatype nft describe"
     result = ingest(docs, TAGS)
+    assert DATA_TYPES not in paths(capsys, question, "--role", "helpdesk")
     warnings = [m for m in result["messages"] if DATA_TYPES in m]
     assert len(warnings) == 1 and "faq" in warnings[0] and "ignored" in warnings[0]
-    assert DATA_TYPES not in paths(capsys, question, "--role", "helpdesk")
     assert DATA_TYPES in paths(capsys, question, "--role", "security_engineer")
     tags = sql(db_url, "SELECT tags FROM documents WHERE doc_id = %s", DATA_TYPES)
     assert tags == [(["firewall_rules", "security_policies"],)]
