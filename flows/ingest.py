@@ -53,7 +53,7 @@ def _run(
 ) -> None:
     logger = get_run_logger()
     started = time.perf_counter()
-    policy = t.index_policy(url, given)
+    policy = given if given is not None else t.index_policy(url, given)
     if given is None and policy is not None:
         stats.messages.append(f"no policy given: tags follow {policy.source}")
     plan = t.plan_run(url, str(root), policy, settings, full)
