@@ -289,3 +289,16 @@ def test_front_matter_cannot_widen_access_unless_allowed(
     assert allowed["metadata_only"] == 1 and allowed["chunks_embedded"] == 0
     assert not [m for m in allowed["messages"] if DATA_TYPES in m]
     assert DATA_TYPES in paths(capsys, question, "--role", "helpdesk")
+
+
+def test_a_quarantined_version_keeps_the_old_one_listed_stale(docs: Path, capsys) -> None:
+    ingest(docs, TAGS)
+    question = "bfdd BFD peers detection"
+    (docs / BFD).write_text((docs / BFD).read_text() + "\nthe bell \x07 rings\n")
+    result = ingest(docs)
+    assert result["quarantined"] == 1
+    assert [(s["path"], s["withdrawn"]) for s in result["stale"]] == [(BFD, False)]
+    assert "quarantined" in result["stale"][0]["reason"]
+    assert BFD in paths(capsys, question, "--role", "network_engineer")  # the old version
+    again = ingest(docs)  # still quarantined as it is: still stale, same since
+    assert [s["since"] for s in again["stale"]] == [result["stale"][0]["since"]]
