@@ -203,6 +203,11 @@ def test_stale_max_age_setting(docs: Path, capsys, monkeypatch: pytest.MonkeyPat
     assert BFD not in paths(capsys, question, "--role", "admin")
     code, out, _ = cli(capsys, "check", "--json")
     assert code == 0 and [(s["path"], s["withdrawn"]) for s in out["stale"]] == [(BFD, True)]
+    for command in ("status", "check"):  # the text output names it too
+        get_settings.cache_clear()
+        assert main([command]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if BFD in x)
+        assert line.startswith(f"WITHDRAWN {BFD}: older version served since ") and "UTF-8" in line
 
 
 # ---- item 3: fail closed with the stored policy ----------------------------------------
