@@ -175,8 +175,8 @@ def load_policy(path: Path) -> Policy:
 
 def policy_from_text(text: str, source: str) -> Policy:
     """Parse and validate a policy's YAML text (a file's, or the copy stored in the index)."""
-    try:
-        data = yaml.safe_load(text)
+    try:  # libyaml's safe loader when present: 9x faster, and every query session parses
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: invalid YAML: {e}") from None
     return parse_policy(data, source, text)

@@ -38,8 +38,14 @@ class Access:
     origin: Origin
 
 
-def given_policy(settings: Settings, policy: Path | str | None = None) -> Policy | None:
-    """The policy file given explicitly (argument, else NETDOCS_POLICY), loaded; or None."""
+PolicyArg = Path | str | Policy | None
+
+
+def given_policy(settings: Settings, policy: PolicyArg = None) -> Policy | None:
+    """The policy given explicitly (argument: a file or a loaded Policy, else
+    NETDOCS_POLICY), loaded; or None."""
+    if isinstance(policy, Policy):
+        return policy
     path = Path(policy) if policy is not None else settings.policy
     return load_policy(path) if path is not None else None
 
@@ -58,7 +64,7 @@ def role_tags(policy: Policy | None, role: str | None) -> frozenset[str] | None:
 
 
 def effective_policy(
-    conn: psycopg.Connection, settings: Settings, policy: Path | str | None = None
+    conn: psycopg.Connection, settings: Settings, policy: PolicyArg = None
 ) -> tuple[Policy | None, Origin]:
     """The policy queries resolve against: the given one, else the stored one, else None."""
     given = given_policy(settings, policy)
@@ -82,7 +88,7 @@ def resolve_access(
     conn: psycopg.Connection,
     settings: Settings,
     role: str | None = None,
-    policy: Path | str | None = None,
+    policy: PolicyArg = None,
 ) -> Access:
     """Resolve ``role`` (default NETDOCS_ROLE) against the effective policy.
 

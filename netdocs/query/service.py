@@ -76,7 +76,7 @@ class SearchService:
         owns = conn is None
         conn = conn if conn is not None else _open(settings)
         try:
-            access = resolve_access(conn, settings, role, policy)
+            access = resolve_access(conn, settings, role, given)
         except BaseException:
             if owns:
                 conn.close()
