@@ -17,8 +17,10 @@ from netdocs.embedding.factory import get_embedder
 from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.lock import ensure_held, run_lock
+from netdocs.ingest.plan import path_retag, stale_reasons
 from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
+from netdocs.policy import Policy
 from netdocs.roots import confine
 from tasks import ingest as t
 
@@ -45,7 +47,7 @@ def _is_bulk(to_process: int, stored: int) -> bool:
 def _run(
     url: str,
     root: Path,
-    policy_path: str | None,
+    given: Policy | None,
     settings: Settings,
     full: bool,
     allow_mass_delete: bool,
@@ -54,7 +56,10 @@ def _run(
 ) -> None:
     logger = get_run_logger()
     started = time.perf_counter()
-    plan = t.plan_run(url, str(root), policy_path, settings, full)
+    policy = given if given is not None else t.index_policy(url, given)
+    if given is None and policy is not None:
+        stats.messages.append(f"no policy given: tags follow {policy.source}")
+    plan = t.plan_run(url, str(root), policy, settings, full)
     stats.time("scan_and_diff_s", time.perf_counter() - started)
     ch = plan.changes
     stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
@@ -62,11 +67,15 @@ def _run(
     stats.metadata_only = len(ch.metadata_only)
     stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+    stats.messages.extend(plan.scan.warnings)
+    if given is not None and t.save_policy(url, given, run_id):
+        stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
+    why_postponed = "deletion postponed"
     if ch.deleted and not plan.scan.complete:
-        stats.messages.append(
-            f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "
-            f"{len(ch.deleted)} deletion(s) postponed"
-        )
+        why_postponed = f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])})"
+        stats.messages.append(f"{why_postponed}: {len(ch.deleted)} deletion(s) postponed")
+    postponed = sorted(set(ch.deleted) - set(deletable))
+    plan.retag.update(path_retag(plan, postponed))
     logger.info(
         "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",
         stats.scanned,
@@ -78,7 +87,7 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    t.update_metadata(url, plan, run_id)
+    t.update_metadata(url, plan.retag, run_id)
     bulk = _is_bulk(len(plan.to_process), plan.stored_count)
     if bulk:
         t.vector_index(url, settings, present=False)
@@ -95,13 +104,13 @@ def _run(
                 url,
                 str(root),
                 batch,
-                policy_path,
+                policy,
                 settings,
                 wait_for=ahead,
             )
             embedded = t.embed_batch.submit(url, chunked, settings, _progress, wait_for=embeds[-1:])
             committed = t.commit_batch.submit(
-                url, embedded, policy_path, settings, run_id, _progress, wait_for=commits[-1:]
+                url, embedded, policy, settings, run_id, _progress, wait_for=commits[-1:]
             )
             chunk_prev = chunked
             embeds.append(embedded)
@@ -128,6 +137,14 @@ def _run(
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
     stats.deleted = len(deletable)
+    stale = stale_reasons(plan, stats.failed, postponed, why_postponed)
+    stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings)]
+    withdrawn = sum(1 for s in stats.stale if s["withdrawn"])
+    if stats.stale:
+        stats.messages.append(
+            f"{len(stats.stale)} document(s) served from an older version, {withdrawn} of them "
+            f"withdrawn (stale longer than NETDOCS_STALE_MAX_AGE={settings.stale_max_age})"
+        )
 
 
 @flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
@@ -145,7 +162,7 @@ def ingest(
     if not root.is_dir():
         raise ConfigError(f"{path}: not a directory")
     policy_path = policy or (str(settings.policy) if settings.policy else None)
-    t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
+    given = t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
     stats = RunStats(run_id=str(uuid.uuid4()))
     run_id = uuid.UUID(stats.run_id)
     url = t.start_database(settings)
@@ -156,7 +173,7 @@ def ingest(
             stats.messages.append(reset)
         t.record_run(url, run_id, "running", {}, str(root))
         try:
-            _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
+            _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
             ended: dict[type[BaseException], str] = {

@@ -119,16 +119,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     from netdocs.store.schema import migrate
     from netdocs.store.status import status
 
-    url = database_url(get_settings())
+    settings = get_settings()
+    url = database_url(settings)
     migrate(url)
     with connection(url) as conn:
-        result = status(conn)
+        result = status(conn, settings.stale_max_age)
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>18}: {value}")
+            if key != "stale":
+                print(f"{key:>18}: {value}")
+        _print_stale(result["stale"])
     return 0
+
+
+def _print_stale(stale: list[dict[str, Any]]) -> None:
+    for s in stale:
+        state = "WITHDRAWN" if s["withdrawn"] else "STALE"
+        print(f"{state} {s['path']}: older version served since {s['since']}: {s['reason']}")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -139,10 +148,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from netdocs.ingest.lock import run_lock
     from netdocs.store.schema import migrate
 
-    url = database_url(get_settings())
+    settings = get_settings()
+    url = database_url(settings)
     migrate(url)
     with run_lock(url), connection(url) as conn:
-        report = check(conn, repair_drift=args.repair)
+        report = check(conn, repair_drift=args.repair, stale_max_age=settings.stale_max_age)
     if args.json:
         print(json.dumps(report.to_json()))
     else:
@@ -150,6 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"DRIFT {d.kind}: {d.doc_id + ': ' if d.doc_id else ''}{d.detail}")
         for line in report.repaired:
             print(f"REPAIRED {line}")
+        _print_stale(report.to_json()["stale"])
         if not report.drift:
             print("index consistent: no drift")
         elif not args.repair:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -15,6 +17,27 @@ def _default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "netdocs"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(value: object) -> object:
+    """Accept seconds (``3600``), ``90s``/``30m``/``12h``/``7d``/``2w``, or ISO 8601 (``P7D``)."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value.lower())
+        if m:
+            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2) or "s"])
+    return value
+
+
+def _non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("a duration must not be negative")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class Settings(BaseSettings):
@@ -105,6 +128,16 @@ class Settings(BaseSettings):
         from netdocs.roots import parse_roots
 
         return parse_roots(value)
+
+    # --- branch policy: stale versions --------------------------------------------------
+    # A document served from an older version (its file unreadable, quarantined or failed)
+    # is withdrawn from results once it has been stale this long (checked at query time).
+    stale_max_age: Duration = timedelta(days=7)
+
+    @field_validator("stale_max_age")
+    @classmethod
+    def _stale_max_age_non_negative(cls, value: timedelta) -> timedelta:
+        return _non_negative(value)
 
 
 @lru_cache(maxsize=1)

@@ -6,14 +6,16 @@ File format (YAML, see tags.yaml in the shared corpus)::
     tag_vocabulary: {tag: description, ...}
     roles: {role: {allow: [tag, ...] or ["*"]}, ...}
     rules: [{glob: "routing/**", tags: [configs]}, ...]   # first match wins
+    front_matter_tags: [faq, ...]   # tags a document's front matter may add (default none)
 
 Glob syntax: ``*`` matches within one path segment, ``**`` any number of segments.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,6 +71,29 @@ class Policy:
     roles: dict[str, frozenset[str]]  # role -> allowed tags ("*" = everything)
     rules: tuple[Rule, ...]
     source: str = "<memory>"
+    #: Tags a document's front matter may add; any other front-matter tag is ignored.
+    front_matter_tags: frozenset[str] = frozenset()
+    #: The policy file's text as read (what the index stores), "" when built in memory.
+    content: str = field(default="", compare=False)
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of ``content`` (the stored policy's identity)."""
+        return hashlib.sha256(self.content.encode("utf-8")).hexdigest()
+
+    @property
+    def role_names(self) -> list[str]:
+        """The roles this policy defines, sorted."""
+        return sorted(self.roles)
+
+    def document_tags(
+        self, doc_id: str, declared: tuple[str, ...] | list[str] = ()
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(tags, ignored): the rule tags of ``doc_id`` plus the front-matter tags
+        ``declared`` that ``front_matter_tags`` allows; ``ignored`` are the others."""
+        allowed = [t for t in declared if t in self.front_matter_tags]
+        ignored = tuple(sorted({t for t in declared if t not in self.front_matter_tags}))
+        return tuple(sorted(set(self.tags_for(doc_id)) | set(allowed))), ignored
 
     def tags_for(self, doc_id: str) -> tuple[str, ...]:
         """The tags of the first rule matching ``doc_id`` (empty when none matches)."""
@@ -91,8 +116,10 @@ def _fail(source: str, field: str, problem: str) -> ConfigError:
     return ConfigError(f"{source}: {field}: {problem}")
 
 
-def parse_policy(data: object, source: str = "<memory>") -> Policy:
-    """Validate a parsed YAML document and build a Policy; errors name the field."""
+def parse_policy(data: object, source: str = "<memory>", content: str = "") -> Policy:
+    """Validate a parsed YAML document and build a Policy; errors name the field.
+
+    ``content`` is the text ``data`` was parsed from (kept so the index can store it)."""
     if not isinstance(data, dict):
         raise _fail(source, "<top level>", "expected a mapping with roles and rules")
     vocab_raw = data.get("tag_vocabulary") or {}
@@ -126,7 +153,13 @@ def parse_policy(data: object, source: str = "<memory>") -> Policy:
         if unknown:
             raise _fail(source, f"rules[{i}].tags", f"tags not in tag_vocabulary: {unknown}")
         rules.append(Rule(glob, tuple(tags)))
-    return Policy(vocabulary, roles, tuple(rules), source)
+    fm_raw = data.get("front_matter_tags") or []
+    if not isinstance(fm_raw, list) or not all(isinstance(t, str) for t in fm_raw):
+        raise _fail(source, "front_matter_tags", "expected a list of tag names")
+    unknown = [t for t in fm_raw if vocabulary and t not in vocabulary]
+    if unknown:
+        raise _fail(source, "front_matter_tags", f"tags not in tag_vocabulary: {unknown}")
+    return Policy(vocabulary, roles, tuple(rules), source, frozenset(fm_raw), content)
 
 
 def load_policy(path: Path) -> Policy:
@@ -135,11 +168,18 @@ def load_policy(path: Path) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the policy file: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: the policy file is not UTF-8 (byte {e.start})") from None
+    return policy_from_text(text, str(path))
+
+
+def policy_from_text(text: str, source: str) -> Policy:
+    """Parse and validate a policy's YAML text (a file's, or the copy stored in the index)."""
+    try:  # libyaml's safe loader when present: 9x faster, and every query session parses
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    return parse_policy(data, str(path))
+        raise ConfigError(f"{source}: invalid YAML: {e}") from None
+    return parse_policy(data, source, text)
 
 
 def visible(doc_tags: tuple[str, ...] | list[str], allowed: frozenset[str] | None) -> bool:

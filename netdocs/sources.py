@@ -36,6 +36,16 @@ class ScanResult:
         return not self.walk_errors
 
     @property
+    def warnings(self) -> list[str]:
+        """One line per document whose front-matter tags the policy did not let through."""
+        return [
+            f"{d.doc_id}: front-matter tags {list(d.ignored_tags)} ignored "
+            "(not in the policy's front_matter_tags)"
+            for d in self.docs
+            if d.ignored_tags
+        ]
+
+    @property
     def seen_ids(self) -> set[str]:
         """Every document id found, readable or not."""
         return {d.doc_id for d in self.docs} | {f.doc_id for f in self.failures}
@@ -78,9 +88,10 @@ def front_matter_tags(meta: dict[str, object]) -> tuple[str, ...]:
 
 
 def decode(doc_id: str, data: bytes) -> str:
-    """Bytes -> text, refusing empty, binary and non-UTF-8 content with a clear reason."""
-    if not data.strip():
-        raise ValueError("empty file")
+    """Bytes -> text, refusing binary and non-UTF-8 content with a clear reason.
+
+    An empty (or whitespace-only) file is a valid document with no text: its indexed
+    version becomes one without chunks, so an emptied document leaves the results."""
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     try:
@@ -101,9 +112,13 @@ def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int
         raise ValueError(f"file larger than the limit of {max_bytes} bytes")
     text = decode(doc_id, data)
     meta, _ = split_front_matter(text)
-    tags = tuple(
-        sorted(set(front_matter_tags(meta)) | set(policy.tags_for(doc_id) if policy else ()))
-    )
+    declared = front_matter_tags(meta)
+    tags: tuple[str, ...]
+    ignored: tuple[str, ...]
+    if policy is None:  # no roles exist without a policy: the tags decide nothing yet
+        tags, ignored = tuple(sorted(set(declared))), ()
+    else:
+        tags, ignored = policy.document_tags(doc_id, declared)
     return SourceDoc(
         doc_id=doc_id,
         text=text,
@@ -111,6 +126,7 @@ def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int
         tags=tags,
         meta_hash=meta_hash(tags),
         size=len(data),
+        ignored_tags=ignored,
     )
 
 

@@ -15,6 +15,8 @@ class SourceDoc:
     tags: tuple[str, ...]
     meta_hash: str  # sha256 over the sorted tags (and other metadata)
     size: int
+    #: Front-matter tags the policy's ``front_matter_tags`` does not allow (not applied).
+    ignored_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from netdocs.policy import Policy, load_policy
 from netdocs.resilience import CircuitBreaker, breaker_snapshots
 from netdocs.store import writer
 from netdocs.store.breakers import load_snapshots, save_breakers
+from netdocs.store.policy_store import load_stored_policy, store_policy
 from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
+from netdocs.store.stale import StaleDoc, list_stale, mark_stale
 from tasks.retry import retry_transient
 
 RETRIES = dict(
@@ -80,14 +82,32 @@ def vector_index(url: str, settings: Settings, present: bool) -> None:
             drop_vector_index(conn, dim)
 
 
+@task(name="index-policy", **RETRIES)  # type: ignore[call-overload]
+def index_policy(url: str, given: Policy | None) -> Policy | None:
+    """The run's policy: the one given, else the one stored in the index (else None)."""
+    if given is not None:
+        return given
+    with connection(url) as conn:
+        stored = load_stored_policy(conn)
+        conn.commit()
+    return stored.policy() if stored else None
+
+
+@task(name="store-policy", **RETRIES)  # type: ignore[call-overload]
+def save_policy(url: str, policy: Policy, run_id: UUID) -> bool:
+    """Store the run's policy in the index; True when it replaced a different one."""
+    with connection(url) as conn:
+        return store_policy(conn, policy, run_id)
+
+
 @task(name="scan-and-diff", **RETRIES)  # type: ignore[call-overload]
-def plan_run(url: str, root: str, policy_path: str | None, settings: Settings, full: bool) -> Plan:
+def plan_run(url: str, root: str, policy: Policy | None, settings: Settings, full: bool) -> Plan:
     """Scan the folder and diff it against the index."""
     with connection(url) as conn:
         return make_plan(
             conn,
             Path(root),
-            load_optional_policy(policy_path),
+            policy,
             include=settings.include,
             exclude=settings.exclude,
             max_bytes=settings.max_file_bytes,
@@ -102,14 +122,24 @@ def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list
 
 
 @task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
-def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
-    """Tags changed, text did not: update rows without re-embedding."""
+def update_metadata(url: str, retag: dict[str, tuple[str, ...]], run_id: UUID) -> int:
+    """Give indexed documents the tags of the current policy and path, without re-embedding
+    (metadata-only changes, and documents whose content changed or cannot be read)."""
     ensure_held(url)  # a lost ingest lock stops the run here
-    docs = plan.docs
     with connection(url) as conn:
-        for doc_id in plan.changes.metadata_only:
-            writer.update_metadata(conn, docs[doc_id], run_id)
-    return len(plan.changes.metadata_only)
+        for doc_id, tags in sorted(retag.items()):
+            writer.retag(conn, doc_id, tags, run_id)
+    return len(retag)
+
+
+@task(name="record-stale", **RETRIES)  # type: ignore[call-overload]
+def record_stale(url: str, stale: dict[str, str], settings: Settings) -> list[StaleDoc]:
+    """Mark the documents left on an older version (and clear the others); list them."""
+    with connection(url) as conn:
+        mark_stale(conn, stale)
+        found = list_stale(conn, settings.stale_max_age)
+        conn.commit()
+        return found
 
 
 @task(name="read-and-chunk", **RETRIES)  # type: ignore[call-overload]
@@ -117,7 +147,7 @@ def chunk_batch(
     url: str,
     root: str,
     doc_ids: list[str],
-    policy_path: str | None,
+    policy: Policy | None,
     settings: Settings,
 ) -> PreparedBatch:
     """Stage 1: read and chunk one batch of documents; find the chunks not stored yet."""
@@ -127,7 +157,7 @@ def chunk_batch(
             conn,
             Path(root),
             doc_ids,
-            policy=load_optional_policy(policy_path),
+            policy=policy,
             embedder=get_embedder(settings),
             max_tokens=settings.chunk_max_tokens,
             max_bytes=settings.max_file_bytes,
@@ -151,7 +181,7 @@ def embed_batch(
 def commit_batch(
     url: str,
     batch: PreparedBatch,
-    policy_path: str | None,
+    policy: Policy | None,
     settings: Settings,
     run_id: UUID,
     progress: Progress | None = None,
@@ -161,7 +191,7 @@ def commit_batch(
     from netdocs.ingest.gate import get_validator
 
     embedder = get_embedder(settings)
-    validator = get_validator(embedder, load_optional_policy(policy_path))
+    validator = get_validator(embedder, policy)
     with connection(url) as conn:
         return stage_commit(
             conn, batch, embedder=embedder, validator=validator, run_id=run_id, progress=progress

@@ -7,6 +7,7 @@ share a connection between threads hold their own lock around these calls.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -45,13 +46,17 @@ def lookup(conn: psycopg.Connection, key: str, ttl_s: float) -> CachedResult | N
 
 
 def all_visible(
-    conn: psycopg.Connection, chunk_ids: list[str], allowed: frozenset[str] | None
+    conn: psycopg.Connection,
+    chunk_ids: list[str],
+    allowed: frozenset[str] | None,
+    stale_max_age: timedelta = timedelta(days=7),
 ) -> bool:
-    """True when every chunk id still exists and ``allowed`` may see it (one query)."""
+    """True when every chunk id still exists, is not withdrawn (stale longer than
+    ``stale_max_age``) and ``allowed`` may see it (one query, the search's own filter)."""
     ids = sorted(set(chunk_ids))
     if not ids:
         return True
-    params: dict[str, Any] = {"ids": ids}
+    params: dict[str, Any] = {"ids": ids, "stale_max_age": stale_max_age}
     if allowed is not None:
         params["allowed"] = sorted(allowed)
     stmt = q.visible_count_sql(restricted=allowed is not None)

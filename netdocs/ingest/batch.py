@@ -71,9 +71,8 @@ def load_and_chunk(
             log.exception("chunking failed for %s", doc_id)
             failed.append(DocFailure(doc_id, f"chunking failed: {type(e).__name__}: {e}"))
             continue
-        if not chunks:
-            failed.append(DocFailure(doc_id, "no indexable text (only headings or front matter)"))
-            continue
+        # No chunks (emptied, or only headings / front matter) is a valid version: committing
+        # it removes the previous version's chunks from the results.
         ready.append((doc, chunks))
     return ready, failed
 

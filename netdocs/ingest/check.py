@@ -9,6 +9,10 @@
       quarantine row of a document indexed with the same content -> deleted
       missing HNSW index       -> rebuilt (after the fixes above)
 
+The report also lists the documents served from an older version (``stale``: unreadable,
+quarantined or failed files whose previous version is kept; withdrawn from results after
+NETDOCS_STALE_MAX_AGE). They are not drift: the next ingest of a fixed file clears them.
+
 Both hold the ingest lock (an ingest drops the HNSW index during bulk loads and writes
 documents one by one, so checking during a run would report work in progress as drift).
 """
@@ -16,11 +20,13 @@ documents one by one, so checking during a run would report work in progress as 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 
 from netdocs.store.schema import _index_name, ensure_vector_index, recorded_model
+from netdocs.store.stale import StaleDoc, list_stale
 
 BROKEN_DOCUMENT = ("chunk_count_mismatch", "document_without_chunks", "wrong_dimension")
 
@@ -41,6 +47,7 @@ class CheckReport:
     drift: list[Drift] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     repair: bool = False
+    stale: list[StaleDoc] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -53,6 +60,7 @@ class CheckReport:
             "clean": not self.drift,
             "drift": [asdict(d) for d in self.drift],
             "repaired": self.repaired,
+            "stale": [s.to_json() for s in self.stale],
         }
 
 
@@ -62,7 +70,7 @@ def find_drift(conn: psycopg.Connection) -> list[Drift]:
     for doc_id, recorded, stored in conn.execute(
         "SELECT d.doc_id, d.chunk_count, count(c.chunk_id) FROM documents d"
         " LEFT JOIN chunks c USING (doc_id) GROUP BY d.doc_id, d.chunk_count"
-        " HAVING count(c.chunk_id) <> d.chunk_count OR count(c.chunk_id) = 0 ORDER BY 1"
+        " HAVING count(c.chunk_id) <> d.chunk_count ORDER BY 1"
     ):
         kind = "document_without_chunks" if stored == 0 else "chunk_count_mismatch"
         drift.append(Drift(kind, doc_id, f"{recorded} chunks recorded, {stored} stored"))
@@ -135,9 +143,16 @@ def repair(conn: psycopg.Connection, drift: list[Drift]) -> list[str]:
     return done
 
 
-def check(conn: psycopg.Connection, *, repair_drift: bool = False) -> CheckReport:
-    """Find drift and, when asked, repair it."""
+def check(
+    conn: psycopg.Connection,
+    *,
+    repair_drift: bool = False,
+    stale_max_age: timedelta = timedelta(days=7),
+) -> CheckReport:
+    """Find drift and, when asked, repair it; list the stale documents."""
     report = CheckReport(drift=find_drift(conn), repair=repair_drift)
     if repair_drift and report.drift:
         report.repaired = repair(conn, report.drift)
+    report.stale = list_stale(conn, stale_max_age)
+    conn.commit()
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -10,7 +10,7 @@ import psycopg
 from netdocs.diff import diff
 from netdocs.errors import MassDeleteRefused
 from netdocs.policy import Policy
-from netdocs.sources import ScanResult, scan
+from netdocs.sources import ScanResult, meta_hash, scan
 from netdocs.store.writer import load_quarantine, load_state
 from netdocs.types import ChangeSet, DocFailure, SourceDoc
 
@@ -24,6 +24,12 @@ class Plan:
     stored_count: int
     to_process: list[str]  # new + changed, minus documents still quarantined as they are
     still_quarantined: list[DocFailure]
+    #: Indexed documents whose tags differ from what the current policy and path (and the
+    #: allowed front matter, when readable) give: doc_id -> tags. Applied before any
+    #: embedding, whatever happens to the content (readable, unreadable, quarantined).
+    retag: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stored_meta: dict[str, str] = field(default_factory=dict)  # indexed doc_id -> meta hash
+    policy: Policy | None = None
 
     @property
     def docs(self) -> dict[str, SourceDoc]:
@@ -61,7 +67,46 @@ def make_plan(
             still.append(DocFailure(doc_id, f"quarantined (unchanged since): {_reasons(q[2])}"))
         else:
             to_process.append(doc_id)
-    return Plan(result, changes, len(stored), to_process, still)
+    retag = {
+        d.doc_id: d.tags
+        for d in result.docs
+        if d.doc_id in stored and stored[d.doc_id].meta_hash != d.meta_hash
+    }
+    metas = {k: v.meta_hash for k, v in stored.items()}
+    plan = Plan(result, changes, len(stored), to_process, still, retag, metas, policy)
+    plan.retag.update(path_retag(plan, [f.doc_id for f in result.failures]))
+    return plan
+
+
+def path_tags(policy: Policy | None, doc_id: str) -> tuple[str, ...]:
+    """The tags of a document whose content cannot be read: the current policy's rule tags
+    for its path (front matter unknown, so none of it counts)."""
+    return policy.document_tags(doc_id)[0] if policy else ()
+
+
+def path_retag(plan: Plan, doc_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Retags for indexed documents known only by path (unreadable, or deletion postponed)."""
+    out = {}
+    for doc_id in doc_ids:
+        old = plan.stored_meta.get(doc_id)
+        tags = path_tags(plan.policy, doc_id)
+        if old is not None and old != meta_hash(tags):
+            out[doc_id] = tags
+    return out
+
+
+def stale_reasons(
+    plan: Plan, failed: list[DocFailure], postponed: list[str], why_postponed: str
+) -> dict[str, str]:
+    """Indexed documents this run leaves on an older version, with why (first reason)."""
+    stale: dict[str, str] = {}
+    for f in failed:
+        if f.doc_id in plan.stored_meta:
+            stale.setdefault(f.doc_id, f.error)
+    for doc_id in postponed:
+        if doc_id in plan.stored_meta:
+            stale.setdefault(doc_id, why_postponed)
+    return stale
 
 
 def _reasons(reasons: list[object]) -> str:

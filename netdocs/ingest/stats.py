@@ -64,6 +64,8 @@ class RunStats(BatchStats):
     embedding_cost_usd: float | None = None  # None: a local (unpaid) or unpriced model
     saved_tokens: int = 0  # cache_saved_tokens + reused_tokens
     saved_cost_usd: float | None = None
+    #: Documents served from an older version: {path, reason, since, withdrawn}.
+    stale: list[dict[str, Any]] = field(default_factory=list)
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -123,6 +125,14 @@ class RunStats(BatchStats):
         if self.failed:
             lines += ["", "## Failed documents", "", "| path | error |", "|---|---|"]
             lines += [f"| `{f.doc_id}` | {f.error.replace('|', '/')} |" for f in self.failed[:200]]
+        if self.stale:
+            lines += ["", "## Served from an older version", ""]
+            lines += ["| path | why | since | withdrawn |", "|---|---|---|---|"]
+            lines += [
+                f"| `{s['path']}` | {str(s['reason']).replace('|', '/')} | {s['since']} "
+                f"| {'yes' if s['withdrawn'] else 'no'} |"
+                for s in self.stale[:200]
+            ]
         if self.messages:
             lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
         return "\n".join(lines)

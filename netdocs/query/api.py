@@ -113,7 +113,9 @@ class _Query:
             self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
             self.key = cache_key(self.fields)
             entry = store.lookup(conn, self.key, ttl)
-            if entry is not None and store.all_visible(conn, entry.chunk_ids, svc.allowed):
+            if entry is not None and store.all_visible(
+                conn, entry.chunk_ids, svc.allowed, svc.settings.stale_max_age
+            ):
                 store.mark_hit(conn, self.key)
                 return entry
             store.count_lookup(conn, "query", False)

@@ -90,8 +90,9 @@ def query_engine(
 ) -> NetdocsQueryEngine:
     """A query engine for ``role`` (default NETDOCS_ROLE) over the configured index.
 
-    With a policy (``policy`` or NETDOCS_POLICY) an unknown or missing role raises
-    ``AccessDenied``; without one everything is visible. ``chat=None`` forces the
+    The role resolves against ``policy`` (default NETDOCS_POLICY, else the policy stored
+    in the index); an unknown or missing role, or a role with no policy at all, raises
+    ``AccessDenied`` (see ``netdocs.query.access``). ``chat=None`` forces the
     extractive fallback; by default Anthropic (ANTHROPIC_API_KEY) or OpenAI answers.
     """
     settings = settings or get_settings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +36,8 @@ MAX_EF_SEARCH = 1000
 MAX_K = 100
 #: A query lexeme found in a chunk's heading adds this share of its weight again.
 HEADING_BONUS = 0.5
+#: Default of NETDOCS_STALE_MAX_AGE: older stale versions are withdrawn from results.
+DEFAULT_STALE_MAX_AGE = timedelta(days=7)
 
 
 def candidates_for(k: int) -> int:
@@ -76,8 +79,12 @@ def _storable(tag: str) -> bool:
     return tag == clean_text(tag)
 
 
-def _params(allowed: frozenset[str] | None, **extra: Any) -> dict[str, Any]:
-    params = dict(extra)
+def _params(
+    allowed: frozenset[str] | None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
+    **extra: Any,
+) -> dict[str, Any]:
+    params = dict(extra, stale_max_age=stale_max_age)
     if allowed is not None:
         # No stored tag can contain NUL or a lone surrogate: such a tag matches nothing and
         # is dropped rather than failing the query.
@@ -93,6 +100,7 @@ def dense_hits(
     dim: int,
     *,
     exact: bool | None = None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """Top ``n`` permitted chunks by cosine similarity (score = cosine).
 
@@ -111,10 +119,10 @@ def dense_hits(
             if restricted:
                 cap = EXACT_SCAN_BELOW + 1
                 row = conn.execute(
-                    q.permitted_count_sql(), _params(allowed, cap=cap), prepare=False
+                    q.permitted_count_sql(), _params(allowed, stale_max_age, cap=cap), prepare=False
                 ).fetchone()
                 exact = row is not None and row[0] <= EXACT_SCAN_BELOW
-        params = _params(allowed, q=vec, n=n)
+        params = _params(allowed, stale_max_age, q=vec, n=n)
         if not exact:
             conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n))})
             stmt = q.dense_sql(dim, restricted=restricted)
@@ -150,7 +158,12 @@ def fulltext_params(plan: TermPlan) -> dict[str, Any]:
 
 
 def fulltext_hits(
-    conn: psycopg.Connection, text: str, allowed: frozenset[str] | None, n: int
+    conn: psycopg.Connection,
+    text: str,
+    allowed: frozenset[str] | None,
+    n: int,
+    *,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """Top ``n`` permitted chunks by IDF-weighted lexeme matches (score = that weight sum)."""
     with conn.transaction():
@@ -160,7 +173,7 @@ def fulltext_hits(
             return []
         plan = plan_terms(lexemes, cached_stats(conn))
         conn.execute(q.FULLTEXT_SETTINGS)
-        params = _params(allowed, n=n, **fulltext_params(plan))
+        params = _params(allowed, stale_max_age, n=n, **fulltext_params(plan))
         stmt = q.fulltext_sql(len(plan.terms), restricted=allowed is not None)
         rows = conn.execute(stmt, params, prepare=False).fetchall()
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
@@ -197,8 +210,12 @@ def search(
     *,
     dim: int | None = None,
     timings: dict[str, float] | None = None,
+    stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
     """The top ``k`` chunks ``allowed`` may see (None = unrestricted) for a question.
+
+    Chunks of a document served from an older version for longer than ``stale_max_age``
+    are withdrawn (NETDOCS_STALE_MAX_AGE).
 
     ``query_vector`` is needed for the dense and fused modes; ``dim`` defaults to the
     dimension recorded in the index (an empty index returns no hits). ``timings``, when
@@ -213,7 +230,7 @@ def search(
     text_list: list[Hit] = []
     if mode in ("fused", "fulltext") and query_text.strip():
         with timed(timings, "fulltext_ms"):
-            text_list = fulltext_hits(conn, query_text, allowed, n)
+            text_list = fulltext_hits(conn, query_text, allowed, n, stale_max_age=stale_max_age)
     if mode == "fulltext":
         return text_list[:k]
     if query_vector is None:
@@ -226,7 +243,7 @@ def search(
             return []
         dim = recorded[1]
     with timed(timings, "dense_ms"):
-        dense_list = dense_hits(conn, query_vector, allowed, n, dim)
+        dense_list = dense_hits(conn, query_vector, allowed, n, dim, stale_max_age=stale_max_age)
     if mode == "dense":
         return dense_list[:k]
     with timed(timings, "fuse_ms"):

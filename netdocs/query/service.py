@@ -12,10 +12,20 @@ import psycopg
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.base import Embedder
 from netdocs.errors import ConfigError
-from netdocs.query.access import allowed_tags
+from netdocs.query.access import Access, given_policy, resolve_access
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text, search
 from netdocs.query.timing import timed
+
+
+def _open(settings: Settings) -> psycopg.Connection:
+    """An autocommit connection to the configured index."""
+    from netdocs.db import connect, database_url
+    from netdocs.store.schema import migrate
+
+    url = database_url(settings)
+    migrate(url)  # a never-ingested database gets the schema (and pgvector)
+    return connect(url, autocommit=True)
 
 
 class SearchService:
@@ -40,13 +50,10 @@ class SearchService:
         self.allowed = allowed
         self._owns_conn = conn is None
         if conn is None:
-            from netdocs.db import connect, database_url
-            from netdocs.store.schema import migrate
-
-            url = database_url(self.settings)
-            migrate(url)  # a never-ingested database gets the schema (and pgvector)
-            conn = connect(url, autocommit=True)
+            conn = _open(self.settings)
         self.conn = conn
+        #: How the tag set was resolved (set by ``for_role``; None when built directly).
+        self.access: Access | None = None
         self._embedder = embedder
         self._lock = threading.Lock()
         self._model: tuple[str, int] | None = None
@@ -62,11 +69,25 @@ class SearchService:
         conn: psycopg.Connection | None = None,
         embedder: Embedder | None = None,
     ) -> SearchService:
-        """A service for ``role`` (default NETDOCS_ROLE) under ``policy`` (NETDOCS_POLICY)."""
+        """A service for ``role`` (default NETDOCS_ROLE) under ``policy`` (default
+        NETDOCS_POLICY, else the policy stored in the index); fails closed, see
+        ``netdocs.query.access``."""
         settings = settings or get_settings()
-        allowed = allowed_tags(settings, role, policy)  # AccessDenied before connecting
-        service = cls(allowed, settings=settings, conn=conn, embedder=embedder)
-        service.role = role if role is not None else settings.role
+        given = given_policy(settings, policy)
+        if given is not None:  # an unknown role fails before connecting
+            given.allowed_tags(role if role is not None else settings.role)
+        owns = conn is None
+        conn = conn if conn is not None else _open(settings)
+        try:
+            access = resolve_access(conn, settings, role, given)
+        except BaseException:
+            if owns:
+                conn.close()
+            raise
+        service = cls(access.allowed, settings=settings, conn=conn, embedder=embedder)
+        service._owns_conn = owns
+        service.access = access
+        service.role = access.role
         return service
 
     @property
@@ -128,7 +149,15 @@ class SearchService:
                 with timed(timings, "embed_ms"):
                     vector = self.embed_query(text)
             return search(
-                self.conn, text, vector, self.allowed, k, mode, dim=model[1], timings=timings
+                self.conn,
+                text,
+                vector,
+                self.allowed,
+                k,
+                mode,
+                dim=model[1],
+                timings=timings,
+                stale_max_age=self.settings.stale_max_age,
             )
 
     def close(self) -> None:

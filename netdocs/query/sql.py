@@ -7,7 +7,8 @@ the one formatted number is the embedding dimension, an ``int`` read from ``inde
 which must be a literal for the HNSW expression index ``(embedding::vector(DIM))`` to match.
 
 Parameters are named in each builder's docstring; the dense ones are ``q`` (query vector),
-``n`` (rows), ``allowed`` (text[]), ``cap`` and ``ef`` (text).
+``n`` (rows), ``allowed`` (text[]), ``cap`` and ``ef`` (text); every ranking and counting
+statement also takes ``stale_max_age`` (an interval, see ``_FRESH``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from __future__ import annotations
 from psycopg import sql
 
 _ACL = sql.SQL(" AND c.tags && %(allowed)s::text[]")
+#: A chunk of a document served from an older version for longer than the maximum age
+#: (``stale_max_age``, an interval) is withdrawn from every result, whatever the role.
+_FRESH = sql.SQL(
+    " AND (c.stale_since IS NULL OR c.stale_since > now() - %(stale_max_age)s::interval)"
+)
 _COLUMNS = sql.SQL("c.chunk_id, c.doc_id, c.heading, c.heading_path, c.text")
 
 #: pgvector 0.8: keep scanning the HNSW graph until enough rows pass the WHERE clause.
@@ -31,7 +37,7 @@ FULLTEXT_SETTINGS = sql.SQL("SELECT set_config('random_page_cost', '1.1', true)"
 
 
 def _acl(restricted: bool) -> sql.Composable:
-    return _ACL if restricted else sql.SQL("")
+    return sql.Composed([_ACL, _FRESH]) if restricted else _FRESH
 
 
 def dense_sql(dim: int, *, restricted: bool, exact: bool = False) -> sql.Composed:
@@ -94,7 +100,7 @@ def permitted_count_sql() -> sql.Composed:
     """How many chunks the tag set may see, counting at most ``%(cap)s`` (cheap, bounded)."""
     return sql.SQL(
         "SELECT count(*) FROM (SELECT 1 FROM chunks c WHERE true{acl} LIMIT %(cap)s) s"
-    ).format(acl=_ACL)
+    ).format(acl=_acl(True))
 
 
 def visible_count_sql(*, restricted: bool) -> sql.Composed:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 
 from netdocs.store.breakers import load_breakers
+from netdocs.store.policy_store import load_stored_policy
 from netdocs.store.schema import recorded_model
+from netdocs.store.stale import list_stale
 
 
 def fingerprint(conn: psycopg.Connection) -> str:
@@ -26,8 +29,10 @@ def fingerprint(conn: psycopg.Connection) -> str:
     return digest.hexdigest()
 
 
-def status(conn: psycopg.Connection) -> dict[str, Any]:
-    """The ``netdocs status`` facts."""
+def status(
+    conn: psycopg.Connection, stale_max_age: timedelta = timedelta(days=7)
+) -> dict[str, Any]:
+    """The ``netdocs status`` facts (``stale``: documents served from an older version)."""
     model = recorded_model(conn)
     docs = conn.execute("SELECT count(*) FROM documents").fetchone()
     chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()
@@ -36,6 +41,7 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         " ORDER BY finished_at DESC LIMIT 1"
     ).fetchone()
     quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()
+    stored = load_stored_policy(conn)
     result = {
         "documents": int(docs[0]) if docs else 0,
         "chunks": int(chunks[0]) if chunks else 0,
@@ -46,6 +52,8 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         "quarantined": int(quarantined[0]) if quarantined else 0,
         "index_fingerprint": fingerprint(conn),
         "breakers": load_breakers(conn),
+        "policy_sha256": stored.sha256 if stored else None,
+        "stale": [s.to_json() for s in list_stale(conn, stale_max_age)],
     }
     conn.commit()
     return result

@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 
 from netdocs.embedding.base import Vectors
+from netdocs.sources import meta_hash
 from netdocs.types import Chunk, SourceDoc, StoredDoc
 
 
@@ -62,7 +63,8 @@ def commit_document(
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (doc_id) DO UPDATE SET"
             " content_hash = EXCLUDED.content_hash, meta_hash = EXCLUDED.meta_hash,"
             " tags = EXCLUDED.tags, chunk_count = EXCLUDED.chunk_count,"
-            " run_id = EXCLUDED.run_id, updated_at = now()",
+            " run_id = EXCLUDED.run_id, updated_at = now(),"
+            " stale_since = NULL, stale_reason = NULL",
             (doc.doc_id, doc.content_hash, doc.meta_hash, tags, len(chunks), run_id),
         )
         cur.execute(
@@ -75,7 +77,10 @@ def commit_document(
         stats.kept = len(kept)
         moved = [(c.ordinal, tags, c.chunk_id) for c in chunks if c.chunk_id in kept]
         if moved:
-            cur.executemany("UPDATE chunks SET ordinal = %s, tags = %s WHERE chunk_id = %s", moved)
+            cur.executemany(
+                "UPDATE chunks SET ordinal = %s, tags = %s, stale_since = NULL WHERE chunk_id = %s",
+                moved,
+            )
         rows = [
             (
                 c.chunk_id,
@@ -106,13 +111,19 @@ def commit_document(
 
 def update_metadata(conn: psycopg.Connection, doc: SourceDoc, run_id: UUID) -> None:
     """Tags changed, text did not: update the stored rows, no re-embedding."""
+    retag(conn, doc.doc_id, doc.tags, run_id)
+
+
+def retag(conn: psycopg.Connection, doc_id: str, tags: Sequence[str], run_id: UUID) -> None:
+    """Give the stored version of ``doc_id`` (document row and chunks) ``tags``, whatever
+    its content; the content hash is kept, so a changed text is still re-processed."""
     with conn.transaction():
         conn.execute(
             "UPDATE documents SET meta_hash = %s, tags = %s, run_id = %s, updated_at = now()"
             " WHERE doc_id = %s",
-            (doc.meta_hash, list(doc.tags), run_id, doc.doc_id),
+            (meta_hash(tags), list(tags), run_id, doc_id),
         )
-        conn.execute("UPDATE chunks SET tags = %s WHERE doc_id = %s", (list(doc.tags), doc.doc_id))
+        conn.execute("UPDATE chunks SET tags = %s WHERE doc_id = %s", (list(tags), doc_id))
 
 
 def delete_documents(conn: psycopg.Connection, doc_ids: Sequence[str]) -> int:

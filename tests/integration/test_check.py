@@ -30,7 +30,7 @@ def test_check_detects_and_repairs_drift(
     first = ingest(path=str(docs_dir))
     assert not first["failed"]
     code, report = _check(capsys)
-    assert code == 0 and report == {"clean": True, "drift": [], "repaired": []}
+    assert code == 0 and report == {"clean": True, "drift": [], "repaired": [], "stale": []}
     with connection(db_url) as conn:
         expected = fingerprint(conn)
         docs = [

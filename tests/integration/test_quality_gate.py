@@ -25,29 +25,31 @@ def test_bad_documents_are_quarantined_and_retried_after_a_change(
     docs_dir: Path, db_url: str
 ) -> None:
     (docs_dir / "control.md").write_text("# Notes\n\nthe bell \x07 rings and \x1b[31m is red\n")
+    # A front-matter tag outside the policy's front_matter_tags (here also outside the
+    # vocabulary) is ignored with a warning: the document is indexed with its rule tags.
     (docs_dir / "tagged.md").write_text("---\ntags: [secret_sauce]\n---\n# Tagged\n\ntext\n")
     first = run(docs_dir)
     failed = {f["path"]: f["error"] for f in first["failed"]}
-    assert set(failed) == {"control.md", "tagged.md"}
+    assert set(failed) == {"control.md"}
     assert "control" in failed["control.md"].lower()
-    assert "secret_sauce" in failed["tagged.md"] or "vocabulary" in failed["tagged.md"]
-    assert first["quarantined"] == 2 and first["committed"] == first["new"] - 2
+    assert any("tagged.md" in m and "secret_sauce" in m for m in first["messages"])
+    assert first["quarantined"] == 1 and first["committed"] == first["new"] - 1
     with connection(db_url) as conn:
         stored = {r[0] for r in conn.execute("SELECT doc_id FROM documents")}
         quarantined = dict(conn.execute("SELECT doc_id, reasons FROM quarantine").fetchall())
-    assert "control.md" not in stored and "tagged.md" not in stored
-    assert len(stored) == first["new"] - 2
+    assert "control.md" not in stored and "tagged.md" in stored
+    assert len(stored) == first["new"] - 1
     reasons = quarantined["control.md"]
     assert reasons[0]["expectation"] and reasons[0]["sample_values"]
 
     again = run(docs_dir)  # unchanged: not re-processed, still reported
-    assert {f["path"] for f in again["failed"]} == {"control.md", "tagged.md"}
+    assert {f["path"] for f in again["failed"]} == {"control.md"}
     assert again["chunks_embedded"] == 0 and again["quarantined"] == 0
 
     (docs_dir / "control.md").write_text("# Notes\n\nthe bell rings\n")
     fixed = run(docs_dir)
-    assert {f["path"] for f in fixed["failed"]} == {"tagged.md"}
+    assert fixed["failed"] == []
     with connection(db_url) as conn:
         left = {r[0] for r in conn.execute("SELECT doc_id FROM quarantine")}
         docs = {r[0] for r in conn.execute("SELECT doc_id FROM documents")}
-    assert left == {"tagged.md"} and "control.md" in docs
+    assert left == set() and "control.md" in docs

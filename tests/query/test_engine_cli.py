@@ -148,8 +148,11 @@ def test_role_and_policy_from_the_environment(capsys, monkeypatch) -> None:
     assert run(capsys, "search", "BGP peer", "--json")[0] == 2
 
 
-def test_without_a_policy_everything_is_visible(capsys) -> None:
-    code, out, _ = run(capsys, "search", "BGP", "--json", "--k", "10", "--role", "helpdesk")
+def test_without_any_policy_a_role_is_refused_and_no_role_sees_everything(capsys) -> None:
+    # This index has no stored policy and none is given: a role cannot be checked.
+    code, out, err = run(capsys, "search", "BGP", "--json", "--k", "10", "--role", "helpdesk")
+    assert code == 2 and not out and "no access policy" in err
+    code, out, _ = run(capsys, "search", "BGP", "--json", "--k", "10")
     assert code == 0 and {r["path"] for r in out["results"]} == set(DOCS)
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from netdocs.db import connect
 from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.query import sql
+from netdocs.query.search import DEFAULT_STALE_MAX_AGE as STALE
 from netdocs.query.search import clean_text, dense_hits, fulltext_hits, search
 from netdocs.query.terms import quote_lexeme
 
@@ -168,7 +169,9 @@ def forced_index(conn: psycopg.Connection, on: bool) -> Iterator[None]:
 
 def _plan(conn: psycopg.Connection, vec: np.ndarray) -> str:
     stmt = psycopg.sql.SQL("EXPLAIN ") + sql.dense_sql(384, restricted=True)
-    rows = conn.execute(stmt, {"q": vec, "n": 10, "allowed": ["rare"]}).fetchall()
+    rows = conn.execute(
+        stmt, {"q": vec, "n": 10, "allowed": ["rare"], "stale_max_age": STALE}
+    ).fetchall()
     return "\n".join(r[0] for r in rows)
 
 
@@ -204,7 +207,7 @@ def test_iterative_index_scan_alone_fills_k(plain_conn, rare_rows, k) -> None:
             plain_conn.execute(sql.SCAN_SETTINGS, {"ef": "64"})
             rows = plain_conn.execute(
                 sql.dense_sql(384, restricted=True),
-                {"q": rare_rows[probe], "n": k, "allowed": ["rare"]},
+                {"q": rare_rows[probe], "n": k, "allowed": ["rare"], "stale_max_age": STALE},
             ).fetchall()
         assert len(rows) == k
 
@@ -215,7 +218,7 @@ def test_without_iterative_scan_the_index_would_lose_rows(plain_conn, rare_rows)
         plain_conn.execute("SET LOCAL hnsw.iterative_scan = off")
         rows = plain_conn.execute(
             sql.dense_sql(384, restricted=True),
-            {"q": rare_rows[1], "n": RARE, "allowed": ["rare"]},
+            {"q": rare_rows[1], "n": RARE, "allowed": ["rare"], "stale_max_age": STALE},
         ).fetchall()
     assert len(rows) < RARE
 

@@ -56,6 +56,15 @@ def test_unknown_role_names_the_roles() -> None:
             "rules[0].tags",
         ),
         ([], "<top level>"),
+        ({"roles": {"a": {"allow": ["*"]}}, "front_matter_tags": "faq"}, "front_matter_tags"),
+        (
+            {
+                "roles": {"a": {"allow": ["*"]}},
+                "tag_vocabulary": {"faq": ""},
+                "front_matter_tags": ["faq", "vpn"],
+            },
+            "front_matter_tags",
+        ),
     ],
 )
 def test_bad_policy_names_field(data: object, field: str) -> None:

@@ -5,13 +5,12 @@ import pytest
 from netdocs.policy import parse_policy
 from netdocs.sources import scan, split_front_matter
 
-POLICY = parse_policy(
-    {
-        "tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
-        "roles": {"admin": {"allow": ["*"]}},
-        "rules": [{"glob": "faq/**", "tags": ["faq"]}, {"glob": "**", "tags": ["configs"]}],
-    },
-)
+POLICY_DATA: dict[str, object] = {
+    "tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
+    "roles": {"admin": {"allow": ["*"]}},
+    "rules": [{"glob": "faq/**", "tags": ["faq"]}, {"glob": "**", "tags": ["configs"]}],
+}
+POLICY = parse_policy(POLICY_DATA)
 
 
 def make_tree(root: Path) -> None:
@@ -30,11 +29,11 @@ def make_tree(root: Path) -> None:
 def test_scan_reports_each_bad_file_and_keeps_the_rest(tmp_path: Path) -> None:
     make_tree(tmp_path)
     result = scan(tmp_path, POLICY)
-    assert sorted(d.doc_id for d in result.docs) == ["faq/q.md", "notes.txt", "top.md"]
+    # An empty file is a document without text (its indexed version gets no chunks).
+    assert sorted(d.doc_id for d in result.docs) == ["empty.md", "faq/q.md", "notes.txt", "top.md"]
     errors = {f.doc_id: f.error for f in result.failures}
     assert "binary" in errors["binary.md"]
     assert "UTF-8" in errors["latin1.md"]
-    assert "empty" in errors["empty.md"]
     assert "front matter" in errors["bad-front.md"]
     assert "symbolic link" in errors["dangling.md"]
     assert result.complete
@@ -42,10 +41,24 @@ def test_scan_reports_each_bad_file_and_keeps_the_rest(tmp_path: Path) -> None:
 
 def test_tags_from_rules_and_front_matter(tmp_path: Path) -> None:
     make_tree(tmp_path)
-    docs = {d.doc_id: d for d in scan(tmp_path, POLICY).docs}
+    widening = parse_policy(
+        {**POLICY_DATA, "front_matter_tags": ["vpn"]}, "widening.yaml", "front_matter_tags: [vpn]"
+    )
+    result = scan(tmp_path, widening)
+    docs = {d.doc_id: d for d in result.docs}
     assert docs["faq/q.md"].tags == ("faq",)
-    assert docs["top.md"].tags == ("configs", "vpn")
+    assert docs["top.md"].tags == ("configs", "vpn") and docs["top.md"].ignored_tags == ()
     assert docs["faq/q.md"].meta_hash != docs["top.md"].meta_hash
+    assert result.warnings == []
+
+
+def test_front_matter_tags_outside_the_allow_list_are_ignored(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    result = scan(tmp_path, POLICY)  # no front_matter_tags: front matter adds nothing
+    docs = {d.doc_id: d for d in result.docs}
+    assert docs["top.md"].tags == ("configs",) and docs["top.md"].ignored_tags == ("vpn",)
+    assert len(result.warnings) == 1
+    assert "top.md" in result.warnings[0] and "vpn" in result.warnings[0]
 
 
 def test_oversized_file(tmp_path: Path) -> None:
