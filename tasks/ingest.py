@@ -23,7 +23,8 @@ from netdocs.policy import Policy, load_policy
 from netdocs.resilience import CircuitBreaker, breaker_snapshots
 from netdocs.store import writer
 from netdocs.store.breakers import load_snapshots, save_breakers
-from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
+from netdocs.store.generation import Rebuild, prepare_model
+from netdocs.store.schema import drop_vector_index, ensure_vector_index, migrate
 from tasks.retry import retry_transient
 
 RETRIES = dict(
@@ -49,8 +50,8 @@ def start_database(settings: Settings) -> str:
 
 
 @task(name="prepare-index", **RETRIES)  # type: ignore[call-overload]
-def prepare_index(url: str, settings: Settings) -> str | None:
-    """Record the embedding model (a change empties the index: the message says so)."""
+def prepare_index(url: str, settings: Settings, reembed: bool = False) -> Rebuild | None:
+    """Record the embedding model; a different one is a rebuild (``reembed``) or refused."""
     embedder = get_embedder(settings)
     with connection(url) as conn:
         breaker = getattr(embedder, "breaker", None)
@@ -58,7 +59,7 @@ def prepare_index(url: str, settings: Settings) -> str | None:
             recorded = load_snapshots(conn).get(breaker.provider)
             if recorded is not None:
                 breaker.restore(recorded)
-        return ensure_model(conn, embedder.model_id, embedder.dim)
+        return prepare_model(conn, embedder.model_id, embedder.dim, reembed=reembed)
 
 
 @task(name="vector-index", **RETRIES)  # type: ignore[call-overload]

@@ -57,6 +57,8 @@ class RunStats(BatchStats):
     deleted: int = 0
     duration_s: float = 0.0
     messages: list[str] = field(default_factory=list)
+    # branch model: an embedding-model rebuild's progress ({from, to, status, ...}), if any
+    rebuild: dict[str, Any] = field(default_factory=dict)
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""

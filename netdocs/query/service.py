@@ -38,11 +38,18 @@ class SearchService:
         self._owns_conn = conn is None
         if conn is None:
             from netdocs.db import connect, database_url
-            from netdocs.store.schema import migrate
+            from netdocs.store.schema import require_schema
 
             url = database_url(self.settings)
-            migrate(url)  # a never-ingested database gets the schema (and pgvector)
-            conn = connect(url, autocommit=True)
+            conn = connect(url, autocommit=True, vector=False)
+            try:  # never migrate here: a SELECT-only role must be able to search
+                require_schema(conn)
+                from pgvector.psycopg import register_vector
+
+                register_vector(conn)
+            except BaseException:
+                conn.close()
+                raise
         self.conn = conn
         self._embedder = embedder
         self._lock = threading.Lock()
@@ -72,7 +79,7 @@ class SearchService:
 
             try:
                 self._model = recorded_model(self.conn)
-            except psycopg.errors.UndefinedTable:  # never migrated: nothing ingested
+            except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
                 if not self.conn.autocommit:
                     self.conn.rollback()
                 self._model = None
@@ -81,11 +88,15 @@ class SearchService:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder (built on first use) -- it must be the one the index was built with."""
+        """The embedder of the index's recorded model (built on first use). While a rebuild
+        to another configured model is pending, questions keep the served model."""
         if self._embedder is None:
-            from netdocs.embedding.factory import get_embedder
+            from netdocs.embedding.factory import embedder_for_model, get_embedder
 
-            self._embedder = get_embedder(self.settings, purpose="query")
+            model = self.index_model
+            if model is None:
+                return get_embedder(self.settings, purpose="query")
+            self._embedder = embedder_for_model(self.settings, *model, purpose="query")
         return self._embedder
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -26,6 +26,14 @@ def fingerprint(conn: psycopg.Connection) -> str:
     return digest.hexdigest()
 
 
+def _pending(conn: psycopg.Connection) -> str | None:
+    """The model a pending rebuild is building (the index serves the recorded one)."""
+    from netdocs.store.generation import pending_model
+
+    pending = pending_model(conn)
+    return pending[0] if pending else None
+
+
 def status(conn: psycopg.Connection) -> dict[str, Any]:
     """The ``netdocs status`` facts."""
     model = recorded_model(conn)
@@ -46,6 +54,7 @@ def status(conn: psycopg.Connection) -> dict[str, Any]:
         "quarantined": int(quarantined[0]) if quarantined else 0,
         "index_fingerprint": fingerprint(conn),
         "breakers": load_breakers(conn),
+        "embedding_rebuild_pending": _pending(conn),  # branch model
     }
     conn.commit()
     return result
