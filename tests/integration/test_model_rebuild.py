@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from netdocs.db import connection
+from netdocs.store import generation
 from netdocs.store.status import status
-from tests.conftest import SAMPLE, use_db
+from tests.conftest import REPO, SAMPLE, use_db
 from tests.stubs.provider_server import ProviderStub
 
 pytest_plugins = ["tests.stubs.fixtures"]
@@ -177,3 +181,55 @@ def test_failed_rebuild_is_continued_and_equals_a_clean_ingest(
     code, _, _ = _cli(capsys, "ingest", str(sample))
     assert code == 0
     assert _served(clean)[:2] == rebuilt[:2]  # same chunks, same content fingerprint
+
+
+def test_a_rebuild_killed_mid_way_leaves_the_old_generation_serving(
+    sample: Path,
+    db_url: str,
+    cli_env: dict[str, str],
+    provider_stub: ProviderStub,
+) -> None:
+    """SIGKILL the CLI while the provider holds its fourth embedding request."""
+    from tests.integration.conftest import run_cli
+
+    assert run_cli(cli_env, "ingest", str(sample), "--json").code == 0
+    before = _served(db_url)
+    env = {
+        **cli_env,
+        "NETDOCS_EMBEDDING_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test-rebuild",
+        "OPENAI_BASE_URL": provider_stub.openai_base_url,
+        "NETDOCS_DOCS_PER_COMMIT_BATCH": "4",
+    }
+    provider_stub.script("ok", "ok", "ok", "slow:120", route="embeddings")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netdocs.cli", "ingest", str(sample), "--reembed", "--json"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while provider_stub.count("embeddings") < 4 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the rebuild never reached the provider"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert provider_stub.count("embeddings") == 4  # killed mid-way, not finished
+    assert _served(db_url) == before  # the old generation serves, untouched
+    with connection(db_url) as conn:
+        assert generation.pending_model(conn) == (OPENAI, 1536)
+        cached = conn.execute(
+            "SELECT count(*) FROM embedding_cache WHERE model_id = %s", (OPENAI,)
+        ).fetchone()
+    assert cached is not None and cached[0] > 0
+
+    provider_stub.reset()
+    done = run_cli(env, "ingest", str(sample), "--json")  # no --reembed: it is pending
+    assert done.code == 0, done.stderr
+    result = done.json()
+    assert result["rebuild"]["status"] == "completed"
+    assert result["embedding_cache_hits"] >= cached[0]
+    assert _served(db_url)[2:] == (OPENAI, [(1536,)])
