@@ -82,6 +82,8 @@ class RunStats(BatchStats):
         data["duration_s"] = round(self.duration_s, 3)
         data["embed_s"] = round(self.embed_s, 3)
         data["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
+        if not data.get("rebuild"):
+            data.pop("rebuild", None)  # only during an embedding-model change
         first = [k for k in JSON_ORDER if k in data]
         return {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
 

@@ -64,10 +64,10 @@ def prepare_model(
 ) -> Rebuild | None:
     """Record the model of a new index, or decide what a different model means.
 
-    Same model (or none recorded yet): None, and any pending rebuild to another model is
-    abandoned. A different model: a :class:`Rebuild` when ``reembed`` is set or a rebuild
-    to this model is already pending; otherwise :class:`ModelChangeRefused`. Nothing served
-    changes here.
+    Same model (or none recorded yet, or an index without chunks): None, and any pending
+    rebuild to another model is abandoned. A different model: a :class:`Rebuild` when
+    ``reembed`` is set or a rebuild to this model is already pending; otherwise
+    :class:`ModelChangeRefused`. Nothing served changes here.
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -79,6 +79,12 @@ def prepare_model(
                 _record(conn, model_id, dim)
             return None
         old_model, old_dim = current
+        if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM chunks)").fetchone() == (True,):
+            conn.execute(f"DROP INDEX IF EXISTS {_index_name(old_dim)}")  # nothing to rebuild
+            conn.execute("DELETE FROM index_meta WHERE key = %s", (PENDING_KEY,))
+            ensure_vector_index(conn, dim)
+            _record(conn, model_id, dim)
+            return None
         if not reembed and pending_model(conn) != (model_id, dim):
             raise ModelChangeRefused(
                 f"the index was built with {old_model} ({old_dim}-d) but the configured "
