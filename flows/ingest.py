@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.rebuild import run_rebuild
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
 from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
@@ -153,8 +154,12 @@ def ingest(
     policy: str | None = None,
     full: bool = False,
     allow_mass_delete: bool = False,
+    reembed: bool = False,
 ) -> dict[str, Any]:
-    """Bring the index in step with the folder ``path``; returns the run summary."""
+    """Bring the index in step with the folder ``path``; returns the run summary.
+
+    ``reembed``: the configured embedding model may differ from the index's; the run then
+    builds the new vectors beside the served ones (see flows/rebuild.py)."""
     started = time.perf_counter()
     logger = get_run_logger()
     settings = get_settings()
@@ -167,13 +172,23 @@ def ingest(
     run_id = uuid.UUID(stats.run_id)
     url = t.start_database(settings)
     with run_lock(url):
-        reset = t.prepare_index(url, settings)
-        if reset:
-            logger.warning(reset)
-            stats.messages.append(reset)
+        rebuild = t.prepare_index(url, settings, reembed)
         t.record_run(url, run_id, "running", {}, str(root))
         try:
-            _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
+            if rebuild is None:
+                _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
+            else:
+                run_rebuild(
+                    url,
+                    root,
+                    given,
+                    settings,
+                    allow_mass_delete,
+                    run_id,
+                    stats,
+                    rebuild,
+                    _progress,
+                )
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
             ended: dict[type[BaseException], str] = {
@@ -185,9 +200,8 @@ def ingest(
             raise
         stats.duration_s = time.perf_counter() - started
         price_run(stats, get_embedder(settings).model_id, settings)
-        t.record_run(
-            url, run_id, "failed" if stats.failed else "completed", stats.to_json(), str(root)
-        )
+        ok = not stats.failed and stats.rebuild.get("status", "completed") == "completed"
+        t.record_run(url, run_id, "completed" if ok else "failed", stats.to_json(), str(root))
     create_markdown_artifact(
         key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
     )

@@ -85,6 +85,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             policy=str(args.policy) if args.policy else None,
             full=args.full,
             allow_mass_delete=args.allow_mass_delete,
+            reembed=args.reembed,
         )
     finally:
         if bar:
@@ -94,7 +95,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         _print_ingest(result)
-    return 1 if result["failed"] else 0
+    pending = result.get("rebuild", {}).get("status") == "pending"
+    return 1 if result["failed"] or pending else 0
 
 
 def _print_ingest(r: dict[str, Any]) -> None:
@@ -168,9 +170,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def cmd_db_stop(args: argparse.Namespace) -> int:
-    """Stop the embedded PostgreSQL server."""
+def cmd_db(args: argparse.Namespace) -> int:
+    """``db stop``: stop the embedded PostgreSQL; ``db migrate``: apply the schema."""
     from netdocs.config import get_settings
+
+    if args.action == "migrate":
+        from netdocs.db import database_url
+        from netdocs.store.schema import migrate
+
+        print(f"schema version {migrate(database_url(get_settings())):03d}")
+        return 0
     from netdocs.db import stop_embedded
 
     print("stopped" if stop_embedded(get_settings()) else "not running")
@@ -192,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow deleting more than NETDOCS_MASS_DELETE_RATIO of the index",
     )
+    p.add_argument(
+        "--reembed",
+        action="store_true",
+        help="the embedding model changed: build its vectors beside the served ones and "
+        "switch when complete (without it such a run is refused)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ingest)
 
@@ -204,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("db", help="the embedded database")
-    p.add_argument("action", choices=["stop"])
-    p.set_defaults(func=cmd_db_stop)
+    p = sub.add_parser("db", help="the database: apply the schema, stop the embedded server")
+    p.add_argument("action", choices=["migrate", "stop"])
+    p.set_defaults(func=cmd_db)
 
     from netdocs.query.cli import register  # search / ask
 

@@ -2,7 +2,9 @@
 
     NetdocsError
     ├── ConfigError            bad settings or policy file (names the field / file)
+    │   └── ModelChangeRefused a different embedding model without --reembed
     ├── DatabaseError          database unreachable, pgvector missing, migration failed
+    │   └── SchemaOutdated     the query path found a schema that needs migrations
     ├── DocumentError          one document cannot be processed (names the file)
     │   └── ValidationFailed   the data-quality gate rejected a document's chunks
     ├── EmbeddingError         the embedding model or provider failed
@@ -29,6 +31,14 @@ class ConfigError(NetdocsError):
 
 class DatabaseError(NetdocsError):
     """The database cannot be used (unreachable, no pgvector, migration failed)."""
+
+
+class SchemaOutdated(DatabaseError):
+    """The database lacks migrations; read-only commands never apply them."""
+
+
+class ModelChangeRefused(ConfigError):
+    """The configured embedding model differs from the index's and --reembed was not given."""
 
 
 class DocumentError(NetdocsError):

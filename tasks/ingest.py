@@ -24,8 +24,9 @@ from netdocs.policy import Policy, load_policy
 from netdocs.resilience import CircuitBreaker, breaker_snapshots
 from netdocs.store import writer
 from netdocs.store.breakers import load_snapshots, save_breakers
+from netdocs.store.generation import Rebuild, prepare_model
 from netdocs.store.policy_store import load_stored_policy, store_policy
-from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
+from netdocs.store.schema import drop_vector_index, ensure_vector_index, migrate
 from netdocs.store.stale import StaleDoc, list_stale, mark_stale
 from tasks.retry import retry_transient
 
@@ -52,8 +53,8 @@ def start_database(settings: Settings) -> str:
 
 
 @task(name="prepare-index", **RETRIES)  # type: ignore[call-overload]
-def prepare_index(url: str, settings: Settings) -> str | None:
-    """Record the embedding model (a change empties the index: the message says so)."""
+def prepare_index(url: str, settings: Settings, reembed: bool = False) -> Rebuild | None:
+    """Record the embedding model; a different one is a rebuild (``reembed``) or refused."""
     embedder = get_embedder(settings)
     with connection(url) as conn:
         breaker = getattr(embedder, "breaker", None)
@@ -61,7 +62,7 @@ def prepare_index(url: str, settings: Settings) -> str | None:
             recorded = load_snapshots(conn).get(breaker.provider)
             if recorded is not None:
                 breaker.restore(recorded)
-        return ensure_model(conn, embedder.model_id, embedder.dim)
+        return prepare_model(conn, embedder.model_id, embedder.dim, reembed=reembed)
 
 
 @task(name="vector-index", **RETRIES)  # type: ignore[call-overload]

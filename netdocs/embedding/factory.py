@@ -90,3 +90,49 @@ def get_embedder(settings: Settings, purpose: Purpose = "bulk") -> Embedder:
         if key not in _instances:
             _instances[key] = _build(settings, purpose)
         return _instances[key]
+
+
+def _variants(settings: Settings, model_id: str) -> list[Settings]:
+    """Settings that may build ``model_id`` (same settings, another provider or variant)."""
+    if model_id.startswith("local/"):
+        from netdocs.embedding.local import model_id_for
+
+        return [
+            settings.model_copy(update={"embedding_provider": "local", "local_precision": p})
+            for p in ("fp32", "int8")
+            if model_id_for(p) == model_id
+        ]
+    if model_id.startswith("openai/"):
+        name = model_id.rpartition("@")[0].rpartition("/")[2]
+        update = {"embedding_provider": "openai", "openai_embedding_model": name}
+        return [settings.model_copy(update=update)]
+    return []
+
+
+def embedder_for_model(
+    settings: Settings, model_id: str, dim: int, purpose: Purpose = "query"
+) -> Embedder:
+    """An embedder giving ``model_id``'s vectors: the configured one when it is that model,
+    else one built from the same settings with the provider/variant that model needs (the
+    index keeps serving its recorded model while a rebuild to the configured one is pending).
+    Raises ConfigError, naming both models, when no such embedder can be built here."""
+    if model_id == f"hashing/bow@{dim}":
+        from netdocs.embedding.hashing import HashingEmbedder
+
+        return HashingEmbedder(dim=dim)
+    reason = "this version of netdocs has no embedder of that name"
+    for variant in _variants(settings, model_id):
+        try:
+            emb = get_embedder(variant, purpose)
+        except ConfigError as e:
+            reason = str(e)
+            continue
+        if (emb.model_id, emb.dim) == (model_id, dim):
+            return emb
+        reason = f"the current settings build {emb.model_id} ({emb.dim}-d) instead"
+    raise ConfigError(
+        f"the index was built with {model_id} ({dim}-d), which questions must be embedded "
+        f"with, and no embedder for it can be built with the current settings "
+        f"(NETDOCS_EMBEDDING_PROVIDER={settings.embedding_provider}): {reason}. Configure "
+        "the index's model, or finish the rebuild with `netdocs ingest PATH --reembed`"
+    )

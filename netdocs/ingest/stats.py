@@ -66,6 +66,8 @@ class RunStats(BatchStats):
     saved_cost_usd: float | None = None
     #: Documents served from an older version: {path, reason, since, withdrawn}.
     stale: list[dict[str, Any]] = field(default_factory=list)
+    # branch model: an embedding-model rebuild's progress ({from, to, status, ...}), if any
+    rebuild: dict[str, Any] = field(default_factory=dict)
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -93,6 +95,8 @@ class RunStats(BatchStats):
         data["duration_s"] = round(self.duration_s, 3)
         data["embed_s"] = round(self.embed_s, 3)
         data["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
+        if not data.get("rebuild"):
+            data.pop("rebuild", None)  # only during an embedding-model change
         first = [k for k in JSON_ORDER if k in data]
         return {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
 

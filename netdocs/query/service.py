@@ -19,13 +19,22 @@ from netdocs.query.timing import timed
 
 
 def _open(settings: Settings) -> psycopg.Connection:
-    """An autocommit connection to the configured index."""
-    from netdocs.db import connect, database_url
-    from netdocs.store.schema import migrate
+    """An autocommit connection to the configured index, whose schema must be current.
 
-    url = database_url(settings)
-    migrate(url)  # a never-ingested database gets the schema (and pgvector)
-    return connect(url, autocommit=True)
+    Never migrates: a SELECT-only role must be able to search (``netdocs db migrate``)."""
+    from netdocs.db import connect, database_url
+    from netdocs.store.schema import require_schema
+
+    conn = connect(database_url(settings), autocommit=True, vector=False)
+    try:
+        require_schema(conn)
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class SearchService:
@@ -98,7 +107,7 @@ class SearchService:
 
             try:
                 self._model = recorded_model(self.conn)
-            except psycopg.errors.UndefinedTable:  # never migrated: nothing ingested
+            except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
                 if not self.conn.autocommit:
                     self.conn.rollback()
                 self._model = None
@@ -107,11 +116,15 @@ class SearchService:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder (built on first use) -- it must be the one the index was built with."""
+        """The embedder of the index's recorded model (built on first use). While a rebuild
+        to another configured model is pending, questions keep the served model."""
         if self._embedder is None:
-            from netdocs.embedding.factory import get_embedder
+            from netdocs.embedding.factory import embedder_for_model, get_embedder
 
-            self._embedder = get_embedder(self.settings, purpose="query")
+            model = self.index_model
+            if model is None:
+                return get_embedder(self.settings, purpose="query")
+            self._embedder = embedder_for_model(self.settings, *model, purpose="query")
         return self._embedder
 
     def embed_query(self, text: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from importlib import resources
 import psycopg
 
 from netdocs.db import connect, redact
-from netdocs.errors import DatabaseError
+from netdocs.errors import DatabaseError, SchemaOutdated
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,34 @@ def migrate(url: str) -> int:
         return max(done) if done else 0
 
 
+def missing_migrations(conn: psycopg.Connection) -> list[int]:
+    """Packaged migrations this database lacks (all of them when it has no schema).
+
+    Read-only: the query path calls it instead of migrating, so a SELECT-only role works.
+    """
+    try:
+        with conn.transaction():
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    except psycopg.errors.UndefinedTable:
+        done = set()
+    return [v for v, _ in _migrations() if v not in done]
+
+
+def require_schema(conn: psycopg.Connection) -> None:
+    """Raise ``SchemaOutdated`` (saying what to run) unless every migration is applied."""
+    missing = missing_migrations(conn)
+    if missing:
+        what = (
+            "has no netdocs schema"
+            if len(missing) == len(_migrations())
+            else (f"lacks schema migration(s) {', '.join(f'{v:03d}' for v in missing)}")
+        )
+        raise SchemaOutdated(
+            f"the database {what}; searching never changes it: run `netdocs db migrate` "
+            "(or `netdocs ingest PATH`) as a user allowed to create tables, then search again"
+        )
+
+
 def _index_name(dim: int) -> str:
     return f"chunks_embedding_hnsw_{dim}"
 
@@ -72,35 +100,16 @@ def recorded_model(conn: psycopg.Connection) -> tuple[str, int] | None:
     return rows["embedding_model"], int(rows["embedding_dim"])
 
 
-def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> str | None:
-    """Record the embedding model; if it differs from the stored one, empty the index.
+def ensure_model(conn: psycopg.Connection, model_id: str, dim: int) -> None:
+    """Record the embedding model of a new index (or check it is the recorded one).
 
-    Returns a message when the index was reset (the caller says so), else None. The HNSW
+    A different model never empties the index: it raises ``ModelChangeRefused`` (an ingest
+    rebuilds beside the served vectors instead, see ``netdocs.store.generation``). The HNSW
     index is an expression index on ``embedding::vector(dim)`` so any dimension works.
     """
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        current = recorded_model(conn)
-        if current == (model_id, dim):
-            ensure_vector_index(conn, dim)  # it may have been dropped for a bulk load
-            return None
-        message = None
-        if current is not None:
-            old_model, old_dim = current
-            # TRUNCATE, not DELETE: the new index must not see the old rows' vectors.
-            conn.execute("TRUNCATE chunks, documents, quarantine")
-            conn.execute(f"DROP INDEX IF EXISTS {_index_name(old_dim)}")
-            message = (
-                f"embedding model changed from {old_model} ({old_dim}-d) to {model_id} "
-                f"({dim}-d): the index was emptied and every document will be re-embedded"
-            )
-        ensure_vector_index(conn, dim)
-        conn.execute(
-            "INSERT INTO index_meta (key, value) VALUES ('embedding_model', %s), "
-            "('embedding_dim', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            (model_id, str(dim)),
-        )
-        return message
+    from netdocs.store.generation import prepare_model
+
+    prepare_model(conn, model_id, dim, reembed=False)
 
 
 def ensure_vector_index(conn: psycopg.Connection, dim: int) -> None:

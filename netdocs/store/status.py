@@ -29,6 +29,14 @@ def fingerprint(conn: psycopg.Connection) -> str:
     return digest.hexdigest()
 
 
+def _pending(conn: psycopg.Connection) -> str | None:
+    """The model a pending rebuild is building (the index serves the recorded one)."""
+    from netdocs.store.generation import pending_model
+
+    pending = pending_model(conn)
+    return pending[0] if pending else None
+
+
 def status(
     conn: psycopg.Connection, stale_max_age: timedelta = timedelta(days=7)
 ) -> dict[str, Any]:
@@ -54,6 +62,7 @@ def status(
         "breakers": load_breakers(conn),
         "policy_sha256": stored.sha256 if stored else None,
         "stale": [s.to_json() for s in list_stale(conn, stale_max_age)],
+        "embedding_rebuild_pending": _pending(conn),  # branch model
     }
     conn.commit()
     return result

@@ -140,18 +140,28 @@ def test_mass_delete_is_refused_unless_allowed(docs_dir: Path, db_url: str) -> N
     assert not any(d.startswith("routing/") for d in chunk_ids(db_url).values())
 
 
-def test_changing_the_model_reembeds_everything(
+def test_changing_the_model_is_refused_without_reembed_then_rebuilt(
     docs_dir: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from netdocs.config import get_settings
     from netdocs.embedding import factory
     from netdocs.embedding.hashing import HashingEmbedder
+    from netdocs.errors import ModelChangeRefused
 
     first = run(docs_dir)
+    before = fp(db_url)
     monkeypatch.setattr(factory, "_build", lambda settings, purpose: HashingEmbedder(dim=256))
     factory._instances.clear()
     get_settings.cache_clear()
-    second = run(docs_dir)
+    with pytest.raises(ModelChangeRefused, match="--reembed"):
+        run(docs_dir)
+    assert fp(db_url) == before  # nothing changed
+    second = run(docs_dir, reembed=True)
     factory._instances.clear()
-    assert second["new"] == first["new"] and second["chunks_embedded"] == first["chunks_embedded"]
-    assert any("embedding model changed" in m for m in second["messages"])
+    assert second["rebuild"]["status"] == "completed" and not second["failed"]
+    assert second["chunks_embedded"] == first["chunks_embedded"]
+    assert second["committed"] == first["new"]
+    with connection(db_url) as conn:
+        assert status(conn)["embedding_model"] == "hashing/bow@256"
+        dims = conn.execute("SELECT DISTINCT vector_dims(embedding) FROM chunks").fetchall()
+    assert dims == [(256,)]

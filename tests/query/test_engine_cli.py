@@ -217,6 +217,9 @@ def test_empty_index_says_so(capsys, query_pg, monkeypatch) -> None:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     monkeypatch.setenv("NETDOCS_DATABASE_URL", query_pg.get_uri(database=name))
     get_settings.cache_clear()
+    code, out, err = run(capsys, "search", "BGP", "--json")  # search never migrates
+    assert code == 3 and "netdocs db migrate" in err
+    assert run(capsys, "db", "migrate")[0] == 0
     code, out, err = run(capsys, "search", "BGP", "--json")
     assert code == 0 and out["results"] == [] and "index is empty" in err
 
