@@ -64,7 +64,17 @@ def _as(url: str, role: str) -> str:
     return psycopg.conninfo.make_conninfo("", **{k: v for k, v in info.items() if v})
 
 
-def test_a_select_only_role_can_search(
+#: What a query-only role writes: the answer caches, the audit trail and the query metrics.
+QUERY_LOG_TABLES = (
+    "query_cache",
+    "query_embedding_cache",
+    "cache_counters",
+    "audit_log",
+    "query_metrics",
+)
+
+
+def test_a_role_without_ddl_or_index_writes_can_search(
     tmp_path: Path,
     db_url: str,
     reader: str,
@@ -81,11 +91,15 @@ def test_a_select_only_role_can_search(
         owner.execute(f"GRANT CONNECT ON DATABASE {dbname} TO {reader}")
         owner.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")
         owner.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
-    with (
-        pytest.raises(psycopg.errors.InsufficientPrivilege),  # it really is read-only
-        psycopg.connect(_as(db_url, reader)) as conn,
-    ):
-        conn.execute("CREATE TABLE probe (x int)")
+        owner.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {reader}")
+        for table in QUERY_LOG_TABLES:  # the query path logs; it never changes the index
+            owner.execute(f"GRANT INSERT, UPDATE ON {table} TO {reader}")
+    for statement in ("CREATE TABLE probe (x int)", "UPDATE chunks SET text = text"):
+        with (
+            pytest.raises(psycopg.errors.InsufficientPrivilege),  # no DDL, no index writes
+            psycopg.connect(_as(db_url, reader)) as conn,
+        ):
+            conn.execute(statement)
     code, out, err = _search(capsys, monkeypatch, _as(db_url, reader))
     assert code == 0, err
     assert any(h["path"].startswith("routing/") for h in out["results"])
