@@ -59,10 +59,11 @@ def _run(
     stats.metadata_only = len(ch.metadata_only)
     stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
-    if ch.deleted and not plan.scan.complete:
+    if plan.postponed:
+        folders = "; ".join(f"{k}: {v}" for k, v in list(plan.scan.incomplete.items())[:3])
         stats.messages.append(
-            f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "
-            f"{len(ch.deleted)} deletion(s) postponed"
+            f"{len(plan.postponed)} deletion(s) postponed under folders not fully walked "
+            f"({folders})"
         )
     logger.info(
         "%d scanned: %d new, %d changed, %d unchanged, %d metadata-only, %d to delete",

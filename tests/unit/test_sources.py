@@ -1,9 +1,12 @@
+import os
 from pathlib import Path
 
 import pytest
 
+from netdocs.confine import open_beneath
+
 from netdocs.policy import parse_policy
-from netdocs.sources import scan, split_front_matter
+from netdocs.sources import read_document, scan, split_front_matter
 
 POLICY = parse_policy(
     {
@@ -54,13 +57,83 @@ def test_oversized_file(tmp_path: Path) -> None:
     assert result.failures[0].doc_id == "big.md" and "larger" in result.failures[0].error
 
 
-def test_symlink_loop_makes_scan_incomplete(tmp_path: Path) -> None:
+def test_symlink_loop_makes_only_its_folder_incomplete(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "doc.md").write_text("# d\n\ntext")
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
     result = scan(tmp_path, None)
     assert [d.doc_id for d in result.docs] == ["a/doc.md"]
-    assert not result.complete and "loop" in result.walk_errors[0]
+    assert list(result.incomplete) == ["a/loop"] and "loop" in result.incomplete["a/loop"]
+    assert [f.doc_id for f in result.failures] == ["a/loop"]
+    assert result.held_back("a/loop/doc.md") and result.held_back("a/loop")
+    assert not result.held_back("a/doc.md") and not result.held_back("a/loopy.md")
+
+
+def test_folder_reached_twice_is_walked_once_at_its_real_place(tmp_path: Path) -> None:
+    (tmp_path / "real" / "deep").mkdir(parents=True)
+    (tmp_path / "real" / "deep" / "doc.md").write_text("# d\n\ntext")
+    (tmp_path / "a-link").symlink_to("real", target_is_directory=True)
+    (tmp_path / "b-link").symlink_to(tmp_path / "real" / "deep", target_is_directory=True)
+    (tmp_path / "real" / "sibling").symlink_to("../real/deep", target_is_directory=True)
+    result = scan(tmp_path, None)
+    assert [d.doc_id for d in result.docs] == ["real/deep/doc.md"]
+    assert result.failures == [] and result.complete
+
+
+def test_links_out_of_the_root_are_failures_never_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.md").write_text("# s\n\nsecret")
+    (root / "leak.md").symlink_to(outside / "secret.md")
+    (root / "leak.png").symlink_to(outside / "secret.md")  # not selected: ignored
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    (root / "up").symlink_to("..", target_is_directory=True)  # the root's parent: outside
+    (root / "inside.md").symlink_to("real.md")
+    (root / "real.md").write_text("# r\n\nreal")
+    result = scan(root, None)
+    assert sorted(d.doc_id for d in result.docs) == ["inside.md", "real.md"]
+    errors = {f.doc_id: f.error for f in result.failures}
+    assert errors == dict.fromkeys(["ext", "leak.md", "up"], "outside the docs root")
+    assert result.complete and result.unreadable == set()  # outside: not kept in the index
+    with pytest.raises(ValueError, match="outside the docs root"):
+        read_document(root, "ext/secret.md", None, 1000)
+
+
+def test_open_refuses_a_component_swapped_for_a_link(tmp_path: Path) -> None:
+    """open_beneath gets a path already resolved: any link in it is a swap, not followed."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.md").write_text("secret")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "a").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (tmp_path / "root" / "f.md").symlink_to(tmp_path / "outside" / "x.md")
+    for rel in ("a/x.md", "f.md"):
+        with pytest.raises(ValueError, match="symbolic link"):
+            open_beneath(str(tmp_path / "root"), rel)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    result = scan(tmp_path, None)
+    assert {f.doc_id: f.error for f in result.failures} == {"pipe.md": "not a regular file"}
+
+
+def test_undecodable_names_are_failures_with_a_safe_name(tmp_path: Path) -> None:
+    base = os.fsencode(tmp_path)
+    fd = os.open(base + b"/bad\xff.md", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"# fine\n\ncontent")
+    os.close(fd)
+    os.mkdir(base + b"/dir\xfe")
+    (tmp_path / "ok.md").write_text("# ok\n\ntext")
+    result = scan(tmp_path, None)
+    assert [d.doc_id for d in result.docs] == ["ok.md"]
+    errors = {f.doc_id: f.error for f in result.failures}
+    assert errors == {
+        "bad\\xff.md": "file name is not valid UTF-8",
+        "dir\\xfe": "folder name is not valid UTF-8",
+    }
+    for doc_id in errors:
+        doc_id.encode("utf-8")  # storable
 
 
 def test_exclude_globs(tmp_path: Path) -> None:
