@@ -7,16 +7,20 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from netdocs.config import Settings, get_settings
-from netdocs.errors import ConfigError, MassDeleteRefused
+from netdocs.errors import ConfigError, DatabaseError, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
+from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import run_lock
-from netdocs.ingest.stats import RunStats
+from netdocs.ingest.stats import BatchStats, RunStats
+from netdocs.safetext import safe_name
+from netdocs.types import DocFailure
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -76,7 +80,7 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    t.update_metadata(url, plan, run_id)
+    stats.failed += t.update_metadata(url, plan, run_id)
     bulk = _is_bulk(len(plan.to_process), plan.stored_count)
     if bulk:
         t.vector_index(url, settings, present=False)
@@ -87,7 +91,8 @@ def _run(
         embeds: list[PrefectFuture[Any]] = []
         commits: list[PrefectFuture[Any]] = []
         chunk_prev: PrefectFuture[Any] | None = None
-        for i, batch in enumerate(_batches(plan.to_process, settings.docs_per_commit_batch)):
+        batches = _batches(plan.to_process, settings.docs_per_commit_batch)
+        for i, batch in enumerate(batches):
             ahead = ([chunk_prev] if chunk_prev else []) + (embeds[i - 2 : i - 1] if i >= 2 else [])
             chunked = t.chunk_batch.submit(
                 url,
@@ -104,8 +109,8 @@ def _run(
             chunk_prev = chunked
             embeds.append(embedded)
             commits.append(committed)
-        for future in commits:
-            stats.add_batch(future.result())
+        for batch, future in zip(batches, commits, strict=True):
+            stats.add_batch(_batch_result(future, batch, logger))
         pending = sum(1 for f in stats.failed if f.error == PENDING)
         if pending:
             stats.messages.append(
@@ -121,6 +126,43 @@ def _run(
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
     stats.deleted = len(deletable)
+
+
+def _batch_result(future: PrefectFuture[Any], batch: list[str], logger: Any) -> BatchStats:
+    """A batch's counters; a batch that raised (not for a database outage) fails alone."""
+    try:
+        result: BatchStats = future.result()
+    except (DatabaseError, psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except Exception as e:
+        logger.error("a batch of %d document(s) failed: %s", len(batch), why(e))
+        return BatchStats(failed=[DocFailure(d, f"batch failed: {why(e)}") for d in batch])
+    return result
+
+
+def _finish(
+    url: str,
+    run_id: uuid.UUID,
+    status: str,
+    stats: RunStats,
+    source: str,
+    logger: Any,
+    *,
+    reraise: bool,
+) -> None:
+    """Record the run's end; if its summary cannot be saved, record the status alone."""
+    try:
+        t.record_run(url, run_id, status, stats.to_json(), source)
+        return
+    except Exception as e:
+        logger.error("run summary not saved (%s); recording the status alone", why(e))
+        note = {"run_id": stats.run_id, "messages": [f"summary not saved: {why(e)}"]}
+    try:
+        t.record_run(url, run_id, status, note, source)
+    except Exception:
+        if reraise:
+            raise
+        logger.exception("run %s: status %r not recorded", run_id, status)
 
 
 @flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
@@ -147,18 +189,18 @@ def ingest(
         if reset:
             logger.warning(reset)
             stats.messages.append(reset)
-        t.record_run(url, run_id, "running", {}, str(root))
+        source = safe_name(str(root))
+        t.record_run(url, run_id, "running", {}, source)
         try:
             _run(url, root, policy_path, settings, full, allow_mass_delete, run_id, stats)
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
             status = "refused" if isinstance(e, MassDeleteRefused) else "error"
-            t.record_run(url, run_id, status, stats.to_json(), str(root))
+            _finish(url, run_id, status, stats, source, logger, reraise=False)
             raise
         stats.duration_s = time.perf_counter() - started
-        t.record_run(
-            url, run_id, "failed" if stats.failed else "completed", stats.to_json(), str(root)
-        )
+        status = "failed" if stats.failed else "completed"
+        _finish(url, run_id, status, stats, source, logger, reraise=True)
     create_markdown_artifact(
         key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
     )

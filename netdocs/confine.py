@@ -89,7 +89,9 @@ def walk(root: str, selected: Callable[[str], bool]) -> Walk:
     return out
 
 
-def _bad_name(out: Walk, entry: os.DirEntry[str], safe: str, selected: Callable[[str], bool]) -> None:
+def _bad_name(
+    out: Walk, entry: os.DirEntry[str], safe: str, selected: Callable[[str], bool]
+) -> None:
     if entry.is_dir(follow_symlinks=False):
         out.cut(safe, "folder name is not valid UTF-8")
     elif selected(safe):

@@ -17,6 +17,7 @@ from netdocs.ingest.batch import PreparedBatch, Progress
 from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.batch import embed_batch as stage_embed
+from netdocs.ingest.isolate import try_write
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
@@ -24,6 +25,7 @@ from netdocs.resilience import CircuitBreaker, breaker_snapshots
 from netdocs.store import writer
 from netdocs.store.breakers import load_snapshots, save_breakers
 from netdocs.store.schema import drop_vector_index, ensure_model, ensure_vector_index, migrate
+from netdocs.types import DocFailure
 from tasks.retry import retry_transient
 
 RETRIES = dict(
@@ -101,13 +103,17 @@ def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list
 
 
 @task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
-def update_metadata(url: str, plan: Plan, run_id: UUID) -> int:
-    """Tags changed, text did not: update rows without re-embedding."""
+def update_metadata(url: str, plan: Plan, run_id: UUID) -> list[DocFailure]:
+    """Tags changed, text did not: update rows without re-embedding. A document whose
+    tags the database refuses fails alone (returned)."""
     docs = plan.docs
+    failed = []
     with connection(url) as conn:
         for doc_id in plan.changes.metadata_only:
-            writer.update_metadata(conn, docs[doc_id], run_id)
-    return len(plan.changes.metadata_only)
+            error = try_write(conn, doc_id, writer.update_metadata, docs[doc_id], run_id)
+            if error is not None:
+                failed.append(DocFailure(doc_id, f"tags could not be stored: {error}"))
+    return failed
 
 
 @task(name="read-and-chunk", **RETRIES)  # type: ignore[call-overload]

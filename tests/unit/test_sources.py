@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 
 from netdocs.confine import open_beneath
-
 from netdocs.policy import parse_policy
 from netdocs.sources import read_document, scan, split_front_matter
 
