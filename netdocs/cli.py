@@ -23,6 +23,7 @@ from netdocs.errors import (
     NetdocsError,
     RunLocked,
 )
+from netdocs.safetext import for_terminal
 
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (AccessDenied, 2),
@@ -107,9 +108,9 @@ def _print_ingest(r: dict[str, Any]) -> None:
         f"{r['chunks_reused']} reused, {r['chunks_deleted']} deleted — {r['duration_s']:.1f}s"
     )
     for note in r.get("messages", []):
-        print(f"note: {note}")
+        print(f"note: {for_terminal(note)}")
     for f in r["failed"]:
-        print(f"FAILED {f['path']}: {f['error']}", file=sys.stderr)
+        print(f"FAILED {for_terminal(f['path'])}: {for_terminal(f['error'])}", file=sys.stderr)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -127,7 +128,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>18}: {value}")
+            print(f"{key:>18}: {for_terminal(str(value))}")
     return 0
 
 
@@ -147,9 +148,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
     else:
         for d in report.drift:
-            print(f"DRIFT {d.kind}: {d.doc_id + ': ' if d.doc_id else ''}{d.detail}")
+            where = f"{d.doc_id}: " if d.doc_id else ""
+            print(f"DRIFT {d.kind}: {for_terminal(where + d.detail)}")
         for line in report.repaired:
-            print(f"REPAIRED {line}")
+            print(f"REPAIRED {for_terminal(line)}")
         if not report.drift:
             print("index consistent: no drift")
         elif not args.repair:
@@ -215,10 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except NetdocsError as e:
-        print(f"netdocs: error: {e}", file=sys.stderr)
+        print(f"netdocs: error: {for_terminal(str(e), multiline=True)}", file=sys.stderr)
         return next(code for cls, code in EXIT_CODES if isinstance(e, cls))
     except FileNotFoundError as e:
-        print(f"netdocs: error: {e}", file=sys.stderr)
+        print(f"netdocs: error: {for_terminal(str(e), multiline=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("netdocs: interrupted", file=sys.stderr)
