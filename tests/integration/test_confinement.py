@@ -43,7 +43,13 @@ def test_links_out_of_the_root_are_failures_and_never_read(
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.md").write_text(f"# Secret\n\n{PASSWD_LINE}:outside-folder-marker\n")
+    (sample / "leak.md").write_text("# Leak\n\na plain file for now\n")  # indexed first,
+    (sample / "routing" / "ext").mkdir()  # then swapped for links leading out of the root
+    (sample / "routing" / "ext" / "old.md").write_text("# Old\n\nindexed while inside\n")
+    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
+    (sample / "leak.md").unlink()
     (sample / "leak.md").symlink_to("/etc/passwd")
+    shutil.rmtree(sample / "routing" / "ext")
     (sample / "routing" / "ext").symlink_to(outside, target_is_directory=True)
     (sample / "bfd-alias.md").symlink_to(sample / "routing" / "frr" / "bfd.md")  # inside: fine
 
@@ -51,6 +57,7 @@ def test_links_out_of_the_root_are_failures_and_never_read(
     failed = _failed(result)
     assert set(failed) == {"leak.md", "routing/ext"}
     assert all("outside the docs root" in e for e in failed.values())
+    assert result["deleted"] == 2  # their earlier versions leave the index
     indexed = _indexed(db_url)
     assert "bfd-alias.md" in indexed and "routing/frr/bfd.md" in indexed
     assert not {d for d in indexed if d == "leak.md" or d.startswith("routing/ext")}
