@@ -201,9 +201,12 @@ def ingest(
         stats.duration_s = time.perf_counter() - started
         status = "failed" if stats.failed else "completed"
         _finish(url, run_id, status, stats, source, logger, reraise=True)
-    create_markdown_artifact(
-        key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
-    )
+    try:
+        create_markdown_artifact(
+            key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
+        )
+    except Exception as e:  # the summary is a convenience: the run itself is recorded
+        logger.error("run summary artifact not created: %s", why(e))
     logger.info(
         "done in %.1fs: %d chunks embedded, %d cache hits, %d failed",
         stats.duration_s,

@@ -99,7 +99,7 @@ def test_non_utf8_file_name_is_reported_safely_and_json_is_printed(
     os.write(fd, b"# Bad name\n\nthe content is fine\n")
     os.close(fd)
     result = run_cli(cli_env, "ingest", str(sample), "--json")
-    assert result.code == 1, result.stderr
+    assert result.code == 1 and result.stdout, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)  # exactly one JSON document
     assert result.stdout.strip().count("\n") == 0
     failed = {f["path"]: f["error"] for f in data["failed"]}
