@@ -31,7 +31,7 @@ class Walk:
 
     files: list[str] = field(default_factory=list)
     failures: list[DocFailure] = field(default_factory=list)
-    incomplete: dict[str, str] = field(default_factory=dict)  # folder id -> why
+    incomplete: dict[str, str] = field(default_factory=dict)  # folder id ("." root) -> why
 
     def cut(self, folder: str, why: str) -> None:
         """Record a folder whose subtree was not (fully) walked."""
@@ -68,7 +68,7 @@ def walk(root: str, selected: Callable[[str], bool]) -> Walk:
             with os.scandir(real_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            out.cut(rel, f"cannot list the folder: {e.strerror or e}")
+            out.cut(rel or ".", f"cannot list the folder: {e.strerror or e}")
             return
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name

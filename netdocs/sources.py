@@ -30,7 +30,7 @@ class ScanResult:
 
     docs: list[SourceDoc] = field(default_factory=list)
     failures: list[DocFailure] = field(default_factory=list)
-    incomplete: dict[str, str] = field(default_factory=dict)  # folder id -> why
+    incomplete: dict[str, str] = field(default_factory=dict)  # folder id ("." root) -> why
 
     @property
     def complete(self) -> bool:
@@ -40,7 +40,7 @@ class ScanResult:
     def held_back(self, doc_id: str) -> bool:
         """True when ``doc_id`` lies under a folder not fully walked (not deletable now)."""
         return any(
-            not folder or doc_id == folder or doc_id.startswith(folder + "/")
+            folder in ("", ".") or doc_id == folder or doc_id.startswith(folder + "/")
             for folder in self.incomplete
         )
 

@@ -182,3 +182,41 @@ def test_unreadable_file_is_a_failure(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["docs"] == ["ok.md"]
     assert "Permission denied" in data["failed"]["locked.md"]
+
+
+def test_an_unlistable_folder_holds_back_only_its_subtree(tmp_path: Path) -> None:
+    """chmod 000 on a folder; as root the scan runs without the read overrides."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "a.md").write_text("# a\n\ntext")
+    (tmp_path / "shut").mkdir()
+    (tmp_path / "shut" / "b.md").write_text("# b\n\ntext")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to drop root's read override"
+        prefix = [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    code = (
+        "import json, sys; from pathlib import Path; from netdocs.sources import scan;"
+        "r = scan(Path(sys.argv[1]));"
+        "print(json.dumps({'docs': [d.doc_id for d in r.docs], 'incomplete': r.incomplete,"
+        " 'held': [d for d in ('shut/b.md', 'open/a.md', 'shutter.md') if r.held_back(d)]}))"
+    )
+    (tmp_path / "shut").chmod(0)
+    try:
+        out = subprocess.run(
+            [*prefix, sys.executable, "-c", code, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        (tmp_path / "shut").chmod(0o755)
+    data = json.loads(out)
+    assert data["docs"] == ["open/a.md"]
+    assert list(data["incomplete"]) == ["shut"] and "cannot list" in data["incomplete"]["shut"]
+    assert data["held"] == ["shut/b.md"]
