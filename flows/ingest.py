@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
@@ -15,14 +16,17 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.rebuild import run_rebuild
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
-from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
+from netdocs.errors import ConfigError, DatabaseError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
+from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.plan import path_retag, stale_reasons
-from netdocs.ingest.stats import RunStats
+from netdocs.ingest.stats import BatchStats, RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
 from netdocs.roots import confine
+from netdocs.safetext import safe_name
+from netdocs.types import DocFailure
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -72,9 +76,13 @@ def _run(
     if given is not None and t.save_policy(url, given, run_id):
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     why_postponed = "deletion postponed"
-    if ch.deleted and not plan.scan.complete:
-        why_postponed = f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])})"
-        stats.messages.append(f"{why_postponed}: {len(ch.deleted)} deletion(s) postponed")
+    if plan.postponed:
+        folders = "; ".join(f"{k}: {v}" for k, v in list(plan.scan.incomplete.items())[:3])
+        why_postponed = f"deletion postponed: folder not fully walked ({folders})"
+        stats.messages.append(
+            f"{len(plan.postponed)} deletion(s) postponed under folders not fully walked "
+            f"({folders})"
+        )
     postponed = sorted(set(ch.deleted) - set(deletable))
     plan.retag.update(path_retag(plan, postponed))
     logger.info(
@@ -88,7 +96,7 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    t.update_metadata(url, plan.retag, run_id)
+    stats.failed += t.update_metadata(url, plan.retag, run_id)
     bulk = _is_bulk(len(plan.to_process), plan.stored_count)
     if bulk:
         t.vector_index(url, settings, present=False)
@@ -99,7 +107,8 @@ def _run(
         embeds: list[PrefectFuture[Any]] = []
         commits: list[PrefectFuture[Any]] = []
         chunk_prev: PrefectFuture[Any] | None = None
-        for i, batch in enumerate(_batches(plan.to_process, settings.docs_per_commit_batch)):
+        batches = _batches(plan.to_process, settings.docs_per_commit_batch)
+        for i, batch in enumerate(batches):
             ahead = ([chunk_prev] if chunk_prev else []) + (embeds[i - 2 : i - 1] if i >= 2 else [])
             chunked = t.chunk_batch.submit(
                 url,
@@ -116,12 +125,8 @@ def _run(
             chunk_prev = chunked
             embeds.append(embedded)
             commits.append(committed)
-        try:
-            for future in commits:
-                stats.add_batch(future.result())
-        except Exception:
-            ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
-            raise
+        for batch, future in zip(batches, commits, strict=True):
+            stats.add_batch(_batch_result(url, future, batch, logger))
         pending = sum(1 for f in stats.failed if f.error == PENDING)
         if pending:
             stats.messages.append(
@@ -146,6 +151,48 @@ def _run(
             f"{len(stats.stale)} document(s) served from an older version, {withdrawn} of them "
             f"withdrawn (stale longer than NETDOCS_STALE_MAX_AGE={settings.stale_max_age})"
         )
+
+
+def _batch_result(
+    url: str, future: PrefectFuture[Any], batch: list[str], logger: Any
+) -> BatchStats:
+    """A batch's counters; a batch that raised (not for a database outage or a lost ingest
+    lock) fails alone."""
+    try:
+        result: BatchStats = future.result()
+    except (DatabaseError, LockLost, psycopg.OperationalError, psycopg.InterfaceError):
+        ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
+        raise
+    except Exception as e:
+        ensure_held(url, probe=True)
+        logger.error("a batch of %d document(s) failed: %s", len(batch), why(e))
+        return BatchStats(failed=[DocFailure(d, f"batch failed: {why(e)}") for d in batch])
+    return result
+
+
+def _finish(
+    url: str,
+    run_id: uuid.UUID,
+    status: str,
+    stats: RunStats,
+    source: str,
+    logger: Any,
+    *,
+    reraise: bool,
+) -> None:
+    """Record the run's end; if its summary cannot be saved, record the status alone."""
+    try:
+        t.record_run(url, run_id, status, stats.to_json(), source)
+        return
+    except Exception as e:
+        logger.error("run summary not saved (%s); recording the status alone", why(e))
+        note = {"run_id": stats.run_id, "messages": [f"summary not saved: {why(e)}"]}
+    try:
+        t.record_run(url, run_id, status, note, source)
+    except Exception:
+        if reraise:
+            raise
+        logger.exception("run %s: status %r not recorded", run_id, status)
 
 
 @flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
@@ -173,7 +220,8 @@ def ingest(
     url = t.start_database(settings)
     with run_lock(url):
         rebuild = t.prepare_index(url, settings, reembed)
-        t.record_run(url, run_id, "running", {}, str(root))
+        source = safe_name(str(root))
+        t.record_run(url, run_id, "running", {}, source)
         try:
             if rebuild is None:
                 _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
@@ -196,15 +244,18 @@ def ingest(
                 LockLost: "aborted",
             }
             status = ended.get(type(e), "error")
-            t.record_run(url, run_id, status, stats.to_json(), str(root))
+            _finish(url, run_id, status, stats, source, logger, reraise=False)
             raise
         stats.duration_s = time.perf_counter() - started
         price_run(stats, get_embedder(settings).model_id, settings)
         ok = not stats.failed and stats.rebuild.get("status", "completed") == "completed"
-        t.record_run(url, run_id, "completed" if ok else "failed", stats.to_json(), str(root))
-    create_markdown_artifact(
-        key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
-    )
+        _finish(url, run_id, "completed" if ok else "failed", stats, source, logger, reraise=True)
+    try:
+        create_markdown_artifact(
+            key="ingest-summary", markdown=stats.to_markdown(), description="netdocs ingest run"
+        )
+    except Exception as e:  # the summary is a convenience: the run itself is recorded
+        logger.error("run summary artifact not created: %s", why(e))
     logger.info(
         "done in %.1fs: %d chunks embedded, %d cache hits, %d failed",
         stats.duration_s,

@@ -52,7 +52,7 @@ def run_rebuild(
     stats.metadata_only = len(ch.metadata_only)
     stats.failed = list(plan.scan.failures)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
-    t.update_metadata(url, plan.retag, run_id)  # tags follow the policy in the served generation
+    stats.failed += t.update_metadata(url, plan.retag, run_id)  # tags follow the policy (served)
     todo = sorted(plan.docs)
     if progress:
         progress("total_docs", len(todo))

@@ -23,6 +23,7 @@ from netdocs.errors import (
     NetdocsError,
     RunLocked,
 )
+from netdocs.safetext import for_terminal
 
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (AccessDenied, 2),
@@ -109,9 +110,9 @@ def _print_ingest(r: dict[str, Any]) -> None:
         f"{r['chunks_reused']} reused, {r['chunks_deleted']} deleted — {r['duration_s']:.1f}s"
     )
     for note in r.get("messages", []):
-        print(f"note: {note}")
+        print(f"note: {for_terminal(note)}")
     for f in r["failed"]:
-        print(f"FAILED {f['path']}: {f['error']}", file=sys.stderr)
+        print(f"FAILED {for_terminal(f['path'])}: {for_terminal(f['error'])}", file=sys.stderr)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -131,7 +132,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             if key != "stale":
-                print(f"{key:>18}: {value}")
+                print(f"{key:>18}: {for_terminal(str(value))}")
         _print_stale(result["stale"])
     return 0
 
@@ -139,7 +140,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _print_stale(stale: list[dict[str, Any]]) -> None:
     for s in stale:
         state = "WITHDRAWN" if s["withdrawn"] else "STALE"
-        print(f"{state} {s['path']}: older version served since {s['since']}: {s['reason']}")
+        line = f"{state} {s['path']}: older version served since {s['since']}: {s['reason']}"
+        print(for_terminal(line))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -159,9 +161,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
     else:
         for d in report.drift:
-            print(f"DRIFT {d.kind}: {d.doc_id + ': ' if d.doc_id else ''}{d.detail}")
+            where = f"{d.doc_id}: " if d.doc_id else ""
+            print(f"DRIFT {d.kind}: {for_terminal(where + d.detail)}")
         for line in report.repaired:
-            print(f"REPAIRED {line}")
+            print(f"REPAIRED {for_terminal(line)}")
         _print_stale(report.to_json()["stale"])
         if not report.drift:
             print("index consistent: no drift")
@@ -250,10 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except NetdocsError as e:
-        print(f"netdocs: error: {e}", file=sys.stderr)
+        print(f"netdocs: error: {for_terminal(str(e), multiline=True)}", file=sys.stderr)
         return next(code for cls, code in EXIT_CODES if isinstance(e, cls))
     except FileNotFoundError as e:
-        print(f"netdocs: error: {e}", file=sys.stderr)
+        print(f"netdocs: error: {for_terminal(str(e), multiline=True)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("netdocs: interrupted", file=sys.stderr)

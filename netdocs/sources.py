@@ -1,8 +1,9 @@
 """Scan a folder into source documents: read, decode, front matter, tags, hashes.
 
-Every file problem becomes a ``DocFailure`` naming the file; the scan goes on. Problems with
-the walk itself (an unreadable directory, a symlink loop) make the scan *incomplete*, which
-forbids deletes in that run.
+Every file problem becomes a ``DocFailure`` naming the file; the scan goes on. Nothing is
+read from outside the docs root (see :mod:`netdocs.confine`). A folder the walk could not
+finish (a symlink loop, an unlistable folder) makes that folder *incomplete*: documents under
+it are not deleted in that run; deletes elsewhere go ahead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from netdocs.confine import OUTSIDE, inside, open_beneath, outside_failure, walk
 from netdocs.policy import Policy, glob_match
 from netdocs.types import DocFailure, SourceDoc
 
@@ -24,16 +26,28 @@ DEFAULT_INCLUDE = ("**/*.md", "**/*.markdown", "**/*.txt")
 
 @dataclass
 class ScanResult:
-    """What the scan found: readable docs, per-file failures, and whether the walk completed."""
+    """What the scan found: readable docs, per-file failures, folders not fully walked."""
 
     docs: list[SourceDoc] = field(default_factory=list)
     failures: list[DocFailure] = field(default_factory=list)
-    walk_errors: list[str] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)  # folder id ("." root) -> why
 
     @property
     def complete(self) -> bool:
-        """True when every directory could be listed (deletes are allowed)."""
-        return not self.walk_errors
+        """True when every folder was walked to the end."""
+        return not self.incomplete
+
+    def held_back(self, doc_id: str) -> bool:
+        """True when ``doc_id`` lies under a folder not fully walked (not deletable now)."""
+        return any(
+            folder in ("", ".") or doc_id == folder or doc_id.startswith(folder + "/")
+            for folder in self.incomplete
+        )
+
+    @property
+    def unreadable(self) -> set[str]:
+        """Ids found but not read whose indexed version is kept (not outside the root)."""
+        return {f.doc_id for f in self.failures if not f.details.get("outside")}
 
     @property
     def warnings(self) -> list[str]:
@@ -102,11 +116,20 @@ def decode(doc_id: str, data: bytes) -> str:
 
 
 def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int) -> SourceDoc:
-    """Read one file into a SourceDoc; raise ValueError/OSError with the reason."""
-    path = root / doc_id
-    if path.is_symlink() and not path.exists():
+    """Read one file into a SourceDoc; raise ValueError/OSError with the reason.
+
+    The path is resolved again here (it may have changed since the scan): a real path
+    outside ``root`` is refused, and the open does not follow links (see open_beneath).
+    """
+    real_root = os.path.realpath(root)
+    path = os.path.join(real_root, doc_id)
+    if os.path.islink(path) and not os.path.exists(path):
         raise ValueError("broken symbolic link")
-    with open(path, "rb") as fh:
+    real = os.path.realpath(path)
+    if not inside(real, real_root) or real == real_root:
+        raise ValueError(OUTSIDE)
+    fd = open_beneath(real_root, os.path.relpath(real, real_root))
+    with os.fdopen(fd, "rb") as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"file larger than the limit of {max_bytes} bytes")
@@ -138,30 +161,6 @@ def _selected(doc_id: str, include: Sequence[str], exclude: Sequence[str]) -> bo
     return any(match(g) for g in include) and not any(match(g) for g in exclude)
 
 
-def walk(root: Path, include: Sequence[str], exclude: Sequence[str]) -> tuple[list[str], list[str]]:
-    """List selected file ids under ``root`` (sorted) and the walk errors met."""
-    errors: list[str] = []
-    found: list[str] = []
-    seen_dirs: set[tuple[int, int]] = set()
-
-    def onerror(err: OSError) -> None:
-        errors.append(f"{err.filename}: {err.strerror}")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: do not descend again
-            errors.append(f"{Path(dirpath).relative_to(root).as_posix()}: symlink loop")
-            dirnames[:] = []
-            continue
-        seen_dirs.add((st.st_dev, st.st_ino))
-        dirnames.sort()
-        for name in filenames:
-            doc_id = (Path(dirpath) / name).relative_to(root).as_posix()
-            if _selected(doc_id, include, exclude):
-                found.append(doc_id)
-    return sorted(found), errors
-
-
 def scan(
     root: Path,
     policy: Policy | None = None,
@@ -173,9 +172,9 @@ def scan(
     """Scan ``root``: every selected file becomes a SourceDoc or a DocFailure."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory")
-    result = ScanResult()
-    ids, result.walk_errors = walk(root, include, exclude)
-    for doc_id in ids:
+    found = walk(str(root), lambda doc_id: _selected(doc_id, include, exclude))
+    result = ScanResult(failures=found.failures, incomplete=found.incomplete)
+    for doc_id in found.files:
         try:
             result.docs.append(read_document(root, doc_id, policy, max_bytes))
         except FileNotFoundError:
@@ -183,5 +182,6 @@ def scan(
         except OSError as e:
             result.failures.append(DocFailure(doc_id, f"cannot read: {e.strerror or e}"))
         except ValueError as e:
-            result.failures.append(DocFailure(doc_id, str(e)))
+            failure = outside_failure(doc_id) if str(e) == OUTSIDE else DocFailure(doc_id, str(e))
+            result.failures.append(failure)
     return result

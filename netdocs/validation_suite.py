@@ -36,6 +36,7 @@ SAFE_PATH = r"(?s)\A(?!/)(?!.*(?:\A|/)\.\.(?:/|\Z))[^\\\x00]+\Z"
 BLANK = r"\A\s*\Z"
 NORM_TOLERANCE = 1e-3
 _CONTROL_PROBLEM = "text contains a NUL or another control character"
+_HEADING_PROBLEM = "heading contains a NUL or another control character"
 _PATH_PROBLEM = "doc_id is not a relative POSIX path (empty, leading /, '..' segment, \\ or NUL)"
 _FINITE_PROBLEM = "embedding contains NaN/inf (sample: number of such components)"
 _UNIT_PROBLEM = f"embedding is not unit-norm (|norm - 1| > {NORM_TOLERANCE:g})"
@@ -78,6 +79,16 @@ def _checks(dim: int, max_tokens: int, normalized: bool, tags: bool) -> list[tup
         (
             Check("no_control", "no control characters", "text", _CONTROL_PROBLEM, CONTROL_CHARS),
             gxe.ExpectColumnValuesToNotMatchRegex(column="text", regex=CONTROL_CHARS),
+        ),
+        (
+            Check(
+                "heading_no_control",
+                "no control characters in headings",
+                "heading",
+                _HEADING_PROBLEM,
+                CONTROL_CHARS,
+            ),
+            gxe.ExpectColumnValuesToNotMatchRegex(column="heading", regex=CONTROL_CHARS),
         ),
         (
             Check("safe_path", "valid document path", "doc_id", _PATH_PROBLEM),
@@ -135,6 +146,7 @@ def build_frame(
         "doc_id": [_str(c.doc_id) for c in chunks],
         "chunk_id": [_str(c.chunk_id) for c in chunks],
         "text": [_str(c.text) for c in chunks],
+        "heading": [_heading(c.heading_path) for c in chunks],
         "token_count": np.array([_int(c.token_count) for c in chunks], dtype=np.int64),
         "emb_dim": np.full(len(chunks), vecs.shape[1], dtype=np.int64),
         "emb_nonfinite": nonfinite.astype(np.int64),
@@ -152,6 +164,12 @@ def build_frame(
 
 def _str(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def _heading(path: object) -> str:
+    if isinstance(path, tuple | list):
+        return " > ".join(_str(h) for h in path)
+    return _str(path)
 
 
 def _int(value: object) -> int:

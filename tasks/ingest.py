@@ -17,6 +17,7 @@ from netdocs.ingest.batch import PreparedBatch, Progress
 from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.batch import embed_batch as stage_embed
+from netdocs.ingest.isolate import try_write
 from netdocs.ingest.lock import ensure_held
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
@@ -28,6 +29,7 @@ from netdocs.store.generation import Rebuild, prepare_model
 from netdocs.store.policy_store import load_stored_policy, store_policy
 from netdocs.store.schema import drop_vector_index, ensure_vector_index, migrate
 from netdocs.store.stale import StaleDoc, list_stale, mark_stale
+from netdocs.types import DocFailure
 from tasks.retry import retry_transient
 
 RETRIES = dict(
@@ -123,14 +125,18 @@ def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list
 
 
 @task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
-def update_metadata(url: str, retag: dict[str, tuple[str, ...]], run_id: UUID) -> int:
+def update_metadata(url: str, retag: dict[str, tuple[str, ...]], run_id: UUID) -> list[DocFailure]:
     """Give indexed documents the tags of the current policy and path, without re-embedding
-    (metadata-only changes, and documents whose content changed or cannot be read)."""
+    (metadata-only changes, and documents whose content changed or cannot be read). A
+    document whose tags the database refuses fails alone (returned)."""
     ensure_held(url)  # a lost ingest lock stops the run here
+    failed = []
     with connection(url) as conn:
         for doc_id, tags in sorted(retag.items()):
-            writer.retag(conn, doc_id, tags, run_id)
-    return len(retag)
+            error = try_write(conn, doc_id, writer.retag, doc_id, tags, run_id)
+            if error is not None:
+                failed.append(DocFailure(doc_id, f"tags could not be stored: {error}"))
+    return failed
 
 
 @task(name="record-stale", **RETRIES)  # type: ignore[call-overload]

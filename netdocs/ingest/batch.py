@@ -18,10 +18,11 @@ from netdocs.chunking import chunk_document
 from netdocs.embedding.base import Embedder, Vectors
 from netdocs.embedding.cache import cached_embed, lookup
 from netdocs.errors import EmbeddingError, EmbeddingProviderUnavailable
+from netdocs.ingest.isolate import try_write, why
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
 from netdocs.sources import read_document
-from netdocs.store.writer import commit_document, existing_chunk_ids, quarantine
+from netdocs.store.writer import CommitStats, commit_document, existing_chunk_ids, quarantine
 from netdocs.types import Chunk, DocFailure, SourceDoc
 
 log = logging.getLogger(__name__)
@@ -194,35 +195,79 @@ def _commit(
     for i, c in enumerate(todo):
         if c.text_hash in cached:
             vectors[i] = cached[c.text_hash]
-    rejected: dict[str, list[dict[str, object]]] = {}
-    if validator is not None and todo:
-        report = validator.validate(todo, vectors, {d.doc_id: d.tags for d, _ in batch.ready})
-        rejected = {k: [asdict(f) for f in v] for k, v in report.failures.items()}
-        stats.validation = {
-            "checked_chunks": report.checked_chunks,
-            "expectations_evaluated": report.expectations_evaluated,
-            "validation_s": report.duration_s,
-            "documents_rejected": len(rejected),
-        }
+    rejected, unchecked = _validate(validator, todo, vectors, batch)
     row_of = {c.chunk_id: i for i, c in enumerate(todo)}
     for doc, chunks in batch.ready:
         if doc.doc_id in missing:  # the cache lost an entry: retried next run
             stats.failed.append(DocFailure(doc.doc_id, "embedding missing from the cache"))
             continue
+        if doc.doc_id in unchecked:
+            stats.failed.append(DocFailure(doc.doc_id, unchecked[doc.doc_id]))
+            continue
         if doc.doc_id in rejected:
-            quarantine(conn, doc, rejected[doc.doc_id], run_id)
-            stats.quarantined += 1
             stats.failed.append(DocFailure(doc.doc_id, _describe(rejected[doc.doc_id])))
+            if try_write(conn, doc.doc_id, quarantine, doc, rejected[doc.doc_id], run_id) is None:
+                stats.quarantined += 1
             continue
         doc_vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
         for i, c in enumerate(chunks):
             if c.chunk_id in row_of:
                 doc_vectors[i] = vectors[row_of[c.chunk_id]]
-        result = commit_document(conn, doc, chunks, doc_vectors, run_id)
+        result = CommitStats()
+        error = try_write(conn, doc.doc_id, _commit_into, result, doc, chunks, doc_vectors, run_id)
+        if error is not None:  # this document's data was refused: it fails alone
+            stats.failed.append(DocFailure(doc.doc_id, f"could not be stored: {error}"))
+            continue
         stats.chunks_deleted += result.deleted
         stats.committed += 1
         if progress:
             progress("docs", 1)
+
+
+def _commit_into(
+    conn: psycopg.Connection,
+    out: CommitStats,
+    doc: SourceDoc,
+    chunks: list[Chunk],
+    vectors: Vectors,
+    run_id: UUID,
+) -> None:
+    done = commit_document(conn, doc, chunks, vectors, run_id)
+    out.inserted, out.kept, out.deleted = done.inserted, done.kept, done.deleted
+
+
+def _validate(
+    validator: Validator | None, todo: list[Chunk], vectors: Vectors, batch: PreparedBatch
+) -> tuple[dict[str, list[dict[str, object]]], dict[str, str]]:
+    """Run the gate on the batch: (rejected doc -> failures, unchecked doc -> error).
+
+    If the gate raises on the batch, each document is checked alone, so a document the
+    gate cannot evaluate fails alone instead of the batch.
+    """
+    if validator is None or not todo:
+        return {}, {}
+    tags: dict[str, Sequence[str]] = {d.doc_id: d.tags for d, _ in batch.ready}
+    try:
+        reports = [validator.validate(todo, vectors, tags)]
+    except Exception as e:
+        log.warning("data-quality gate failed on the batch (%s); checking documents alone", e)
+        reports, unchecked = [], {}
+        for doc_id in dict.fromkeys(c.doc_id for c in todo):
+            rows = [i for i, c in enumerate(todo) if c.doc_id == doc_id]
+            try:
+                reports.append(validator.validate([todo[i] for i in rows], vectors[rows], tags))
+            except Exception as doc_error:
+                unchecked[doc_id] = f"data-quality gate could not check it: {why(doc_error)}"
+    else:
+        unchecked = {}
+    rejected = {k: [asdict(f) for r in reports for f in r.failures.get(k, [])] for k in tags}
+    batch.stats.validation = {
+        "checked_chunks": sum(r.checked_chunks for r in reports),
+        "expectations_evaluated": sum(r.expectations_evaluated for r in reports),
+        "validation_s": sum(r.duration_s for r in reports),
+        "documents_rejected": sum(1 for v in rejected.values() if v),
+    }
+    return {k: v for k, v in rejected.items() if v}, unchecked
 
 
 def _describe(failures: list[dict[str, object]]) -> str:

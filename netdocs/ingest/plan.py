@@ -32,6 +32,11 @@ class Plan:
     policy: Policy | None = None
 
     @property
+    def postponed(self) -> list[str]:
+        """Deleted documents under a folder the scan could not finish: kept this run."""
+        return [d for d in self.changes.deleted if self.scan.held_back(d)]
+
+    @property
     def docs(self) -> dict[str, SourceDoc]:
         """Scanned documents by id."""
         return {d.doc_id: d for d in self.scan.docs}
@@ -55,7 +60,7 @@ def make_plan(
     changes = diff(
         {d.doc_id: (d.content_hash, d.meta_hash) for d in result.docs},
         {k: (v.content_hash, v.meta_hash) for k, v in stored.items()},
-        unreadable={f.doc_id for f in result.failures},
+        unreadable=result.unreadable,
         full=full,
     )
     docs = {d.doc_id: d for d in result.docs}
@@ -117,12 +122,15 @@ def _reasons(reasons: list[object]) -> str:
 
 
 def check_deletes(plan: Plan, *, max_ratio: float, allow_mass_delete: bool) -> list[str]:
-    """The ids this run may delete; refuses incomplete scans and unusual shares."""
-    deleted = list(plan.changes.deleted)
+    """The ids this run may delete; refuses unusual shares.
+
+    Documents under a folder the walk could not finish are not deleted (``plan.postponed``;
+    the caller reports them); the rest of the scan's deletions go ahead.
+    """
+    held = set(plan.postponed)
+    deleted = [d for d in plan.changes.deleted if d not in held]
     if not deleted:
         return []
-    if not plan.scan.complete:
-        return []  # only a completed scan may delete; the caller reports why
     share = len(deleted) / max(plan.stored_count, 1)
     if share > max_ratio and not allow_mass_delete:
         raise MassDeleteRefused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from netdocs.safetext import json_safe, safe_name
 from netdocs.types import DocFailure
 
 JSON_ORDER = (
@@ -89,7 +90,7 @@ class RunStats(BatchStats):
             self.validation[key] = self.validation.get(key, 0) + value
 
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON object (failures as ``{path, error}``)."""
+        """The documented JSON object (failures as ``{path, error}``; strings made safe)."""
         data = asdict(self)
         data["failed"] = [{"path": f.doc_id, "error": f.error} for f in self.failed]
         data["duration_s"] = round(self.duration_s, 3)
@@ -98,7 +99,8 @@ class RunStats(BatchStats):
         if not data.get("rebuild"):
             data.pop("rebuild", None)  # only during an embedding-model change
         first = [k for k in JSON_ORDER if k in data]
-        return {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
+        ordered = {k: data[k] for k in first + [k for k in data if k not in JSON_ORDER]}
+        return dict(json_safe(ordered))  # storable and printable whatever the file names
 
     def to_markdown(self) -> str:
         """A run summary for the Prefect UI."""
@@ -139,7 +141,7 @@ class RunStats(BatchStats):
             ]
         if self.messages:
             lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
-        return "\n".join(lines)
+        return safe_name("\n".join(lines))
 
     def _embedding_lines(self) -> list[str]:
         def usd(value: float | None) -> str:

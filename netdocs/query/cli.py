@@ -1,5 +1,7 @@
 """``netdocs search`` and ``netdocs ask``. Imports stay lazy: a cold search must start fast.
 
+Text output shows control characters in paths, headings and answers as ``\\xNN`` escapes
+(a heading cannot send escape sequences to the terminal); ``--json`` output is JSON-escaped.
 Errors are raised as netdocs errors; ``netdocs.cli.main`` turns them into messages and exit
 codes (AccessDenied -> 2, listing the roles the policy defines).
 """
@@ -12,6 +14,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+
+from netdocs.safetext import for_terminal
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -78,8 +82,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("No matching passages.")
     for i, h in enumerate(hits, start=1):
-        print(f"[{i}] {h.path} — {h.heading}  (score {h.score:.4f})")
-        print(_indent(_clip(h.text, 300)))
+        print(f"[{i}] {for_terminal(h.path)} — {for_terminal(h.heading)}  (score {h.score:.4f})")
+        print(_indent(for_terminal(_clip(h.text, 300))))
     return 0
 
 
@@ -95,11 +99,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
-    print(answer.answer)
+    print(for_terminal(answer.answer, multiline=True))
     if answer.mode == "llm" and answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f"  [{c.n}] {c.path} — {c.heading}")
+            print(f"  [{c.n}] {for_terminal(c.path)} — {for_terminal(c.heading)}")
     tail = (
         f"{answer.model}, {answer.input_tokens}+{answer.output_tokens} tokens"
         + (f", ${answer.cost_usd:.4f}" if answer.cost_usd else "")

@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 
 from netdocs.embedding.base import Vectors
+from netdocs.safetext import json_safe
 from netdocs.sources import meta_hash
 from netdocs.types import Chunk, SourceDoc, StoredDoc
 
@@ -166,5 +167,5 @@ def finish_run(
     with conn.transaction():
         conn.execute(
             "UPDATE runs SET finished_at = now(), status = %s, stats = %s WHERE run_id = %s",
-            (status, json.dumps(stats, default=str), run_id),
+            (status, json.dumps(json_safe(stats), default=str), run_id),
         )

@@ -1,9 +1,11 @@
+import os
 from pathlib import Path
 
 import pytest
 
+from netdocs.confine import open_beneath
 from netdocs.policy import parse_policy
-from netdocs.sources import scan, split_front_matter
+from netdocs.sources import read_document, scan, split_front_matter
 
 POLICY_DATA: dict[str, object] = {
     "tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
@@ -67,13 +69,83 @@ def test_oversized_file(tmp_path: Path) -> None:
     assert result.failures[0].doc_id == "big.md" and "larger" in result.failures[0].error
 
 
-def test_symlink_loop_makes_scan_incomplete(tmp_path: Path) -> None:
+def test_symlink_loop_makes_only_its_folder_incomplete(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "doc.md").write_text("# d\n\ntext")
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
     result = scan(tmp_path, None)
     assert [d.doc_id for d in result.docs] == ["a/doc.md"]
-    assert not result.complete and "loop" in result.walk_errors[0]
+    assert list(result.incomplete) == ["a/loop"] and "loop" in result.incomplete["a/loop"]
+    assert [f.doc_id for f in result.failures] == ["a/loop"]
+    assert result.held_back("a/loop/doc.md") and result.held_back("a/loop")
+    assert not result.held_back("a/doc.md") and not result.held_back("a/loopy.md")
+
+
+def test_folder_reached_twice_is_walked_once_at_its_real_place(tmp_path: Path) -> None:
+    (tmp_path / "real" / "deep").mkdir(parents=True)
+    (tmp_path / "real" / "deep" / "doc.md").write_text("# d\n\ntext")
+    (tmp_path / "a-link").symlink_to("real", target_is_directory=True)
+    (tmp_path / "b-link").symlink_to(tmp_path / "real" / "deep", target_is_directory=True)
+    (tmp_path / "real" / "sibling").symlink_to("../real/deep", target_is_directory=True)
+    result = scan(tmp_path, None)
+    assert [d.doc_id for d in result.docs] == ["real/deep/doc.md"]
+    assert result.failures == [] and result.complete
+
+
+def test_links_out_of_the_root_are_failures_never_read(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.md").write_text("# s\n\nsecret")
+    (root / "leak.md").symlink_to(outside / "secret.md")
+    (root / "leak.png").symlink_to(outside / "secret.md")  # not selected: ignored
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    (root / "up").symlink_to("..", target_is_directory=True)  # the root's parent: outside
+    (root / "inside.md").symlink_to("real.md")
+    (root / "real.md").write_text("# r\n\nreal")
+    result = scan(root, None)
+    assert sorted(d.doc_id for d in result.docs) == ["inside.md", "real.md"]
+    errors = {f.doc_id: f.error for f in result.failures}
+    assert errors == dict.fromkeys(["ext", "leak.md", "up"], "outside the docs root")
+    assert result.complete and result.unreadable == set()  # outside: not kept in the index
+    with pytest.raises(ValueError, match="outside the docs root"):
+        read_document(root, "ext/secret.md", None, 1000)
+
+
+def test_open_refuses_a_component_swapped_for_a_link(tmp_path: Path) -> None:
+    """open_beneath gets a path already resolved: any link in it is a swap, not followed."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.md").write_text("secret")
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "a").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (tmp_path / "root" / "f.md").symlink_to(tmp_path / "outside" / "x.md")
+    for rel in ("a/x.md", "f.md"):
+        with pytest.raises(ValueError, match="symbolic link"):
+            open_beneath(str(tmp_path / "root"), rel)
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    result = scan(tmp_path, None)
+    assert {f.doc_id: f.error for f in result.failures} == {"pipe.md": "not a regular file"}
+
+
+def test_undecodable_names_are_failures_with_a_safe_name(tmp_path: Path) -> None:
+    base = os.fsencode(tmp_path)
+    fd = os.open(base + b"/bad\xff.md", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, b"# fine\n\ncontent")
+    os.close(fd)
+    os.mkdir(base + b"/dir\xfe")
+    (tmp_path / "ok.md").write_text("# ok\n\ntext")
+    result = scan(tmp_path, None)
+    assert [d.doc_id for d in result.docs] == ["ok.md"]
+    errors = {f.doc_id: f.error for f in result.failures}
+    assert errors == {
+        "bad\\xff.md": "file name is not valid UTF-8",
+        "dir\\xfe": "folder name is not valid UTF-8",
+    }
+    for doc_id in errors:
+        doc_id.encode("utf-8")  # storable
 
 
 def test_exclude_globs(tmp_path: Path) -> None:
@@ -123,3 +195,41 @@ def test_unreadable_file_is_a_failure(tmp_path: Path) -> None:
     data = json.loads(out)
     assert data["docs"] == ["ok.md"]
     assert "Permission denied" in data["failed"]["locked.md"]
+
+
+def test_an_unlistable_folder_holds_back_only_its_subtree(tmp_path: Path) -> None:
+    """chmod 000 on a folder; as root the scan runs without the read overrides."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "open").mkdir()
+    (tmp_path / "open" / "a.md").write_text("# a\n\ntext")
+    (tmp_path / "shut").mkdir()
+    (tmp_path / "shut" / "b.md").write_text("# b\n\ntext")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to drop root's read override"
+        prefix = [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    code = (
+        "import json, sys; from pathlib import Path; from netdocs.sources import scan;"
+        "r = scan(Path(sys.argv[1]));"
+        "print(json.dumps({'docs': [d.doc_id for d in r.docs], 'incomplete': r.incomplete,"
+        " 'held': [d for d in ('shut/b.md', 'open/a.md', 'shutter.md') if r.held_back(d)]}))"
+    )
+    (tmp_path / "shut").chmod(0)
+    try:
+        out = subprocess.run(
+            [*prefix, sys.executable, "-c", code, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        (tmp_path / "shut").chmod(0o755)
+    data = json.loads(out)
+    assert data["docs"] == ["open/a.md"]
+    assert list(data["incomplete"]) == ["shut"] and "cannot list" in data["incomplete"]["shut"]
+    assert data["held"] == ["shut/b.md"]

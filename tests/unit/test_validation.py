@@ -36,9 +36,15 @@ def _unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
 
 
 def make_chunk(
-    doc_id: str, ordinal: int, text: str, *, tokens: int | None = None, chunk_id: str | None = None
+    doc_id: str,
+    ordinal: int,
+    text: str,
+    *,
+    tokens: int | None = None,
+    chunk_id: str | None = None,
+    heading: tuple[str, ...] | None = None,
 ) -> Chunk:
-    heading = ("Runbook", f"Section {ordinal + 1}")
+    heading = heading or ("Runbook", f"Section {ordinal + 1}")
     embed_text = " > ".join(heading) + "\n\n" + text
     return Chunk(
         chunk_id=chunk_id
@@ -74,6 +80,8 @@ BAD_DOCS: dict[str, tuple[str, str]] = {
     "bad/zero-tokens.md": ("token count in range", "0"),
     "bad/nul.md": ("no control characters", "\\x00"),
     "bad/escape.md": ("no control characters", "\\x1b"),
+    "bad/heading-nul.md": ("no control characters in headings", "\\x00"),
+    "bad/heading-ansi.md": ("no control characters in headings", "\\x1b[31m"),
     "../etc/passwd": ("valid document path", "../etc/passwd"),
     "/abs.md": ("valid document path", "/abs.md"),
     "dir\\win.md": ("valid document path", "win.md"),
@@ -101,6 +109,8 @@ def mixed_batch() -> tuple[list[Chunk], np.ndarray, dict[str, list[str]]]:
         make_chunk("bad/zero-tokens.md", 0, ok, tokens=0),
         make_chunk("bad/nul.md", 0, "interface Gi0/1\x00 description uplink"),
         make_chunk("bad/escape.md", 0, "show ip route \x1b[0m output was pasted with colours"),
+        make_chunk("bad/heading-nul.md", 0, ok, heading=("Runbook", "Bad\x00heading")),
+        make_chunk("bad/heading-ansi.md", 0, ok, heading=("Red \x1b[31m", "alert")),
         make_chunk("../etc/passwd", 0, ok),
         make_chunk("/abs.md", 0, ok),
         make_chunk("dir\\win.md", 0, ok),
@@ -140,7 +150,7 @@ def test_each_bad_document_is_reported_with_its_expectation(validator: ChunkVali
         assert all(len(s) <= 80 for s in failure.sample_values)
     assert report.checked_chunks == len(chunks)
     assert report.checked_docs == len(GOOD_DOCS) + len(BAD_DOCS)
-    assert report.expectations_evaluated == 10
+    assert report.expectations_evaluated == 11
     assert not report.ok
 
 
@@ -204,7 +214,7 @@ def test_to_markdown_and_errors(validator: ChunkValidator) -> None:
     md = report.to_markdown()
     total = len(GOOD_DOCS) + len(BAD_DOCS)
     assert f"{len(BAD_DOCS)} of {total} documents failed" in md
-    assert f"{len(chunks)} chunks" in md and "10 expectations" in md
+    assert f"{len(chunks)} chunks" in md and "11 expectations" in md
     assert "| Document | Expectation | Problem | Samples |" in md
     assert "../etc/passwd" in md and "core/ospf.md" not in md
     errors = report.errors()
@@ -219,7 +229,7 @@ def test_optional_checks_are_skipped() -> None:
     vectors = np.array([[3.0, 0, 0, 0], [0.5, 0.5, 0, 0]], dtype=np.float32)
     report = v.validate(chunks, vectors, {"core/ospf.md": ["anything-goes"]})
     assert report.ok
-    assert report.expectations_evaluated == 8
+    assert report.expectations_evaluated == 9
 
 
 def test_empty_batch_does_not_touch_gx() -> None:

@@ -1,0 +1,56 @@
+"""Safe renderings of untrusted strings (file names, headings) for storage and terminals.
+
+* :func:`safe_name` — a file name as Python got it from the OS (undecodable bytes become
+  lone surrogates, PEP 383) rendered valid UTF-8: ``b"bad\\xff.md"`` -> ``"bad\\\\xff.md"``.
+* :func:`for_terminal` — control characters (ANSI escape sequences, NUL, C1, bidi
+  overrides) shown as ``\\xNN`` escapes, so a heading cannot recolour or rewrite the screen.
+* :func:`json_safe` — a JSON-able value whose strings PostgreSQL ``jsonb`` accepts (no lone
+  surrogates, no NUL).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# C0 except tab/newline, DEL, C1, and the bidirectional overrides/isolates.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_TERMINAL_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def is_valid_utf8(name: str) -> bool:
+    """False when ``name`` carries undecodable bytes (lone surrogates)."""
+    return _SURROGATES.search(name) is None
+
+
+def safe_name(name: str) -> str:
+    """``name`` with undecodable bytes written as ``\\xNN`` (valid UTF-8, never raises)."""
+    if is_valid_utf8(name):
+        return name
+    try:  # the OS's undecodable bytes (U+DC80..U+DCFF) back to bytes, then escaped
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates: escape them as code points
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def for_terminal(text: str, *, multiline: bool = False) -> str:
+    """``text`` with control characters escaped (``multiline`` keeps newlines and tabs)."""
+    pattern = _TERMINAL_UNSAFE if multiline else _TERMINAL_UNSAFE_LINE
+    return pattern.sub(_escape, safe_name(text))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every string made storable in ``jsonb`` (surrogates and NUL escaped)."""
+    if isinstance(value, str):
+        return safe_name(value).replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

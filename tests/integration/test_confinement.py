@@ -1,0 +1,143 @@
+"""Confinement through the whole ingest flow, on a copy of the bundled sample: links leading
+out of the docs root are per-file failures and never read; links inside it are fine; a
+folder reached twice is walked once; a real loop holds back only its own subtree's deletes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netdocs.db import connection
+
+from ..conftest import REPO, SAMPLE
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+POLICY = REPO / "examples" / "tags.yaml"
+PASSWD_LINE = "root:x:0:0"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """The bundled sample copied into the test's folder."""
+    return Path(shutil.copytree(SAMPLE, tmp_path / "docs"))
+
+
+def _indexed(url: str) -> set[str]:
+    with connection(url) as conn:
+        return {str(r[0]) for r in conn.execute("SELECT doc_id FROM documents").fetchall()}
+
+
+def _failed(result: dict[str, Any]) -> dict[str, str]:
+    return {f["path"]: f["error"] for f in result["failed"]}
+
+
+def test_links_out_of_the_root_are_failures_and_never_read(
+    sample: Path, tmp_path: Path, db_url: str
+) -> None:
+    from flows.ingest import ingest
+    from netdocs.query.service import SearchService
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text(f"# Secret\n\n{PASSWD_LINE}:outside-folder-marker\n")
+    (sample / "leak.md").write_text("# Leak\n\na plain file for now\n")  # indexed first,
+    (sample / "routing" / "ext").mkdir()  # then swapped for links leading out of the root
+    (sample / "routing" / "ext" / "old.md").write_text("# Old\n\nindexed while inside\n")
+    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
+    (sample / "leak.md").unlink()
+    (sample / "leak.md").symlink_to("/etc/passwd")
+    shutil.rmtree(sample / "routing" / "ext")
+    (sample / "routing" / "ext").symlink_to(outside, target_is_directory=True)
+    (sample / "bfd-alias.md").symlink_to(sample / "routing" / "frr" / "bfd.md")  # inside: fine
+
+    result = ingest(path=str(sample), policy=str(POLICY))
+    failed = _failed(result)
+    assert set(failed) == {"leak.md", "routing/ext"}
+    assert all("outside the docs root" in e for e in failed.values())
+    assert result["deleted"] == 2  # their earlier versions leave the index
+    indexed = _indexed(db_url)
+    assert "bfd-alias.md" in indexed and "routing/frr/bfd.md" in indexed
+    assert not {d for d in indexed if d == "leak.md" or d.startswith("routing/ext")}
+    with connection(db_url) as conn:
+        leaked = conn.execute(
+            "SELECT count(*) FROM chunks WHERE text LIKE %s OR text LIKE %s",
+            (f"%{PASSWD_LINE}%", "%outside-folder-marker%"),
+        ).fetchone()
+    assert leaked == (0,)
+    with SearchService.for_role("network_engineer", POLICY) as service:
+        for mode in ("fused", "fulltext"):
+            hits = service.search("root x 0 0 root bin bash", k=20, mode=mode)  # type: ignore[arg-type]
+            assert hits and not any(PASSWD_LINE in h.text for h in hits)
+
+
+def test_file_swapped_for_an_outside_link_after_the_scan_is_not_read(
+    sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.ingest as t
+    from flows.ingest import ingest
+
+    victim = sample / "routing" / "frr" / "glossary.md"
+    real_make_plan = t.make_plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        plan = real_make_plan(*args, **kwargs)
+        victim.unlink()
+        victim.symlink_to("/etc/passwd")  # scanned as a plain file, a link when read
+        return plan
+
+    monkeypatch.setattr(t, "make_plan", plan_then_swap)
+    result = ingest(path=str(sample))
+    monkeypatch.setattr(t, "make_plan", real_make_plan)
+    assert _failed(result) == {"routing/frr/glossary.md": "outside the docs root"}
+    assert "routing/frr/glossary.md" not in _indexed(db_url)
+    with connection(db_url) as conn:
+        n = conn.execute(
+            "SELECT count(*) FROM chunks WHERE text LIKE %s", (f"%{PASSWD_LINE}%",)
+        ).fetchone()
+    assert n == (0,)
+
+
+def test_folder_reached_twice_is_walked_once_and_deletes_still_happen(
+    sample: Path, db_url: str
+) -> None:
+    from flows.ingest import ingest
+
+    (sample / "alias-one").symlink_to("routing/bird", target_is_directory=True)
+    (sample / "alias-two").symlink_to("routing/bird", target_is_directory=True)
+    first = ingest(path=str(sample))
+    assert first["failed"] == [] and first["messages"] == []
+    indexed = _indexed(db_url)
+    assert "routing/bird/architecture.md" in indexed
+    assert not {d for d in indexed if d.startswith("alias-")}  # walked once, at its real place
+
+    gone = "dns/bind9/troubleshooting.md"
+    (sample / gone).unlink()
+    second = ingest(path=str(sample))
+    assert second["failed"] == [] and second["deleted"] == 1
+    assert gone not in _indexed(db_url)
+
+
+def test_a_real_loop_holds_back_only_its_subtree_deletes(sample: Path, db_url: str) -> None:
+    from flows.ingest import ingest
+
+    sub = sample / "routing" / "bird" / "sub"
+    sub.mkdir()
+    (sub / "kept.md").write_text("# Kept\n\nindexed while sub was a real folder\n")
+    assert ingest(path=str(sample))["failed"] == []
+    assert "routing/bird/sub/kept.md" in _indexed(db_url)
+
+    shutil.rmtree(sub)
+    sub.symlink_to("..", target_is_directory=True)  # routing/bird/sub -> routing: a loop
+    gone = "vpn/wireguard/wg.md"
+    (sample / gone).unlink()
+    run = ingest(path=str(sample))
+    failed = _failed(run)
+    assert set(failed) == {"routing/bird/sub"} and "loop" in failed["routing/bird/sub"]
+    assert run["deleted"] == 1
+    indexed = _indexed(db_url)
+    assert gone not in indexed  # the deletion elsewhere went through
+    assert "routing/bird/sub/kept.md" in indexed  # under the loop: its deletion waits
+    assert any("postponed" in m and "routing/bird/sub" in m for m in run["messages"])
