@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL per session, a fresh database per test,
-one Prefect test harness per session, corpus folders copied from ../shared."""
+one Prefect test harness per session, document folders copied from the bundled sample.
+
+The suite needs nothing outside the repository: ``examples/sample-docs`` (43 files) and
+``examples/tags.yaml`` are the default corpus and policy. ``NETDOCS_TEST_CORPUS=DIR`` opts in
+to another corpus with the same layout (e.g. ``../shared/corpora/network-docs``)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
 SAMPLE = REPO / "examples" / "sample-docs"
-TAGS = CORPUS / "tags.yaml"
+SAMPLE_TAGS = REPO / "examples" / "tags.yaml"
+# The corpus the fixtures copy from: the bundled sample unless a test run opts in.
+CORPUS = Path(os.environ.get("NETDOCS_TEST_CORPUS") or SAMPLE).resolve()
+TAGS = CORPUS / "tags.yaml" if (CORPUS / "tags.yaml").is_file() else SAMPLE_TAGS
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -115,19 +121,36 @@ def prefect_harness() -> Iterator[None]:
 
 
 def copy_corpus(dest: Path, *folders: str) -> Path:
-    """Copy sub-folders of the shared corpus into ``dest``.
-
-    A clone without ../shared gets the whole bundled sample instead (43 files that include
-    the files the tests name)."""
-    if not CORPUS.is_dir():
-        shutil.copytree(SAMPLE, dest)
+    """Copy sub-folders of the test corpus (the bundled sample by default) into ``dest``;
+    with no folders, the whole corpus. A missing folder is an error naming it."""
+    if not folders:
+        shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns("tags.yaml"))
         return dest
     for folder in folders:
+        if not (CORPUS / folder).is_dir():
+            raise FileNotFoundError(f"{CORPUS / folder}: no such folder in the test corpus")
         shutil.copytree(CORPUS / folder, dest / folder)
     return dest
 
 
 @pytest.fixture
 def docs_dir(tmp_path: Path) -> Path:
-    """A small real documentation folder (BIRD + radvd + lldpd)."""
+    """A real documentation folder: the whole bundled sample (43 files), or BIRD + radvd +
+    lldpd of an opted-in corpus."""
+    if CORPUS == SAMPLE.resolve():
+        return copy_corpus(tmp_path / "docs")
     return copy_corpus(tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd")
+
+
+def remove_most(root: Path, share: float = 0.6) -> set[str]:
+    """Delete whole top-level folders of ``root`` until more than ``share`` of its files are
+    gone (enough to trip the 50 % mass-delete guard); return the removed document ids."""
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    removed: set[str] = set()
+    for top in sorted(p for p in root.iterdir() if p.is_dir()):
+        if len(removed) > share * len(files):
+            break
+        removed |= {p.relative_to(root).as_posix() for p in top.rglob("*") if p.is_file()}
+        shutil.rmtree(top)
+    assert len(removed) > share * len(files) and len(removed) < len(files), "folder too flat"
+    return removed

@@ -78,7 +78,7 @@ def test_sigkill_at_random_moments_converges(
         tmp_path / "docs",
         "routing/bird",
         "routing/frr",
-        "dns/unbound",
+        "dns/bind9",
         "ipv6/radvd",
         "switching/lldpd",
     )

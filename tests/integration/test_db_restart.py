@@ -60,7 +60,7 @@ def test_postgres_restart_mid_run_converges(
     own_server: tuple[Path, str],
 ) -> None:
     docs = copy_corpus(
-        tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd", "dns/unbound"
+        tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd", "dns/bind9"
     )
     base = {**cli_env, "NETDOCS_DOCS_PER_COMMIT_BATCH": "2"}
     reference_env = {**base, "NETDOCS_DATABASE_URL": make_db()}  # on the session server
