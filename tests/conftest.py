@@ -59,16 +59,20 @@ def server_url(netdocs_home: Path) -> str:
 
 
 @pytest.fixture
-def make_db(server_url: str) -> Iterator[Callable[[], str]]:
+def make_db(server_url: str) -> Iterator[Callable[..., str]]:
     """A factory of brand-new databases on the session server, dropped after the test."""
     import psycopg
 
     names: list[str] = []
 
-    def make() -> str:
+    def make(template: str | None = None) -> str:
+        """A new database; with ``template`` (a URL from this factory), a copy of that one."""
         name = f"t_{uuid.uuid4().hex[:12]}"
+        copy = ""
+        if template is not None:
+            copy = f" TEMPLATE {psycopg.conninfo.conninfo_to_dict(template)['dbname']}"
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}{copy}")
         names.append(name)
         info = psycopg.conninfo.conninfo_to_dict(server_url)
         info["dbname"] = name
@@ -116,7 +120,11 @@ def prefect_harness() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    # A generous start-up timeout: on a busy 2-core machine the server can take over 30 s.
+    with (
+        prefect_test_harness(server_startup_timeout=180),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
 
 
@@ -137,7 +145,7 @@ def copy_corpus(dest: Path, *folders: str) -> Path:
 def docs_dir(tmp_path: Path) -> Path:
     """A real documentation folder: the whole bundled sample (43 files), or BIRD + radvd +
     lldpd of an opted-in corpus."""
-    if CORPUS == SAMPLE.resolve():
+    if SAMPLE.resolve() == CORPUS:
         return copy_corpus(tmp_path / "docs")
     return copy_corpus(tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd")
 
