@@ -107,9 +107,14 @@ def _clear_settings() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _hashing_embedder_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast deterministic embeddings unless a test asks for the real model."""
-    if "NETDOCS_EMBEDDING_PROVIDER" not in os.environ:
+def _hashing_embedder_by_default(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fast deterministic embeddings, unless the test is marked ``real_model`` (the packaged
+    model users get) or the environment names a provider."""
+    if request.node.get_closest_marker("real_model"):
+        monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "local")
+    elif "NETDOCS_EMBEDDING_PROVIDER" not in os.environ:
         monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "hashing")
     _clear_settings()
 
