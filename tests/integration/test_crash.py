@@ -22,7 +22,7 @@ import pytest
 from ..conftest import REPO, copy_corpus
 from .conftest import run_cli
 
-ITERATIONS = int(os.environ.get("NETDOCS_CRASH_ITERATIONS", "6"))
+ITERATIONS = int(os.environ.get("NETDOCS_CRASH_ITERATIONS", "4"))
 SEED = int(os.environ.get("NETDOCS_CRASH_SEED", "20261127"))
 
 # One version of one document as the index must hold it: its chunk ids and content hash.
@@ -154,9 +154,22 @@ def mutate(docs: Path, rng: random.Random) -> dict[str, str]:
     return what
 
 
-def kill_during_run(env: dict[str, str], docs: Path, rng: random.Random, work_s: float) -> bool:
-    """Start a CLI ingest, SIGKILL its process group at a random moment of its run;
-    True when the kill landed while the run was working."""
+def commits_of_latest_run(url: str) -> int:
+    """Documents committed by the most recently started run."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM documents WHERE run_id ="
+            " (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1)"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def kill_during_run(
+    env: dict[str, str], docs: Path, rng: random.Random, work_s: float, after_commit: bool
+) -> bool:
+    """Start a CLI ingest and SIGKILL its process group at a random moment of its run, or
+    (``after_commit``) just after its first document commit; True when the kill landed
+    while the run was working."""
     url = env["NETDOCS_DATABASE_URL"]
     before = run_count(url)
     proc = subprocess.Popen(
@@ -168,7 +181,15 @@ def kill_during_run(env: dict[str, str], docs: Path, rng: random.Random, work_s:
         start_new_session=True,
     )
     started = wait_for_run_start(url, proc, runs_before=before)
-    time.sleep(rng.uniform(0, work_s) if started else rng.uniform(0, 1))
+    if started and after_commit:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if commits_of_latest_run(url):
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.3))
+    else:
+        time.sleep(rng.uniform(0, work_s) if started else rng.uniform(0, 1))
     alive = proc.poll() is None
     if alive:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -208,7 +229,8 @@ def test_sigkill_during_first_ingest_and_update_leaves_old_or_new_per_document(
         it_env = {**env, "NETDOCS_DATABASE_URL": url}
         old = {} if fresh else v1
         for k in range(1 + i % 2):  # every other iteration is killed twice in a row
-            kills += kill_during_run(it_env, docs, rng, first_s if fresh else update_s)
+            work_s = first_s if fresh else update_s
+            kills += kill_during_run(it_env, docs, rng, work_s, after_commit=k == 0)
             bad, moved = mixed_versions(stored_versions(url), old, v2)
             assert bad == [], f"iteration {i} kill {k}: neither old nor new version: {bad}"
             partial += 0 < moved < len({d for d in set(old) | set(v2) if old.get(d) != v2.get(d)})
@@ -218,3 +240,4 @@ def test_sigkill_during_first_ingest_and_update_leaves_old_or_new_per_document(
         assert fingerprint(it_env) == expected, f"iteration {i}: did not converge"
     print(f"kills in a running ingest: {kills}; kills that left a part of the update: {partial}")
     assert kills >= ITERATIONS // 2  # the kills really hit running ingests
+    assert partial >= 1  # and at least one landed between two documents' commits
