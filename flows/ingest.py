@@ -59,6 +59,11 @@ def _run(
     stats.metadata_only = len(ch.metadata_only)
     stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+    if plan.scan.vanished:
+        stats.messages.append(
+            f"{len(plan.scan.vanished)} file(s) vanished during the scan, treated as absent: "
+            + ", ".join(plan.scan.vanished[:10])
+        )
     if ch.deleted and not plan.scan.complete:
         stats.messages.append(
             f"scan incomplete ({'; '.join(plan.scan.walk_errors[:3])}): "

@@ -29,6 +29,7 @@ class ScanResult:
     docs: list[SourceDoc] = field(default_factory=list)
     failures: list[DocFailure] = field(default_factory=list)
     walk_errors: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # listed by the walk, gone when read
 
     @property
     def complete(self) -> bool:
@@ -163,7 +164,7 @@ def scan(
         try:
             result.docs.append(read_document(root, doc_id, policy, max_bytes))
         except FileNotFoundError:
-            continue  # vanished during the scan: treated as not there
+            result.vanished.append(doc_id)  # treated as not there; the run reports it
         except OSError as e:
             result.failures.append(DocFailure(doc_id, f"cannot read: {e.strerror or e}"))
         except ValueError as e:
