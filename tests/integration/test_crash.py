@@ -165,11 +165,11 @@ def commits_of_latest_run(url: str) -> int:
 
 
 def kill_during_run(
-    env: dict[str, str], docs: Path, rng: random.Random, work_s: float, after_commit: bool
+    env: dict[str, str], docs: Path, rng: random.Random, work_s: float, after_commits: int
 ) -> bool:
     """Start a CLI ingest and SIGKILL its process group at a random moment of its run, or
-    (``after_commit``) just after its first document commit; True when the kill landed
-    while the run was working."""
+    (``after_commits`` > 0) just after that many document commits of the run; True when
+    the kill landed while the run was working."""
     url = env["NETDOCS_DATABASE_URL"]
     before = run_count(url)
     proc = subprocess.Popen(
@@ -181,10 +181,10 @@ def kill_during_run(
         start_new_session=True,
     )
     started = wait_for_run_start(url, proc, runs_before=before)
-    if started and after_commit:
+    if started and after_commits:
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            if commits_of_latest_run(url):
+            if commits_of_latest_run(url) >= after_commits:
                 break
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.3))
@@ -230,10 +230,13 @@ def test_sigkill_during_first_ingest_and_update_leaves_old_or_new_per_document(
         old = {} if fresh else v1
         for k in range(1 + i % 2):  # every other iteration is killed twice in a row
             work_s = first_s if fresh else update_s
-            kills += kill_during_run(it_env, docs, rng, work_s, after_commit=k == 0)
+            changing = sum(old.get(d) != v2.get(d) for d in set(old) | set(v2))
+            committing = sum(old.get(d) != v for d, v in v2.items())  # new or edited
+            after = rng.randint(1, max(1, committing - 1)) if k == 0 else 0
+            kills += kill_during_run(it_env, docs, rng, work_s, after_commits=after)
             bad, moved = mixed_versions(stored_versions(url), old, v2)
             assert bad == [], f"iteration {i} kill {k}: neither old nor new version: {bad}"
-            partial += 0 < moved < len({d for d in set(old) | set(v2) if old.get(d) != v2.get(d)})
+            partial += 0 < moved < changing
         final = ingest_until_done(it_env, docs)
         assert not final["failed"]
         assert stored_versions(url) == v2, f"iteration {i}: the re-run did not finish the update"
