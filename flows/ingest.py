@@ -75,6 +75,11 @@ def _run(
     stats.messages.extend(plan.scan.warnings)
     if given is not None and t.save_policy(url, given, run_id):
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
+    if plan.scan.vanished:
+        stats.messages.append(
+            f"{len(plan.scan.vanished)} file(s) vanished during the scan, treated as absent: "
+            + ", ".join(safe_name(v) for v in plan.scan.vanished[:10])
+        )
     why_postponed = "deletion postponed"
     if plan.postponed:
         folders = "; ".join(f"{k}: {v}" for k, v in list(plan.scan.incomplete.items())[:3])

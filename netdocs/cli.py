@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from netdocs.errors import (
     AccessDenied,
     ConfigError,
@@ -258,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"netdocs: error: {for_terminal(str(e), multiline=True)}", file=sys.stderr)
         return 2
+    except psycopg.OperationalError as e:  # task retries exhausted: the database is down
+        print(f"netdocs: error: database unavailable: {str(e).strip()}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("netdocs: interrupted", file=sys.stderr)
         return 130

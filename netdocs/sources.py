@@ -31,6 +31,7 @@ class ScanResult:
     docs: list[SourceDoc] = field(default_factory=list)
     failures: list[DocFailure] = field(default_factory=list)
     incomplete: dict[str, str] = field(default_factory=dict)  # folder id ("." root) -> why
+    vanished: list[str] = field(default_factory=list)  # listed by the walk, gone when read
 
     @property
     def complete(self) -> bool:
@@ -178,7 +179,7 @@ def scan(
         try:
             result.docs.append(read_document(root, doc_id, policy, max_bytes))
         except FileNotFoundError:
-            continue  # vanished during the scan: treated as not there
+            result.vanished.append(doc_id)  # treated as not there; the run reports it
         except OSError as e:
             result.failures.append(DocFailure(doc_id, f"cannot read: {e.strerror or e}"))
         except ValueError as e:

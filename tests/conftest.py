@@ -1,5 +1,9 @@
 """Shared fixtures: one embedded PostgreSQL per session, a fresh database per test,
-one Prefect test harness per session, corpus folders copied from ../shared."""
+one Prefect test harness per session, document folders copied from the bundled sample.
+
+The suite needs nothing outside the repository: ``examples/sample-docs`` (43 files) and
+``examples/tags.yaml`` are the default corpus and policy. ``NETDOCS_TEST_CORPUS=DIR`` opts in
+to another corpus with the same layout (e.g. ``../shared/corpora/network-docs``)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
 SAMPLE = REPO / "examples" / "sample-docs"
-TAGS = CORPUS / "tags.yaml"
+SAMPLE_TAGS = REPO / "examples" / "tags.yaml"
+# The corpus the fixtures copy from: the bundled sample unless a test run opts in.
+CORPUS = Path(os.environ.get("NETDOCS_TEST_CORPUS") or SAMPLE).resolve()
+TAGS = CORPUS / "tags.yaml" if (CORPUS / "tags.yaml").is_file() else SAMPLE_TAGS
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -53,16 +59,20 @@ def server_url(netdocs_home: Path) -> str:
 
 
 @pytest.fixture
-def make_db(server_url: str) -> Iterator[Callable[[], str]]:
+def make_db(server_url: str) -> Iterator[Callable[..., str]]:
     """A factory of brand-new databases on the session server, dropped after the test."""
     import psycopg
 
     names: list[str] = []
 
-    def make() -> str:
+    def make(template: str | None = None) -> str:
+        """A new database; with ``template`` (a URL from this factory), a copy of that one."""
         name = f"t_{uuid.uuid4().hex[:12]}"
+        copy = ""
+        if template is not None:
+            copy = f" TEMPLATE {psycopg.conninfo.conninfo_to_dict(template)['dbname']}"
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}{copy}")
         names.append(name)
         info = psycopg.conninfo.conninfo_to_dict(server_url)
         info["dbname"] = name
@@ -97,9 +107,14 @@ def _clear_settings() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _hashing_embedder_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fast deterministic embeddings unless a test asks for the real model."""
-    if "NETDOCS_EMBEDDING_PROVIDER" not in os.environ:
+def _hashing_embedder_by_default(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fast deterministic embeddings, unless the test is marked ``real_model`` (the packaged
+    model users get) or the environment names a provider."""
+    if request.node.get_closest_marker("real_model"):
+        monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "local")
+    elif "NETDOCS_EMBEDDING_PROVIDER" not in os.environ:
         monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "hashing")
     _clear_settings()
 
@@ -110,7 +125,7 @@ def prefect_harness() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    # A generous start-up timeout: on a loaded machine the temporary server needs more than 30 s.
+    # A generous start-up timeout: on a busy 2-core machine the server can take over 30 s.
     with (
         prefect_test_harness(server_startup_timeout=180),
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
@@ -119,19 +134,36 @@ def prefect_harness() -> Iterator[None]:
 
 
 def copy_corpus(dest: Path, *folders: str) -> Path:
-    """Copy sub-folders of the shared corpus into ``dest``.
-
-    A clone without ../shared gets the whole bundled sample instead (43 files that include
-    the files the tests name)."""
-    if not CORPUS.is_dir():
-        shutil.copytree(SAMPLE, dest)
+    """Copy sub-folders of the test corpus (the bundled sample by default) into ``dest``;
+    with no folders, the whole corpus. A missing folder is an error naming it."""
+    if not folders:
+        shutil.copytree(CORPUS, dest, ignore=shutil.ignore_patterns("tags.yaml"))
         return dest
     for folder in folders:
+        if not (CORPUS / folder).is_dir():
+            raise FileNotFoundError(f"{CORPUS / folder}: no such folder in the test corpus")
         shutil.copytree(CORPUS / folder, dest / folder)
     return dest
 
 
 @pytest.fixture
 def docs_dir(tmp_path: Path) -> Path:
-    """A small real documentation folder (BIRD + radvd + lldpd)."""
+    """A real documentation folder: the whole bundled sample (43 files), or BIRD + radvd +
+    lldpd of an opted-in corpus."""
+    if SAMPLE.resolve() == CORPUS:
+        return copy_corpus(tmp_path / "docs")
     return copy_corpus(tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd")
+
+
+def remove_most(root: Path, share: float = 0.6) -> set[str]:
+    """Delete whole top-level folders of ``root`` until more than ``share`` of its files are
+    gone (enough to trip the 50 % mass-delete guard); return the removed document ids."""
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    removed: set[str] = set()
+    for top in sorted(p for p in root.iterdir() if p.is_dir()):
+        if len(removed) > share * len(files):
+            break
+        removed |= {p.relative_to(root).as_posix() for p in top.rglob("*") if p.is_file()}
+        shutil.rmtree(top)
+    assert len(removed) > share * len(files) and len(removed) < len(files), "folder too flat"
+    return removed

@@ -108,6 +108,7 @@ def test_files_vanishing_or_changing_during_a_run(
     monkeypatch.setattr(sources, "read_document", real_read)  # (undo() would also reset
     monkeypatch.setattr(t, "make_plan", real_make_plan)  # the fixtures' environment)
     assert not run["failed"]
+    assert any("vanished during the scan" in m and "flash.md" in m for m in run["messages"])
     assert run["changed"] == 1 and run["new"] == 1 and run["deleted"] == 0
     indexed = _indexed(db_url)
     assert "flash.md" not in indexed and "newcomer.md" not in indexed

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from ..conftest import TAGS
+from ..conftest import TAGS, remove_most
 from .conftest import run_cli
 
 
@@ -71,8 +70,8 @@ def test_missing_folder_and_bad_policy_exit_2(tmp_path: Path, cli_env: dict[str,
 
 def test_mass_delete_refused_exit_1(docs_dir: Path, cli_env: dict[str, str]) -> None:
     assert run_cli(cli_env, "ingest", str(docs_dir), "--json").code == 0
-    shutil.rmtree(docs_dir / "routing")
+    removed = remove_most(docs_dir)
     refused = run_cli(cli_env, "ingest", str(docs_dir), "--json")
     assert refused.code == 1 and "--allow-mass-delete" in refused.stderr
     allowed = run_cli(cli_env, "ingest", str(docs_dir), "--json", "--allow-mass-delete")
-    assert allowed.code == 0 and allowed.json()["deleted"] > 0
+    assert allowed.code == 0 and allowed.json()["deleted"] == len(removed)

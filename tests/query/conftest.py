@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -11,9 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from netdocs.db import connect
@@ -79,51 +78,80 @@ def query_conn(query_db: str, embedder: HashingEmbedder) -> Iterator[psycopg.Con
     conn.close()
 
 
-def insert_doc(
+def markdown(tags: Sequence[str], sections: Sequence[tuple[str, str]]) -> str:
+    """A Markdown document whose chunks are ``sections`` ((heading path "A > B", text)),
+    tagged through its front matter."""
+    lines = ["---", yaml.safe_dump({"tags": list(tags)}, allow_unicode=True).strip(), "---"]
+    prev: list[str] = []
+    for heading, text in sections:
+        path = heading.split(" > ")
+        same = 0
+        while same < min(len(path), len(prev)) and path[same] == prev[same]:
+            same += 1
+        same = min(same, len(path) - 1)  # always open the section's own heading
+        lines += [f"\n{'#' * (level + 1)} {path[level]}" for level in range(same, len(path))]
+        lines += ["", text]
+        prev = path
+    return "\n".join(lines) + "\n"
+
+
+def commit_doc(
     conn: psycopg.Connection,
+    embedder: HashingEmbedder,
+    root: Path,
     doc_id: str,
     tags: Sequence[str],
     sections: Sequence[tuple[str, str]],
-    vectors: np.ndarray,
 ) -> list[str]:
-    """Insert a document and its chunks (one per (heading, text) section) with plain SQL."""
-    run_id = uuid.uuid4()
-    ids = []
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (doc_id, "c" * 64, "m" * 64, list(tags), len(sections), run_id),
-        )
-        for i, ((heading, text), vec) in enumerate(zip(sections, vectors, strict=True)):
-            chunk_id = hashlib.sha256(f"{doc_id}\0{i}\0{text}".encode()).hexdigest()[:32]
-            conn.execute(
-                "INSERT INTO chunks (chunk_id, doc_id, ordinal, heading_path, heading, text,"
-                " text_hash, token_count, tags, embedding) VALUES"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    chunk_id,
-                    doc_id,
-                    i,
-                    heading.split(" > "),
-                    heading,
-                    text,
-                    hashlib.sha256(text.encode()).hexdigest(),
-                    len(text.split()),
-                    list(tags),
-                    vec,
-                ),
-            )
-            ids.append(chunk_id)
-    return ids
+    """Write the document as a file and store it the way an ingest does: read it
+    (front-matter tags), chunk it, embed its chunks, commit it with the writer."""
+    from netdocs.chunking import chunk_document
+    from netdocs.sources import read_document
+    from netdocs.store.writer import commit_document
+
+    path = root / doc_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown(tags, sections), encoding="utf-8")
+    doc = read_document(root, doc_id, None, 5_000_000)
+    chunks = chunk_document(doc_id, doc.text, embedder.count_tokens, embedder.max_tokens)
+    assert [c.heading for c in chunks] == [h for h, _ in sections], "one chunk per section"
+    commit_document(conn, doc, chunks, embedder.embed([c.embed_text for c in chunks]), uuid.uuid4())
+    return [c.chunk_id for c in chunks]
 
 
 @pytest.fixture(scope="module")
-def add_doc(query_conn: psycopg.Connection, embedder: HashingEmbedder) -> InsertDoc:
-    """``add_doc(doc_id, tags, [(heading, text), ...])`` embeds with the hashing model."""
+def add_doc(
+    query_conn: psycopg.Connection,
+    embedder: HashingEmbedder,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> InsertDoc:
+    """``add_doc(doc_id, tags, [(heading, text), ...])``: stored through the ingest path."""
+    root = tmp_path_factory.mktemp("query-docs")
 
     def add(doc_id: str, tags: Sequence[str], sections: Sequence[tuple[str, str]]) -> None:
-        vectors = embedder.embed([f"{h}\n{t}" for h, t in sections])
-        insert_doc(query_conn, doc_id, tags, sections, vectors)
+        commit_doc(query_conn, embedder, root, doc_id, tags, sections)
 
     return add
+
+
+@pytest.fixture(scope="module")
+def sample_db(query_pg: Any, prefect_harness: None, request: pytest.FixtureRequest) -> str:
+    """A fresh database holding the bundled sample, ingested by the real flow under
+    ``examples/tags.yaml`` (hashing embeddings); returns its URL."""
+    from flows.ingest import ingest
+    from netdocs.config import get_settings
+
+    from ..conftest import SAMPLE, SAMPLE_TAGS
+
+    name = "s_" + request.module.__name__.rsplit(".", 1)[-1][:40] + "_" + uuid.uuid4().hex[:6]
+    with psycopg.connect(query_pg.get_uri(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = str(query_pg.get_uri(database=name))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NETDOCS_DATABASE_URL", url)
+        mp.setenv("NETDOCS_EMBEDDING_PROVIDER", "hashing")
+        get_settings.cache_clear()
+        summary = ingest(path=str(SAMPLE), policy=str(SAMPLE_TAGS))
+    get_settings.cache_clear()
+    assert summary["new"] == summary["scanned"] == 43 and not summary["failed"]
+    return url

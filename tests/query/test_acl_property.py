@@ -1,9 +1,12 @@
-"""Property: a tag set never receives a chunk outside its tags, whatever the tags and query."""
+"""Properties: a tag set never receives a chunk outside its tags, whatever the tags and query;
+and on the sample ingested under examples/tags.yaml, a role only ever gets files the policy
+file lets it read (computed from the YAML by tests/policy_oracle.py, not by netdocs)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,8 +15,8 @@ from hypothesis import strategies as st
 
 from netdocs.db import connect
 from netdocs.embedding.hashing import HashingEmbedder
-from netdocs.policy import visible
 from netdocs.query.search import clean_text, dense_hits, fulltext_hits, search
+from tests import policy_oracle as oracle
 
 NASTY_TAGS = [
     "faq",
@@ -120,7 +123,8 @@ def test_role_never_sees_a_chunk_outside_its_tags(
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 rows,
             )
-        permitted = {cid for cid, tags in tags_of.items() if visible(tags, allowed)}
+        # The rule, written here: visible when any stored tag is allowed (None = all).
+        permitted = {cid for cid, tags in tags_of.items() if allowed is None or set(tags) & allowed}
         vec = embedder.embed([clean_text(query)])[0]
 
         dense = dense_hits(conn, vec, allowed, k, embedder.dim, exact=exact)
@@ -128,8 +132,56 @@ def test_role_never_sees_a_chunk_outside_its_tags(
         fused = search(conn, query, vec, allowed, k, dim=embedder.dim)
         for hits in (dense, text, fused):
             assert {h.chunk_id for h in hits} <= permitted
-            assert all(visible(tags_of[h.chunk_id], allowed) for h in hits)
         # The filter never costs rows: k permitted rows exist -> k rows come back.
         assert len(dense) == min(k, len(permitted))
         assert len(fused) == min(k, len(permitted))
         assert conn.execute("SELECT count(*) FROM chunks").fetchone() == (len(rows),)
+
+
+POLICY = Path(__file__).resolve().parents[2] / "examples" / "tags.yaml"
+ROLES = sorted(oracle.load(POLICY)["roles"])
+
+
+@pytest.fixture(scope="module")
+def sample_conn(sample_db: str) -> Iterator[psycopg.Connection]:
+    c = connect(sample_db, autocommit=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def visible_chunks(sample_conn: psycopg.Connection) -> dict[str, int]:
+    """Per role: how many stored chunks the policy file lets it read."""
+    policy = oracle.load(POLICY)
+    paths = [r[0] for r in sample_conn.execute("SELECT doc_id FROM chunks").fetchall()]
+    return {
+        role: sum(oracle.sees(policy, role, oracle.tags_of(policy, p)) for p in paths)
+        for role in ROLES
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    role=st.sampled_from(ROLES),
+    query=st.sampled_from(SQL_QUERIES + TEXTS) | st.text(max_size=40),
+    k=st.integers(1, 12),
+    mode=st.sampled_from(["fused", "dense", "fulltext"]),
+)
+def test_a_role_gets_only_what_the_policy_file_allows(
+    sample_conn: psycopg.Connection,
+    embedder: HashingEmbedder,
+    visible_chunks: dict[str, int],
+    role: str,
+    query: str,
+    k: int,
+    mode: str,
+) -> None:
+    from netdocs.query.service import SearchService
+
+    policy = oracle.load(POLICY)
+    service = SearchService.for_role(role, POLICY, conn=sample_conn, embedder=embedder)
+    hits = service.search(query, k=k, mode=mode)  # type: ignore[arg-type]
+    denied = [h.path for h in hits if not oracle.sees(policy, role, oracle.tags_of(policy, h.path))]
+    assert denied == [], f"{role} got {denied}"
+    if mode == "dense":  # the filter never costs rows
+        assert len(hits) == min(k, visible_chunks[role])

@@ -16,9 +16,8 @@ from netdocs.embedding import onnx_bert, onnx_cache
 from netdocs.embedding.base import Embedder
 from netdocs.embedding.local import LocalEmbedder
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "network-docs"
-if not CORPUS.is_dir():  # a clone without ../shared: the bundled sample has these files too
-    CORPUS = Path(__file__).resolve().parents[2] / "examples" / "sample-docs"
+from ..conftest import CORPUS  # the bundled sample unless NETDOCS_TEST_CORPUS opts in
+
 BGP_DOC = CORPUS / "routing" / "frr" / "bgp" / "basic-concepts.md"
 LEASE_DOC = CORPUS / "dhcp" / "kea" / "hooks" / "lease-query-leasequery-support.md"
 # measured minimum cosine to the int8 reference on TEXTS: 0.9993 (fp32), 0.9923 (int8);
