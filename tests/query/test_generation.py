@@ -3,20 +3,20 @@ none for statements that change nothing."""
 
 from __future__ import annotations
 
-import numpy as np
 import psycopg
 
 from netdocs.cache.store import current_generation
 
-from .conftest import insert_doc
+from .conftest import InsertDoc
 
 
-def test_generation_counts_transactions_that_change_chunks(query_conn: psycopg.Connection) -> None:
+def test_generation_counts_transactions_that_change_chunks(
+    query_conn: psycopg.Connection, add_doc: InsertDoc
+) -> None:
     conn = query_conn
     g0 = current_generation(conn)
-    vectors = np.ones((3, 384), dtype=np.float32)
     sections = [("A", "alpha text"), ("B", "beta text"), ("C", "gamma text")]
-    insert_doc(conn, "gen/doc.md", ["faq"], sections, vectors)  # one transaction, 3 inserts
+    add_doc("gen/doc.md", ["faq"], sections)  # the writer: one transaction, 3 chunk inserts
     assert current_generation(conn) == g0 + 1
     conn.execute("UPDATE chunks SET tags = '{vpn}' WHERE doc_id = 'nothing/here.md'")
     conn.execute("DELETE FROM chunks WHERE doc_id = 'nothing/here.md'")
@@ -28,7 +28,7 @@ def test_generation_counts_transactions_that_change_chunks(query_conn: psycopg.C
         conn.execute("DELETE FROM chunks WHERE doc_id = 'gen/doc.md' AND ordinal = 0")
         conn.execute("DELETE FROM documents WHERE doc_id = 'gen/doc.md'")  # cascades
     assert current_generation(conn) == g0 + 3
-    insert_doc(conn, "gen/other.md", ["faq"], sections[:1], vectors[:1])
+    add_doc("gen/other.md", ["faq"], sections[:1])
     assert current_generation(conn) == g0 + 4
     try:
         with conn.transaction():
