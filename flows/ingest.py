@@ -13,10 +13,12 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from netdocs.config import Settings, get_settings
+from netdocs.embedding.factory import get_embedder
 from netdocs.errors import ConfigError, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.lock import run_lock
 from netdocs.ingest.stats import RunStats
+from netdocs.metrics.runs import price_run
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -155,6 +157,7 @@ def ingest(
             t.record_run(url, run_id, status, stats.to_json(), str(root))
             raise
         stats.duration_s = time.perf_counter() - started
+        price_run(stats, get_embedder(settings).model_id, settings)
         t.record_run(
             url, run_id, "failed" if stats.failed else "completed", stats.to_json(), str(root)
         )

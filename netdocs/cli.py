@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_cache(sub)
     register_audit(sub)
+    from netdocs.metrics.cli import register as register_metrics  # feedback/metrics/runs/report
+
+    register_metrics(sub)
     return parser
 
 

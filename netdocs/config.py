@@ -82,6 +82,19 @@ class Settings(BaseSettings):
             raise ValueError("NETDOCS_QUERY_CACHE_TTL: expected a duration like 24h")
         return parse_duration(value, "NETDOCS_QUERY_CACHE_TTL")
 
+    # --- metrics branch: prices (USD per million tokens), matched on the longest prefix of
+    # the model name. Chat: {model: [input, output]}, added to / overriding the built-in
+    # table of netdocs.query.llm; embeddings: {model: price}; models not listed cost nothing.
+    chat_prices_per_mtok: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    embedding_prices_per_mtok: dict[str, float] = Field(
+        default_factory=lambda: {
+            "text-embedding-3-small": 0.02,
+            "text-embedding-3-large": 0.13,
+            "text-embedding-ada-002": 0.10,
+        }
+    )
+    report_dir: Path | None = None  # where `metrics-report` writes (default home/reports)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

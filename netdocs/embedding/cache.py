@@ -24,6 +24,8 @@ class CacheStats:
     embedded: int = 0  # distinct texts run through the model
     duplicates: int = 0  # texts sharing a vector with an identical text in the same call
     embed_s: float = 0.0  # wall time spent inside the model
+    embedded_tokens: int = 0  # tokens sent to the model (when ``tokens`` were given)
+    saved_tokens: int = 0  # tokens of cache hits and duplicates, not sent to the model
 
 
 def lookup(conn: psycopg.Connection, model_id: str, hashes: Sequence[str]) -> dict[str, Vectors]:
@@ -59,23 +61,30 @@ def cached_embed(
     *,
     on_progress: Callable[[int], None] | None = None,
     return_vectors: bool = True,
+    tokens: Sequence[int] | None = None,
 ) -> tuple[Vectors, CacheStats]:
     """Vectors for ``texts`` (``hashes[i]`` = sha256 of ``texts[i]``), using the cache.
 
     With ``return_vectors=False`` only the cache is filled (an empty array is returned).
+    ``tokens[i]``, when given, is the token count of ``texts[i]``: the stats then say how
+    many tokens went to the model and how many the cache saved.
     """
     stats = CacheStats()
     found = lookup(conn, embedder.model_id, hashes)
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()  # do not hold a snapshot open while the model runs
     todo: dict[str, str] = {}
-    for text, h in zip(texts, hashes, strict=True):
+    counts = list(tokens) if tokens is not None else [0] * len(texts)
+    for text, h, n in zip(texts, hashes, counts, strict=True):
         if h in found:
             stats.hits += 1
+            stats.saved_tokens += n
         elif h in todo:
             stats.duplicates += 1
+            stats.saved_tokens += n
         else:
             todo[h] = text
+            stats.embedded_tokens += n
     fresh: dict[str, Vectors] = {}
     if todo:
         keys = list(todo)

@@ -114,6 +114,9 @@ def chunk_batch(
         c.chunk_id for _, cs in out.ready for c in cs if c.chunk_id not in existing
     }
     stats.chunks_reused = sum(len(chunks) for _, chunks in out.ready) - len(out.new_chunk_ids)
+    stats.reused_tokens = sum(
+        c.token_count for _, cs in out.ready for c in cs if c.chunk_id not in out.new_chunk_ids
+    )
     return out
 
 
@@ -140,6 +143,7 @@ def embed_batch(
             [c.text_hash for c in todo],
             on_progress=(lambda n: progress("chunks", n)) if progress else None,
             return_vectors=False,
+            tokens=[c.token_count for c in todo],
         )
     except EmbeddingProviderUnavailable:
         stats.failed += [DocFailure(d.doc_id, PENDING) for d, _ in batch.ready]
@@ -151,6 +155,7 @@ def embed_batch(
         return batch
     stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
     stats.embed_s = cstats.embed_s
+    stats.embedding_tokens, stats.cache_saved_tokens = cstats.embedded_tokens, cstats.saved_tokens
     return batch
 
 

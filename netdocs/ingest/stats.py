@@ -38,6 +38,9 @@ class BatchStats:
     validation: dict[str, Any] = field(default_factory=dict)
     embed_s: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per stage, summed
+    embedding_tokens: int = 0  # tokens sent to the embedding model
+    cache_saved_tokens: int = 0  # tokens the embedding cache answered instead
+    reused_tokens: int = 0  # tokens of chunks already stored (not embedded again)
 
     def time(self, phase: str, seconds: float) -> None:
         """Add ``seconds`` to ``phase``'s total."""
@@ -57,6 +60,10 @@ class RunStats(BatchStats):
     deleted: int = 0
     duration_s: float = 0.0
     messages: list[str] = field(default_factory=list)
+    embedding_model: str | None = None
+    embedding_cost_usd: float | None = None  # None: a local (unpaid) or unpriced model
+    saved_tokens: int = 0  # cache_saved_tokens + reused_tokens
+    saved_cost_usd: float | None = None
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
@@ -67,6 +74,10 @@ class RunStats(BatchStats):
         self.committed += other.committed
         self.quarantined += other.quarantined
         self.embed_s += other.embed_s
+        self.embedding_tokens += other.embedding_tokens
+        self.cache_saved_tokens += other.cache_saved_tokens
+        self.reused_tokens += other.reused_tokens
+        self.saved_tokens = self.cache_saved_tokens + self.reused_tokens
         self.failed.extend(other.failed)
         for phase, seconds in other.phases.items():
             self.time(phase, seconds)
@@ -105,6 +116,7 @@ class RunStats(BatchStats):
         if self.validation:
             lines += ["", "## Validation", ""]
             lines += [f"- {k}: {v}" for k, v in sorted(self.validation.items())]
+        lines += ["", "## Embedding", "", *self._embedding_lines()]
         if self.phases:
             lines += ["", "## Time by stage (s, summed over batches)", ""]
             lines += [f"- {k}: {v:.1f}" for k, v in self.phases.items()]
@@ -114,3 +126,18 @@ class RunStats(BatchStats):
         if self.messages:
             lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
         return "\n".join(lines)
+
+    def _embedding_lines(self) -> list[str]:
+        def usd(value: float | None) -> str:
+            return "n/a (unpaid model)" if value is None else f"${value:.6f}"
+
+        return [
+            "| figure | value |",
+            "|---|---|",
+            f"| model | {self.embedding_model or 'n/a'} |",
+            f"| tokens embedded | {self.embedding_tokens} |",
+            f"| embedding cost | {usd(self.embedding_cost_usd)} |",
+            f"| tokens saved by the embedding cache | {self.cache_saved_tokens} |",
+            f"| tokens saved by reusing stored chunks | {self.reused_tokens} |",
+            f"| cost saved | {usd(self.saved_cost_usd)} |",
+        ]

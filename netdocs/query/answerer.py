@@ -13,6 +13,7 @@ from netdocs.query import prompt
 from netdocs.query.fallback import extractive_answer, low_confidence
 from netdocs.query.llm import AnswerProviderError, ChatModel, Completion, chat_model
 from netdocs.query.results import Answer, Citation, Hit
+from netdocs.query.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,20 @@ class Answerer:
         *,
         query_id: str | None = None,
         started: float | None = None,
+        timings: dict[str, float] | None = None,
     ) -> Answer:
-        """Answer ``question`` from ``hits``; ``started`` (perf_counter) dates the latency."""
+        """Answer ``question`` from ``hits``; ``started`` (perf_counter) dates the latency.
+
+        ``timings``, when given, receives ``generate_ms``: the time spent writing the answer
+        (model calls with their retries, or the extractive fallback).
+        """
         started = time.perf_counter() if started is None else started
-        query_id = query_id or new_query_id()
+        with timed(timings, "generate_ms"):
+            result = self._answer(question, hits, query_id or new_query_id())
+        result.latency_ms = (time.perf_counter() - started) * 1000.0
+        return result
+
+    def _answer(self, question: str, hits: Sequence[Hit], query_id: str) -> Answer:
         low = low_confidence(hits, self.settings.fallback_min_cosine)
         if self.chat is None:
             result = self._fallback(query_id, question, hits, low, "no language model configured")
@@ -63,7 +74,6 @@ class Answerer:
             except AnswerProviderError as e:
                 log.warning("answering model unavailable, extractive fallback: %s", e)
                 result = self._fallback(query_id, question, hits, low, f"provider error: {e}")
-        result.latency_ms = (time.perf_counter() - started) * 1000.0
         return result
 
     def _fallback(

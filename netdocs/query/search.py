@@ -14,6 +14,7 @@ from netdocs.query import sql as q
 from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
 from netdocs.query.results import Hit
 from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
+from netdocs.query.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +185,14 @@ def search(
     mode: Mode = "fused",
     *,
     dim: int | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks ``allowed`` may see (None = unrestricted) for a question.
 
     ``query_vector`` is needed for the dense and fused modes; ``dim`` defaults to the
-    dimension recorded in the index (an empty index returns no hits).
+    dimension recorded in the index (an empty index returns no hits). ``timings``, when
+    given, receives the milliseconds of the stages run: ``fulltext_ms``, ``dense_ms``,
+    ``fuse_ms``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -197,7 +201,8 @@ def search(
     n = candidates_for(k)
     text_list: list[Hit] = []
     if mode in ("fused", "fulltext") and query_text.strip():
-        text_list = fulltext_hits(conn, query_text, allowed, n)
+        with timed(timings, "fulltext_ms"):
+            text_list = fulltext_hits(conn, query_text, allowed, n)
     if mode == "fulltext":
         return text_list[:k]
     if query_vector is None:
@@ -209,7 +214,9 @@ def search(
         if recorded is None:
             return []
         dim = recorded[1]
-    dense_list = dense_hits(conn, query_vector, allowed, n, dim)
+    with timed(timings, "dense_ms"):
+        dense_list = dense_hits(conn, query_vector, allowed, n, dim)
     if mode == "dense":
         return dense_list[:k]
-    return fuse(dense_list, text_list, k)
+    with timed(timings, "fuse_ms"):
+        return fuse(dense_list, text_list, k)

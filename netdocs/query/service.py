@@ -15,6 +15,7 @@ from netdocs.errors import ConfigError
 from netdocs.query.access import allowed_tags
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text, search
+from netdocs.query.timing import timed
 
 
 class SearchService:
@@ -105,17 +106,30 @@ class SearchService:
         return np.asarray(emb.embed([text])[0], dtype=np.float32)
 
     def search(
-        self, text: str, k: int = 5, mode: Mode = "fused", vector: np.ndarray | None = None
+        self,
+        text: str,
+        k: int = 5,
+        mode: Mode = "fused",
+        vector: np.ndarray | None = None,
+        *,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]:
-        """The top ``k`` chunks this role may see (empty when nothing is indexed)."""
+        """The top ``k`` chunks this role may see (empty when nothing is indexed).
+
+        ``timings``, when given, receives per-stage milliseconds (``embed_ms`` and those of
+        :func:`netdocs.query.search.search`).
+        """
         text = clean_text(text)
         with self._lock:
             model = self.index_model
             if model is None:
                 return []
             if vector is None and mode != "fulltext":
-                vector = self.embed_query(text)
-            return search(self.conn, text, vector, self.allowed, k, mode, dim=model[1])
+                with timed(timings, "embed_ms"):
+                    vector = self.embed_query(text)
+            return search(
+                self.conn, text, vector, self.allowed, k, mode, dim=model[1], timings=timings
+            )
 
     def close(self) -> None:
         """Close the connection if this service opened it."""

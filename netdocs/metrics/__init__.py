@@ -1,0 +1,1 @@
+"""Query and ingest-run metrics, feedback, Prometheus exposition and reports."""
