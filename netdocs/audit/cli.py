@@ -76,7 +76,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
     """Delete audit rows older than --before."""
     from netdocs.audit.log import current_user, prune
     from netdocs.config import get_settings
-
     from netdocs.errors import ConfigError
 
     before = _parse_date(args.before)

@@ -13,6 +13,8 @@ Modules (framework-free unless noted):
 - ``prompt``   the answer prompt and citation parsing (pure)
 - ``fallback`` extractive answers and the low-confidence rule (pure)
 - ``answerer`` hits -> Answer with an LLM, a router, or the fallback
+- ``api``      ``run_search`` / ``run_ask``: the one entry point (caches, audit, hooks)
+- ``hooks``    post-query callbacks receiving a ``QueryRecord``
 - ``retriever`` LlamaIndex ``BaseRetriever`` (imports llama_index)
 - ``engine``   LlamaIndex query engine and ``query_engine()`` (imports llama_index)
 - ``cli``      ``netdocs search`` / ``netdocs ask``

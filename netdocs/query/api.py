@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from netdocs.audit import log as audit
 from netdocs.cache import store
 from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
 from netdocs.cache.embeddings import cached_query_vector
 from netdocs.cache.keys import cache_key, key_fields, prompt_version
+from netdocs.errors import DatabaseError
 from netdocs.query.answerer import Answerer
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.llm import cost_usd
@@ -145,20 +147,10 @@ class _Query:
         ids, paths = tuple(h.chunk_id for h in hits), tuple(h.path for h in hits)
         details = {"k": self.k, "mode": self.mode, "latency_ms": round(latency_ms, 1)}
         details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
-        with svc._lock, svc.conn.transaction():
-            audit.write(
-                svc.conn,
-                query_id=self.query_id,
-                action=self.action,
-                user=user,
-                role=role,
-                tags=tags,
-                question=self.question,
-                chunk_ids=ids,
-                paths=paths,
-                cache_hit=cache_hit,
-                details=details,
-            )
+        try:
+            self._audit(user, role, tags, ids, paths, cache_hit, details)
+        except psycopg.Error as e:  # fail closed: no result without its audit row
+            raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
         record_fields = {k: v for k, v in extra.items() if k != "cited"}
         run_hooks(
             QueryRecord(
@@ -178,6 +170,32 @@ class _Query:
                 **record_fields,
             )
         )
+
+    def _audit(
+        self,
+        user: str,
+        role: str | None,
+        tags: tuple[str, ...] | None,
+        ids: tuple[str, ...],
+        paths: tuple[str, ...],
+        cache_hit: bool,
+        details: dict[str, Any],
+    ) -> None:
+        svc = self.service
+        with svc._lock, svc.conn.transaction():
+            audit.write(
+                svc.conn,
+                query_id=self.query_id,
+                action=self.action,
+                user=user,
+                role=role,
+                tags=tags,
+                question=self.question,
+                chunk_ids=ids,
+                paths=paths,
+                cache_hit=cache_hit,
+                details=details,
+            )
 
 
 def run_search(

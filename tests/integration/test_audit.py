@@ -73,15 +73,16 @@ def test_audit_path_lists_exactly_the_vpn_accesses(
 
     qe = query_engine(role="admin", policy=policy, chat=None)
     try:
-        response = qe.query("wireguard peer keys")
+        responses = [qe.query("wireguard peer keys"), qe.query("WireGuard peer keys?")]
         nodes = qe.retriever.retrieve("chrony makestep")  # the retriever alone is audited too
     finally:
         qe.close()
-    assert response.metadata is not None
-    engine_paths = [r["path"] for r in response.metadata["retrieved"]]
-    everything[response.metadata["query_id"]] = "admin"
-    if vpn(engine_paths):
-        expected.add(response.metadata["query_id"])
+    for response, cached in zip(responses, [False, True], strict=True):
+        assert response.metadata is not None and response.metadata["cache_hit"] is cached
+        engine_paths = [r["path"] for r in response.metadata["retrieved"]]
+        everything[response.metadata["query_id"]] = "admin"
+        if vpn(engine_paths):
+            expected.add(response.metadata["query_id"])
 
     out = cli(capsys, "search", VPN_Q, "--role", "helpdesk", "--policy", str(policy), "--json")
     everything[out["query_id"]] = "helpdesk"

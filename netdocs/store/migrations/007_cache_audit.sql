@@ -10,11 +10,14 @@ CREATE TABLE IF NOT EXISTS index_generation (
 );
 INSERT INTO index_generation (id, generation) VALUES (true, 0) ON CONFLICT DO NOTHING;
 
+-- One bump per transaction is enough (others see it only at commit): a transaction that
+-- already updated the row (its xmin is this transaction) does not update it again.
 CREATE OR REPLACE FUNCTION netdocs_bump_generation() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM changed) THEN
-        UPDATE index_generation SET generation = generation + 1 WHERE id;
+        UPDATE index_generation SET generation = generation + 1
+         WHERE id AND xmin::text::bigint <> pg_current_xact_id()::text::bigint % 4294967296;
     END IF;
     RETURN NULL;
 END $$;
