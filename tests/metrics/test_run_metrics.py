@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +35,13 @@ def _token_sums(url: str) -> tuple[int, int]:
 def test_tokens_and_savings_of_two_runs(docs_dir: Path, db_url: str) -> None:
     from flows.ingest import ingest
 
+    some = sorted(docs_dir.rglob("*.md"))[0]  # a copy: the same chunk texts, embedded once
+    shutil.copy(some, docs_dir / "copy-of-a-doc.md")
     first = ingest(path=str(docs_dir))
     assert not first["failed"] and first["chunks_embedded"] > 0
     distinct, total = _token_sums(db_url)
     assert first["embedding_tokens"] == distinct
-    assert first["saved_tokens"] == first["cache_saved_tokens"] == total - distinct
+    assert first["saved_tokens"] == first["cache_saved_tokens"] == total - distinct > 0
     assert first["embedding_model"].startswith("hashing")
     assert first["embedding_cost_usd"] is None  # the hashing embedder is not paid
 
@@ -97,3 +100,20 @@ def test_paid_provider_cost(
     assert run["embedding_tokens"] == distinct
     assert run["embedding_cost_usd"] == pytest.approx(distinct * 1.5 / 1e6)
     assert run["saved_cost_usd"] == pytest.approx((total - distinct) * 1.5 / 1e6)
+
+
+def test_cached_embed_counts_tokens_sent_and_saved(db_url: str) -> None:
+    from netdocs.db import connection
+    from netdocs.embedding.cache import cached_embed
+    from netdocs.embedding.hashing import HashingEmbedder
+    from netdocs.store.schema import migrate
+
+    migrate(db_url)
+    emb = HashingEmbedder()
+    with connection(db_url) as conn:
+        _, first = cached_embed(
+            conn, emb, ["a b", "c d", "a b"], ["h1", "h2", "h1"], tokens=[4, 6, 4]
+        )
+        assert (first.embedded_tokens, first.saved_tokens) == (10, 4)  # the repeat: once
+        _, second = cached_embed(conn, emb, ["c d", "e f"], ["h2", "h3"], tokens=[6, 9])
+        assert (second.embedded_tokens, second.saved_tokens) == (9, 6)  # h2 from the cache

@@ -134,6 +134,9 @@ def test_on_query_takes_a_plain_record_and_never_raises(
     assert row["fulltext_ms"] == pytest.approx(timings["fulltext_ms"]) and row["dense_ms"] is None
     on_query(object(), conn="postgresql://nobody@127.0.0.1:1/none")  # must not raise
     on_query(None, conn=query_conn)  # neither
+    on_query({"query_id": "q-bad", "hits": 7}, conn=query_conn)  # nor a malformed record
+    n = query_conn.execute("SELECT count(*) FROM query_metrics WHERE query_id = 'q-bad'")
+    assert n.fetchone() == (0,)
 
 
 def test_llm_ask_tokens_and_configured_price(
