@@ -40,9 +40,9 @@ class Served:
     tokens: dict[str, str] = field(default_factory=dict)  # user -> token
     proc: subprocess.Popen[str] | None = None
 
-    def client(self, token: str | None = None) -> httpx.Client:
+    def client(self, token: str | None = None, timeout: float = 60) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def token(self, user: str, role: str) -> str:
         res = run_cli(self.env, "token", "create", "--user", user, "--role", role, "--json")

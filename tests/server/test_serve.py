@@ -163,7 +163,8 @@ def test_over_the_limit_503_with_retry_after(served: Served) -> None:
                 break
             time.sleep(0.05)
         assert waiting, "the first request never reached the database"
-        with served.client(served.tokens["alice"]) as other:
+        with served.client(served.tokens["alice"], timeout=10) as other:
+            # at once: the short client timeout turns a hang into a failure
             busy = other.post("/v1/search", json={"question": "another question"})
         assert busy.status_code == 503, busy.text
         assert int(busy.headers["retry-after"]) >= 1
