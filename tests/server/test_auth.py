@@ -1,0 +1,67 @@
+"""Tokens and the trusted reverse-proxy header, on a real database."""
+
+from __future__ import annotations
+
+import hashlib
+
+import psycopg
+import pytest
+
+from netdocs.config import Settings
+from netdocs.db import connect
+from netdocs.errors import ConfigError
+from netdocs.server.auth import AuthError, authenticate, check_role
+from netdocs.server.tokens import create_token, list_tokens, revoke_token
+from netdocs.store.schema import migrate
+
+PROXY = {"x-forwarded-user": "erin", "x-forwarded-role": "helpdesk"}
+
+
+@pytest.fixture
+def conn(db_url: str) -> psycopg.Connection:
+    migrate(db_url)
+    with connect(db_url, autocommit=True) as c:
+        yield c
+
+
+def test_token_round_trip_and_revocation(conn: psycopg.Connection) -> None:
+    s = Settings()
+    info, secret = create_token(conn, "alice", "helpdesk")
+    (stored,) = conn.execute("SELECT token_hash FROM api_tokens").fetchone()
+    assert stored == hashlib.sha256(secret.encode()).hexdigest()
+    who = authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s)
+    assert (who.user, who.role, who.via) == ("alice", "helpdesk", "token")
+    revoke_token(conn, info.token_id)
+    with pytest.raises(AuthError) as e:
+        authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s)
+    assert e.value.status == 401
+    assert list_tokens(conn)[0].revoked_at is not None
+    with pytest.raises(ConfigError, match="no such token"):
+        revoke_token(conn, "nope")
+
+
+def test_proxy_headers_only_from_configured_addresses(conn: psycopg.Connection) -> None:
+    off = Settings()  # default: no trusted proxy
+    with pytest.raises(AuthError):
+        authenticate(conn, PROXY, "127.0.0.1", off)
+    on = Settings(trusted_proxies="192.0.2.10, 127.0.0.0/8")
+    who = authenticate(conn, PROXY, "127.0.0.1", on)
+    assert (who.user, who.role, who.via) == ("erin", "helpdesk", "proxy")
+    for host in ("10.1.2.3", None, "not-an-ip"):
+        with pytest.raises(AuthError):
+            authenticate(conn, PROXY, host, on)
+    with pytest.raises(AuthError):  # a proxy without the role header
+        authenticate(conn, {"x-forwarded-user": "erin"}, "192.0.2.10", on)
+    with pytest.raises(AuthError):  # a bad token is refused even from the proxy
+        authenticate(conn, {**PROXY, "authorization": "Bearer ndt_bogus"}, "127.0.0.1", on)
+
+
+def test_a_body_role_must_be_the_callers() -> None:
+    from netdocs.server.auth import Principal
+
+    who = Principal("alice", "helpdesk", "token")
+    check_role(who, None)
+    check_role(who, "helpdesk")
+    with pytest.raises(AuthError) as e:
+        check_role(who, "admin")
+    assert e.value.status == 403
