@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     # At most this many API requests run at once; more get 503 + Retry-After (no queueing).
     serve_max_concurrent: int = 8
     serve_retry_after_s: int = 1  # the Retry-After of a 503
+    serve_queue_timeout_s: float = 1.0  # how long a request may wait for a slot (0: never)
     # Trusted reverse proxy (off when empty): comma-separated addresses/networks whose
     # user/role headers are believed. Requests from any other address must bring a token.
     trusted_proxies: str = ""

@@ -1,11 +1,12 @@
 """The FastAPI application: thin routes (parse, run the handler off the event loop, serialise).
 
-Every ``/v1`` route takes a query slot first, without waiting: at the limit the answer is
-503 with ``Retry-After``, never a queue that hangs.
+Every ``/v1`` route takes a query slot first, waiting at most NETDOCS_SERVE_QUEUE_TIMEOUT_S:
+then the answer is 503 with ``Retry-After``, never a queue that hangs.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -58,14 +59,20 @@ def create_app(rt: Runtime) -> FastAPI:
         version="1",
     )
     retry_after = str(rt.settings.serve_retry_after_s)
+    slots = asyncio.Semaphore(rt.limit)
+    queue_timeout = max(rt.settings.serve_queue_timeout_s, 0.0)
 
     async def guarded(request: Request, work: Callable[[], T]) -> T:
-        if not rt.try_acquire():
+        if queue_timeout == 0 and slots.locked():
             raise Busy("too many requests in flight")
+        try:
+            await asyncio.wait_for(slots.acquire(), queue_timeout or None)
+        except TimeoutError:
+            raise Busy("too many requests in flight") from None
         try:
             return await run_in_threadpool(work)
         finally:
-            rt.release()
+            slots.release()
 
     def who(request: Request) -> tuple[dict[str, str], str | None]:
         return dict(request.headers), request.client.host if request.client else None

@@ -1,8 +1,8 @@
 """What the server shares between requests: the settings, a bounded pool of database
 connections, one question-embedding model, the policy, and the back-pressure limiter.
 
-Every request that reaches the database first takes a slot (non-blocking: none free ->
-``Busy`` -> 503 + Retry-After), then a pooled connection (bounded wait -> ``Busy``). Each
+Every API request first takes a slot (``app``: a bounded wait, then ``Busy`` -> 503 +
+Retry-After), then a pooled connection (bounded wait -> ``Busy``). Each
 request builds its own ``SearchService`` on its pooled connection (a service serialises use
 of its connection with a lock, so sharing one across requests would serialise the server);
 the embedder is shared and guarded by one lock (tokenizers are not safe to share).
@@ -77,7 +77,6 @@ class Runtime:
         self._policy: tuple[float, Policy] | None = None
         self.policy()  # a bad policy fails at startup, naming the field
         self.limit = settings.serve_max_concurrent
-        self._slots = threading.BoundedSemaphore(self.limit)
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -109,14 +108,6 @@ class Runtime:
 
                 self._embedder = SharedEmbedder(get_embedder(self.settings, purpose="query"))
             return self._embedder
-
-    def try_acquire(self) -> bool:
-        """Take a query slot without waiting."""
-        return self._slots.acquire(blocking=False)
-
-    def release(self) -> None:
-        """Give a query slot back."""
-        self._slots.release()
 
     @contextmanager
     def connection(self, timeout: float = POOL_WAIT_S) -> Iterator[psycopg.Connection]:
