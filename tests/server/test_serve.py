@@ -138,6 +138,9 @@ def test_metrics_parse_and_healthz(served: Served) -> None:
     body = health.json()
     assert body["database"] == "ok" and body["index_generation"] > 0
     assert body["embedding_model"] and isinstance(body["breakers"], dict)
+    assert httpx.get(served.url + "/docs", timeout=30).status_code == 200
+    paths = httpx.get(served.url + "/openapi.json", timeout=30).json()["paths"]
+    assert {"/v1/search", "/v1/ask", "/v1/feedback", "/metrics", "/healthz"} <= set(paths)
 
 
 def test_over_the_limit_503_with_retry_after(served: Served) -> None:
