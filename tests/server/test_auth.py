@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
@@ -13,6 +16,8 @@ from netdocs.errors import ConfigError
 from netdocs.server.auth import AuthError, authenticate, check_role
 from netdocs.server.tokens import create_token, list_tokens, revoke_token
 from netdocs.store.schema import migrate
+
+from ..conftest import REPO
 
 PROXY = {"x-forwarded-user": "erin", "x-forwarded-role": "helpdesk"}
 
@@ -65,3 +70,28 @@ def test_a_body_role_must_be_the_callers() -> None:
     with pytest.raises(AuthError) as e:
         check_role(who, "admin")
     assert e.value.status == 403
+
+
+def _netdocs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netdocs.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_serve_and_token_create_need_the_policy_and_one_of_its_roles(db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NETDOCS_POLICY"}
+    env["NETDOCS_DATABASE_URL"] = db_url
+    res = _netdocs(env, "serve", "--port", "1")
+    assert res.returncode == 2 and "NETDOCS_POLICY" in res.stderr  # fails closed, no server
+    res = _netdocs(env, "token", "create", "--user", "x", "--role", "admin")
+    assert res.returncode == 2 and "NETDOCS_POLICY" in res.stderr
+    policy = str(REPO / "examples" / "tags.yaml")
+    res = _netdocs(env, "token", "create", "--user", "x", "--role", "root", "--policy", policy)
+    assert res.returncode == 2 and "helpdesk" in res.stderr  # names the roles that exist
+    res = _netdocs(env, "token", "list")
+    assert res.returncode == 0 and res.stdout.strip() == "no tokens"
