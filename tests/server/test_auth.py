@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -95,3 +96,26 @@ def test_serve_and_token_create_need_the_policy_and_one_of_its_roles(db_url: str
     assert res.returncode == 2 and "helpdesk" in res.stderr  # names the roles that exist
     res = _netdocs(env, "token", "list")
     assert res.returncode == 0 and res.stdout.strip() == "no tokens"
+
+
+def test_a_role_dropped_from_the_policy_is_denied_without_a_restart(
+    db_url: str, tmp_path: Path
+) -> None:
+    from netdocs.errors import AccessDenied
+    from netdocs.server.auth import Principal
+    from netdocs.server.runtime import Runtime
+
+    migrate(db_url)
+    policy = tmp_path / "tags.yaml"
+    rules = "rules:\n  - glob: '**'\n    tags: [faq]\n"
+    policy.write_text("roles:\n  ops: {allow: [faq]}\n  hd: {allow: [faq]}\n" + rules)
+    rt = Runtime(Settings(policy=policy, embedding_provider="hashing"), db_url)
+    try:
+        with rt.connection() as conn:
+            assert rt.service(conn, Principal("u", "ops", "token")).allowed == {"faq"}
+            policy.write_text("roles:\n  hd: {allow: [faq]}\n" + rules)
+            os.utime(policy, (1, 1))  # a new mtime whatever the clock's resolution
+            with pytest.raises(AccessDenied):
+                rt.service(conn, Principal("u", "ops", "token"))
+    finally:
+        rt.close()
