@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.metrics.cli import register as register_metrics  # feedback/metrics/runs/report
 
     register_metrics(sub)
+    from netdocs.server.cli import register as register_server  # serve / token
+
+    register_server(sub)
     return parser
 
 

@@ -139,6 +139,17 @@ class Settings(BaseSettings):
     def _stale_max_age_non_negative(cls, value: timedelta) -> timedelta:
         return _non_negative(value)
 
+    # --- serve branch: `netdocs serve` ---
+    # At most this many API requests run at once; more get 503 + Retry-After (no queueing).
+    serve_max_concurrent: int = 8
+    serve_retry_after_s: int = 1  # the Retry-After of a 503
+    serve_queue_timeout_s: float = 1.0  # how long a request may wait for a slot (0: never)
+    # Trusted reverse proxy (off when empty): comma-separated addresses/networks whose
+    # user/role headers are believed. Requests from any other address must bring a token.
+    trusted_proxies: str = ""
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_role_header: str = "X-Forwarded-Role"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

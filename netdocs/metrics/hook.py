@@ -27,6 +27,7 @@ from netdocs.config import Settings, get_settings
 from netdocs.metrics.prices import chat_cost
 from netdocs.metrics.record import STAGES, QueryMetric, record_query
 from netdocs.query.fallback import low_confidence
+from netdocs.query.hooks import QueryRecord
 from netdocs.query.results import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -131,3 +132,31 @@ def on_query(record: Any, *, conn: psycopg.Connection | str | None = None) -> No
         record_query(conn if conn is not None else _url(settings), metric)
     except Exception as e:  # a metric must never fail the answer
         log.warning("query metric not recorded: %s", type(e).__name__)
+
+
+def on_query_record(record: QueryRecord, *, conn: psycopg.Connection | str | None = None) -> None:
+    """The built-in post-query hook of ``netdocs.query.api``: adapt its ``QueryRecord``
+    (``action``, ``chunk_ids``, ``answer_mode``, ...) to ``on_query``'s flat record.
+    Never raises."""
+    try:
+        flat = {
+            "query_id": record.query_id,
+            "kind": record.action,
+            "role": record.role,
+            "user": record.user,
+            "k": record.k,
+            "latency_ms": record.latency_ms,
+            "cache_hit": record.cache_hit,
+            "result_count": len(record.chunk_ids),
+            "low_confidence": record.low_confidence,
+            "mode": record.answer_mode,
+            "model": record.model,
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cost_usd": record.cost_usd,
+            "timings": dict(record.timings),
+        }
+    except Exception as e:
+        log.warning("query metric not recorded: %s", type(e).__name__)
+        return
+    on_query(flat, conn=conn)

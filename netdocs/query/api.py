@@ -28,12 +28,15 @@ from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json
 from netdocs.cache.embeddings import cached_query_vector
 from netdocs.cache.keys import cache_key, key_fields, prompt_version
 from netdocs.errors import DatabaseError
+from netdocs.metrics.hook import on_query_record
 from netdocs.query.answerer import Answerer
+from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.llm import cost_usd
 from netdocs.query.results import Answer, Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
+from netdocs.query.timing import timed
 
 
 @dataclass
@@ -91,6 +94,7 @@ class _Query:
     started: float = field(default_factory=time.perf_counter)
     key: str | None = None
     fields: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # per-stage ms, for the metrics
 
     @property
     def text(self) -> str:
@@ -128,7 +132,8 @@ class _Query:
             model = svc.index_model
             if model is None or self.mode == "fulltext":
                 return None
-            vec, _ = cached_query_vector(svc.conn, model[0], self.text, svc.embed_query)
+            with timed(self.timings, "embed_ms"):
+                vec, _ = cached_query_vector(svc.conn, model[0], self.text, svc.embed_query)
             return vec
 
     def save(self, result: dict[str, Any], hits: list[Hit], **usage: Any) -> None:
@@ -141,7 +146,7 @@ class _Query:
             )
 
     def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
-        """Audit (fail closed), then the hooks."""
+        """Audit (fail closed), then the metric row (same connection), then the hooks."""
         svc = self.service
         user = self.user or audit.current_user(svc.settings)
         role = getattr(svc, "role", None)
@@ -154,24 +159,29 @@ class _Query:
         except psycopg.Error as e:  # fail closed: no result without its audit row
             raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
         record_fields = {k: v for k, v in extra.items() if k != "cited"}
-        run_hooks(
-            QueryRecord(
-                query_id=self.query_id,
-                at=self.at,
-                action=self.action,
-                user=user,
-                role=role,
-                tags=tags,
-                question=self.question,
-                chunk_ids=ids,
-                paths=paths,
-                cache_hit=cache_hit,
-                latency_ms=latency_ms,
-                retrieval_mode=self.mode,
-                k=self.k,
-                **record_fields,
-            )
+        record_fields.setdefault(
+            "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
         )
+        record = QueryRecord(
+            query_id=self.query_id,
+            at=self.at,
+            action=self.action,
+            user=user,
+            role=role,
+            tags=tags,
+            question=self.question,
+            chunk_ids=ids,
+            paths=paths,
+            cache_hit=cache_hit,
+            latency_ms=latency_ms,
+            retrieval_mode=self.mode,
+            k=self.k,
+            timings=dict(self.timings),
+            **record_fields,
+        )
+        with svc._lock:
+            on_query_record(record, conn=svc.conn)
+        run_hooks(record)
 
     def _audit(
         self,
@@ -221,7 +231,8 @@ def run_search(
     else:
         if vector is None:
             vector = qry.vector()
-        hits, hit = service.search(qry.text, k, mode, vector=vector), False
+        hits = service.search(qry.text, k, mode, vector=vector, timings=qry.timings)
+        hit = False
         qry.save({"hits": hits_to_json(hits)}, hits)
     latency = qry.elapsed_ms()
     qry.finish(hits, hit, latency)
@@ -270,8 +281,10 @@ def run_ask(
         answer.latency_ms = qry.elapsed_ms()
         result = AskResult(answer, True, cached_from)
     else:
-        hits = service.search(qry.text, k, mode, vector=qry.vector())
-        answer = answerer.answer(question, hits, query_id=qry.query_id, started=qry.started)
+        hits = service.search(qry.text, k, mode, vector=qry.vector(), timings=qry.timings)
+        answer = answerer.answer(
+            question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
+        )
         if answerer.chat is None or answer.mode == "llm" or not hits:
             qry.save(
                 answer_to_json(answer),
@@ -293,5 +306,6 @@ def run_ask(
         output_tokens=a.output_tokens,
         cost_usd=a.cost_usd,
         saved_usd=saved,
+        low_confidence=a.low_confidence,
     )
     return result

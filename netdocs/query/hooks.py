@@ -1,7 +1,9 @@
 """Post-query hooks: callbacks that receive a plain record of every search and ask.
 
 ``netdocs.query.api`` calls every registered hook after the query has been answered and
-audited, in the calling thread, in registration order. A hook that raises is logged and
+audited, in the calling thread, in registration order. The metrics recorder
+(``netdocs.metrics.hook.on_query_record``) is built in: it runs first, on the query's own
+database connection, for every search and ask. A hook that raises is logged and
 skipped: a metrics recorder can never fail or change a query.
 """
 
@@ -9,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ class QueryRecord:
     output_tokens: int = 0
     cost_usd: float | None = 0.0  # spent by this query; None when the model's price is unknown
     saved_usd: float | None = 0.0  # a hit: what producing the cached answer had cost
+    low_confidence: bool = False  # the best passage was weak (see netdocs.query.fallback)
+    # Per-stage milliseconds: embed_ms, dense_ms, fulltext_ms, fuse_ms, generate_ms.
+    timings: Mapping[str, float] = field(default_factory=dict, hash=False)
 
 
 QueryHook = Callable[[QueryRecord], None]

@@ -1,0 +1,159 @@
+"""The FastAPI application: thin routes (parse, run the handler off the event loop, serialise).
+
+Every ``/v1`` route takes a query slot first, waiting at most NETDOCS_SERVE_QUEUE_TIMEOUT_S:
+then the answer is 503 with ``Retry-After``, never a queue that hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from netdocs.errors import AccessDenied, ConfigError, DatabaseError
+from netdocs.server import handlers
+from netdocs.server.auth import AuthError
+from netdocs.server.page import ask_page
+from netdocs.server.runtime import Busy, Runtime
+
+T = TypeVar("T")
+MAX_QUESTION = 2000
+
+
+class SearchIn(BaseModel):
+    """``POST /v1/search``."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
+    k: int = Field(default=5, ge=0, le=50)
+    mode: Literal["fused", "dense", "fulltext"] = "fused"
+    role: str | None = Field(default=None, description="optional; must be the token's role")
+
+
+class AskIn(BaseModel):
+    """``POST /v1/ask``."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
+    k: int | None = Field(default=None, ge=0, le=50)
+    role: str | None = Field(default=None, description="optional; must be the token's role")
+    passages: bool = Field(default=False, description="include the retrieved passages")
+
+
+class FeedbackIn(BaseModel):
+    """``POST /v1/feedback``."""
+
+    query_id: str = Field(min_length=1, max_length=100)
+    rating: Literal["helpful", "not_helpful"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The application around ``rt`` (the caller owns and closes it)."""
+    app = FastAPI(
+        title="netdocs",
+        summary="Search and ask the network team's documentation",
+        version="1",
+    )
+    retry_after = str(rt.settings.serve_retry_after_s)
+    slots = asyncio.Semaphore(rt.limit)
+    queue_timeout = max(rt.settings.serve_queue_timeout_s, 0.0)
+
+    async def guarded(request: Request, work: Callable[[], T]) -> T:
+        if queue_timeout == 0 and slots.locked():
+            raise Busy("too many requests in flight")
+        try:
+            await asyncio.wait_for(slots.acquire(), queue_timeout or None)
+        except TimeoutError:
+            raise Busy("too many requests in flight") from None
+        try:
+            return await run_in_threadpool(work)
+        finally:
+            slots.release()
+
+    def who(request: Request) -> tuple[dict[str, str], str | None]:
+        return dict(request.headers), request.client.host if request.client else None
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, e: Busy) -> Response:
+        return JSONResponse(
+            {"detail": f"server busy: {e}; retry later"},
+            status_code=503,
+            headers={"Retry-After": retry_after},
+        )
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, e: AuthError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, e: AccessDenied) -> Response:
+        return JSONResponse({"detail": str(e)}, status_code=403)
+
+    @app.exception_handler(ConfigError)
+    async def _bad(request: Request, e: ConfigError) -> Response:
+        from netdocs.metrics.feedback import UnknownQuery
+
+        status = 404 if isinstance(e, UnknownQuery) else 400
+        return JSONResponse({"detail": str(e)}, status_code=status)
+
+    @app.exception_handler(DatabaseError)
+    async def _db(request: Request, e: DatabaseError) -> Response:
+        return JSONResponse(
+            {"detail": "database unavailable"}, status_code=503, headers={"Retry-After": "5"}
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return ask_page()
+
+    @app.post("/v1/search", tags=["query"])
+    async def search(body: SearchIn, request: Request) -> dict[str, Any]:
+        """The top passages the caller's role may see (the ``netdocs search --json`` shape)."""
+        h, host = who(request)
+        return await guarded(
+            request,
+            lambda: handlers.search(rt, h, host, body.question, body.k, body.mode, body.role),
+        )
+
+    @app.post("/v1/ask", tags=["query"])
+    async def ask(body: AskIn, request: Request) -> dict[str, Any]:
+        """An answer with numbered citations (the ``netdocs ask --json`` shape)."""
+        h, host = who(request)
+        return await guarded(
+            request,
+            lambda: handlers.ask(rt, h, host, body.question, body.k, body.role, body.passages),
+        )
+
+    @app.post("/v1/feedback", tags=["query"])
+    async def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:
+        """Helpful / not helpful on one of the caller's own queries."""
+        h, host = who(request)
+        return await guarded(
+            request,
+            lambda: handlers.feedback(rt, h, host, body.query_id, body.rating, body.comment),
+        )
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+    async def metrics(since: str = "24h") -> Response:
+        """Prometheus text exposition of the query metrics (window ``since``: 24h, 7d, all)."""
+        from netdocs.metrics.summary import parse_since
+
+        try:
+            seconds = parse_since(since)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        text = await run_in_threadpool(handlers.metrics_text, rt, seconds)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> Response:
+        """Database, index generation, embedding model, provider breakers."""
+        ok, details = await run_in_threadpool(handlers.health, rt)
+        return JSONResponse({"status": "ok" if ok else "unhealthy", **details}, 200 if ok else 503)
+
+    return app

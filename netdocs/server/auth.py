@@ -1,0 +1,89 @@
+"""Who is calling: an API token (``Authorization: Bearer ...``), or -- only when enabled and
+only from a configured proxy address -- a trusted reverse proxy's user and role headers.
+
+The role always comes from the token (or the trusted proxy), never from the request body.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psycopg
+
+from netdocs.config import Settings
+from netdocs.server.tokens import lookup
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    user: str
+    role: str
+    via: str  # "token" | "proxy"
+
+
+class AuthError(Exception):
+    """Authentication failed (HTTP 401) or the request overreaches its role (403)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header, if any."""
+    value = headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def trusted_proxy(host: str | None, settings: Settings) -> bool:
+    """True when ``host`` (the TCP peer) is one of NETDOCS_TRUSTED_PROXIES (addresses or
+    networks). An empty list -- the default -- trusts nobody."""
+    if not host or not settings.trusted_proxies.strip():
+        return False
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for entry in settings.trusted_proxies.split(","):
+        try:
+            if entry.strip() and addr in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def authenticate(
+    conn: psycopg.Connection, headers: Mapping[str, str], host: str | None, settings: Settings
+) -> Principal:
+    """The caller, or AuthError(401). A presented token that is unknown or revoked is
+    refused even from a trusted proxy."""
+    token = bearer_token(headers)
+    if token is not None:
+        info = lookup(conn, token)
+        if info is None:
+            raise AuthError(401, "invalid or revoked token")
+        return Principal(info.user, info.role, "token")
+    if trusted_proxy(host, settings):
+        user = (headers.get(settings.proxy_user_header.lower()) or "").strip()
+        role = (headers.get(settings.proxy_role_header.lower()) or "").strip()
+        if user and role:
+            return Principal(user, role, "proxy")
+    raise AuthError(401, "missing token: send 'Authorization: Bearer <token>'")
+
+
+def check_role(principal: Principal, requested: str | None) -> None:
+    """A body naming a role other than the caller's is refused (403): it cannot choose."""
+    if requested is not None and requested != principal.role:
+        raise AuthError(
+            403,
+            f"this token is bound to role {principal.role!r}; it cannot ask as {requested!r}",
+        )

@@ -1,0 +1,137 @@
+"""``netdocs serve`` and ``netdocs token create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netdocs.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` and ``token`` subcommands."""
+    p = subparsers.add_parser("serve", help="the HTTP API and the ask page for the team")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
+    p.set_defaults(func=cmd_serve)
+
+    p = subparsers.add_parser("token", help="API tokens for `netdocs serve`")
+    sub = p.add_subparsers(dest="token_command", required=True)
+    c = sub.add_parser("create", help="create a token (printed once)")
+    c.add_argument("--user", required=True, help="who the token belongs to (audit log)")
+    c.add_argument("--role", required=True, help="a role of the access policy")
+    c.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=cmd_token_create)
+    ls = sub.add_parser("list", help="list tokens (never the secrets)")
+    ls.add_argument("--json", action="store_true", help="print one JSON array")
+    ls.set_defaults(func=cmd_token_list)
+    r = sub.add_parser("revoke", help="revoke a token by its id")
+    r.add_argument("token_id")
+    r.set_defaults(func=cmd_token_revoke)
+
+
+def _settings(policy: Path | None = None) -> Settings:
+    from netdocs.config import get_settings
+
+    settings = get_settings()
+    return settings.model_copy(update={"policy": policy}) if policy else settings
+
+
+def _url() -> str:
+    from netdocs.config import get_settings
+    from netdocs.db import database_url
+    from netdocs.store.schema import migrate
+
+    url = database_url(get_settings())
+    migrate(url)
+    return url
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    from netdocs.server.app import create_app
+    from netdocs.server.runtime import Runtime
+
+    settings = _settings(args.policy)
+    rt = Runtime(settings, _url())
+    try:
+        app = create_app(rt)
+        print(f"netdocs: serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            proxy_headers=False,  # the TCP peer is the client; trusted proxies are ours
+            log_level="info" if args.verbose else "warning",
+            access_log=bool(args.verbose),
+        )
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Create a token bound to --user and --role (a role the policy defines)."""
+    from netdocs.db import connection
+    from netdocs.errors import ConfigError
+    from netdocs.policy import load_policy
+    from netdocs.server.tokens import create_token
+    from netdocs.store.policy_store import load_stored_policy
+
+    settings = _settings(args.policy)
+    with connection(_url(), autocommit=True) as conn:
+        if settings.policy is not None:
+            policy = load_policy(settings.policy)
+        else:
+            stored = load_stored_policy(conn)
+            if stored is None:
+                raise ConfigError(
+                    "no access policy: the index stores none; set NETDOCS_POLICY or pass --policy"
+                )
+            policy = stored.policy()
+        policy.allowed_tags(args.role)  # unknown role -> exit 2
+        info, secret = create_token(conn, args.user, args.role)
+    if args.json:
+        print(json.dumps({**info.to_json(), "token": secret}))
+    else:
+        print(f"token {info.token_id} for {info.user} as {info.role} (shown once, keep it safe):")
+        print(secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """List the tokens: id, user, role, created, revoked, last used."""
+    from netdocs.db import connection
+    from netdocs.server.tokens import list_tokens
+
+    with connection(_url(), autocommit=True) as conn:
+        tokens = list_tokens(conn)
+    if args.json:
+        print(json.dumps([t.to_json() for t in tokens]))
+        return 0
+    if not tokens:
+        print("no tokens")
+    for t in tokens:
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        print(f"{t.token_id}  {t.user:<16} {t.role:<20} {state:<24} last used {used}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token (unknown id: exit 2)."""
+    from netdocs.db import connection
+    from netdocs.server.tokens import revoke_token
+
+    with connection(_url(), autocommit=True) as conn:
+        info = revoke_token(conn, args.token_id)
+    print(f"revoked token {info.token_id} ({info.user}, {info.role})")
+    return 0

@@ -1,0 +1,145 @@
+"""What the server shares between requests: the settings, a bounded pool of database
+connections, one question-embedding model, the policy, and the back-pressure limiter.
+
+Every API request first takes a slot (``app``: a bounded wait, then ``Busy`` -> 503 +
+Retry-After), then a pooled connection (bounded wait -> ``Busy``). Each
+request builds its own ``SearchService`` on its pooled connection (a service serialises use
+of its connection with a lock, so sharing one across requests would serialise the server);
+the embedder is shared and guarded by one lock (tokenizers are not safe to share).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from netdocs.config import Settings
+from netdocs.embedding.base import Embedder, Vectors
+from netdocs.errors import ConfigError
+from netdocs.policy import Policy, load_policy
+from netdocs.query.service import SearchService
+from netdocs.server.auth import Principal
+from netdocs.store.policy_store import load_stored_policy
+
+#: How long a request that holds a slot may wait for a pooled connection.
+POOL_WAIT_S = 5.0
+#: Connections beyond the query slots, for /healthz and /metrics.
+SPARE_CONNECTIONS = 2
+
+
+class Busy(Exception):
+    """The server is at its concurrency limit (HTTP 503 with Retry-After)."""
+
+
+class SharedEmbedder:
+    """One embedder for every request thread, one call at a time."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.model_id, self.dim = inner.model_id, inner.dim
+        self.max_tokens, self.normalized = inner.max_tokens, inner.normalized
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """As the wrapped embedder."""
+        with self._lock:
+            return self._inner.count_tokens(texts)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """As the wrapped embedder."""
+        with self._lock:
+            return np.asarray(self._inner.embed(texts), dtype=np.float32)
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    register_vector(conn)
+
+
+class Runtime:
+    """The server's shared state (built once at startup)."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        if settings.serve_max_concurrent < 1:
+            raise ConfigError("NETDOCS_SERVE_MAX_CONCURRENT must be at least 1")
+        self.settings = settings
+        self._policy_path: Path | None = settings.policy
+        self._policy: tuple[object, Policy] | None = None
+        self.limit = settings.serve_max_concurrent
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=self.limit + SPARE_CONNECTIONS,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=_configure,
+            open=True,
+            name="netdocs-serve",
+        )
+        self._embedder: SharedEmbedder | None = None
+        self._embedder_lock = threading.Lock()
+        try:
+            with self.connection() as conn:
+                self.policy(conn)  # no policy, or a bad one, fails at startup, naming it
+        except BaseException:
+            self.pool.close()
+            raise
+
+    def policy(self, conn: psycopg.Connection) -> Policy:
+        """NETDOCS_POLICY (re-read when the file changes), else the policy stored in the
+        index (re-read when its hash changes); none at all is a ConfigError (fail closed)."""
+        if self._policy_path is not None:
+            try:
+                version: object = self._policy_path.stat().st_mtime
+            except OSError as e:
+                raise ConfigError(
+                    f"{self._policy_path}: cannot read the policy file: {e}"
+                ) from None
+            if self._policy is None or self._policy[0] != version:
+                self._policy = (version, load_policy(self._policy_path))
+            return self._policy[1]
+        stored = load_stored_policy(conn)
+        if stored is None:
+            raise ConfigError(
+                "no access policy: the index stores none (ingest with --policy) and "
+                "NETDOCS_POLICY is not set; `netdocs serve` binds tokens to the policy's roles"
+            )
+        if self._policy is None or self._policy[0] != stored.sha256:
+            self._policy = (stored.sha256, stored.policy())
+        return self._policy[1]
+
+    @property
+    def embedder(self) -> SharedEmbedder:
+        """The question-embedding model, built on first use and shared."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                from netdocs.embedding.factory import get_embedder
+
+                self._embedder = SharedEmbedder(get_embedder(self.settings, purpose="query"))
+            return self._embedder
+
+    @contextmanager
+    def connection(self, timeout: float = POOL_WAIT_S) -> Iterator[psycopg.Connection]:
+        """A pooled autocommit connection; ``Busy`` when none frees up in time."""
+        try:
+            with self.pool.connection(timeout=timeout) as conn:
+                yield conn
+        except PoolTimeout:
+            raise Busy("no database connection free") from None
+
+    def service(self, conn: psycopg.Connection, principal: Principal) -> SearchService:
+        """A search service for ``principal``'s role (AccessDenied for a role the policy
+        no longer defines) on ``conn``."""
+        allowed = self.policy(conn).allowed_tags(principal.role)
+        svc = SearchService(allowed, settings=self.settings, conn=conn, embedder=self.embedder)
+        svc.role = principal.role
+        return svc
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()

@@ -1,0 +1,104 @@
+"""API tokens: each bound to a user and a role; only the token's SHA-256 is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from netdocs.errors import ConfigError
+
+PREFIX = "ndt_"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A stored token (never the secret itself)."""
+
+    token_id: str
+    user: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def to_json(self) -> dict[str, str | None]:
+        """A JSON-ready dict."""
+        return {
+            "token_id": self.token_id,
+            "user": self.user,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+        }
+
+
+def token_hash(token: str) -> str:
+    """The stored form of ``token``."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def create_token(conn: psycopg.Connection, user: str, role: str) -> tuple[TokenInfo, str]:
+    """Store a new token for ``user`` as ``role``; returns its info and the secret (shown
+    once: it cannot be recovered from the database)."""
+    if not user.strip():
+        raise ConfigError("--user: must not be empty")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token_id = secrets.token_hex(4)
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO api_tokens (token_id, token_hash, user_name, role)"
+            " VALUES (%s, %s, %s, %s) RETURNING created_at",
+            (token_id, token_hash(secret), user, role),
+        ).fetchone()
+    assert row is not None
+    return TokenInfo(token_id, user, role, row[0], None, None), secret
+
+
+_COLUMNS = "token_id, user_name, role, created_at, revoked_at, last_used_at"
+
+
+def list_tokens(conn: psycopg.Connection) -> list[TokenInfo]:
+    """Every token, oldest first (revoked ones included)."""
+    with conn.transaction():
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY created_at").fetchall()
+    return [TokenInfo(*r) for r in rows]
+
+
+def revoke_token(conn: psycopg.Connection, token_id: str) -> TokenInfo:
+    """Revoke a token by id (idempotent); an unknown id is a ConfigError."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+            f" WHERE token_id = %s RETURNING {_COLUMNS}",
+            (token_id,),
+        ).fetchone()
+    if row is None:
+        raise ConfigError(f"token id {token_id!r}: no such token (see `netdocs token list`)")
+    return TokenInfo(*row)
+
+
+#: ``last_used_at`` is refreshed at most this often (not a write per request).
+TOUCH_EVERY_S = 60
+
+
+def lookup(conn: psycopg.Connection, token: str) -> TokenInfo | None:
+    """The live (not revoked) token matching ``token``, or None."""
+    digest = token_hash(token)
+    with conn.transaction():
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
+            (digest,),
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "UPDATE api_tokens SET last_used_at = now() WHERE token_hash = %s AND"
+            " (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => %s))",
+            (digest, TOUCH_EVERY_S),
+        )
+    return TokenInfo(*row)

@@ -1,0 +1,58 @@
+"""The ask page in a real headless Chromium: type a question, see a cited answer, click
+"helpful", and find the feedback row in the database."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+
+from .conftest import Served
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium: `apt-get install -y chromium`")
+def test_ask_page_cited_answer_and_helpful_vote(served: Served) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    question = "chrony clock is not synchronising"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(served.url + "/")
+            page.fill("#token", served.tokens["alice"])
+            page.click("#save-token")
+            page.fill("#question", question)
+            page.click("#ask")
+            page.wait_for_selector("#sources li", timeout=60_000)
+            answer = page.inner_text("#answer")
+            sources = page.locator("#sources li .source-path").all_inner_texts()
+            latency = page.inner_text("#latency")
+            page.click("#passages-box summary")
+            passages = page.locator("#passages pre").count()
+            page.click("#helpful")
+            page.wait_for_function(
+                "document.getElementById('feedback-state').textContent.startsWith('thanks')",
+                timeout=30_000,
+            )
+        finally:
+            browser.close()
+    assert answer.strip() and "ms" in latency and passages >= len(sources) > 0
+    with psycopg.connect(served.db_url) as conn:
+        rows = conn.execute(
+            "SELECT f.rating, f.user_name, a.paths FROM query_feedback f"
+            " JOIN audit_log a ON a.query_id::text = f.query_id WHERE a.question = %s",
+            (question,),
+        ).fetchall()
+    assert len(rows) == 1 and rows[0][:2] == ("helpful", "alice")
+    assert set(sources) <= set(rows[0][2])  # the cited paths are the ones the query read

@@ -1,0 +1,154 @@
+"""Tokens and the trusted reverse-proxy header, on a real database."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from netdocs.config import Settings
+from netdocs.db import connect
+from netdocs.errors import ConfigError
+from netdocs.server.auth import AuthError, authenticate, check_role
+from netdocs.server.tokens import create_token, list_tokens, revoke_token
+from netdocs.store.schema import migrate
+
+from ..conftest import REPO
+
+PROXY = {"x-forwarded-user": "erin", "x-forwarded-role": "helpdesk"}
+
+
+@pytest.fixture
+def conn(db_url: str) -> psycopg.Connection:
+    migrate(db_url)
+    with connect(db_url, autocommit=True) as c:
+        yield c
+
+
+def test_token_round_trip_and_revocation(conn: psycopg.Connection) -> None:
+    s = Settings()
+    info, secret = create_token(conn, "alice", "helpdesk")
+    (stored,) = conn.execute("SELECT token_hash FROM api_tokens").fetchone()
+    assert stored == hashlib.sha256(secret.encode()).hexdigest()
+    who = authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s)
+    assert (who.user, who.role, who.via) == ("alice", "helpdesk", "token")
+    revoke_token(conn, info.token_id)
+    with pytest.raises(AuthError) as e:
+        authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s)
+    assert e.value.status == 401
+    assert list_tokens(conn)[0].revoked_at is not None
+    with pytest.raises(ConfigError, match="no such token"):
+        revoke_token(conn, "nope")
+
+
+def test_proxy_headers_only_from_configured_addresses(conn: psycopg.Connection) -> None:
+    off = Settings()  # default: no trusted proxy
+    with pytest.raises(AuthError):
+        authenticate(conn, PROXY, "127.0.0.1", off)
+    on = Settings(trusted_proxies="192.0.2.10, 127.0.0.0/8")
+    who = authenticate(conn, PROXY, "127.0.0.1", on)
+    assert (who.user, who.role, who.via) == ("erin", "helpdesk", "proxy")
+    for host in ("10.1.2.3", None, "not-an-ip"):
+        with pytest.raises(AuthError):
+            authenticate(conn, PROXY, host, on)
+    with pytest.raises(AuthError):  # a proxy without the role header
+        authenticate(conn, {"x-forwarded-user": "erin"}, "192.0.2.10", on)
+    with pytest.raises(AuthError):  # a bad token is refused even from the proxy
+        authenticate(conn, {**PROXY, "authorization": "Bearer ndt_bogus"}, "127.0.0.1", on)
+
+
+def test_a_body_role_must_be_the_callers() -> None:
+    from netdocs.server.auth import Principal
+
+    who = Principal("alice", "helpdesk", "token")
+    check_role(who, None)
+    check_role(who, "helpdesk")
+    with pytest.raises(AuthError) as e:
+        check_role(who, "admin")
+    assert e.value.status == 403
+
+
+def _netdocs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netdocs.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_serve_and_token_create_need_the_policy_and_one_of_its_roles(db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NETDOCS_POLICY"}
+    env["NETDOCS_DATABASE_URL"] = db_url
+    res = _netdocs(env, "serve", "--port", "1")
+    assert res.returncode == 2 and "NETDOCS_POLICY" in res.stderr  # fails closed, no server
+    res = _netdocs(env, "token", "create", "--user", "x", "--role", "admin")
+    assert res.returncode == 2 and "NETDOCS_POLICY" in res.stderr
+    policy = str(REPO / "examples" / "tags.yaml")
+    res = _netdocs(env, "token", "create", "--user", "x", "--role", "root", "--policy", policy)
+    assert res.returncode == 2 and "helpdesk" in res.stderr  # names the roles that exist
+    res = _netdocs(env, "token", "list")
+    assert res.returncode == 0 and res.stdout.strip() == "no tokens"
+
+
+def test_a_role_dropped_from_the_policy_is_denied_without_a_restart(
+    db_url: str, tmp_path: Path
+) -> None:
+    from netdocs.errors import AccessDenied
+    from netdocs.server.auth import Principal
+    from netdocs.server.runtime import Runtime
+
+    migrate(db_url)
+    policy = tmp_path / "tags.yaml"
+    rules = "rules:\n  - glob: '**'\n    tags: [faq]\n"
+    policy.write_text("roles:\n  ops: {allow: [faq]}\n  hd: {allow: [faq]}\n" + rules)
+    rt = Runtime(Settings(policy=policy, embedding_provider="hashing"), db_url)
+    try:
+        with rt.connection() as conn:
+            assert rt.service(conn, Principal("u", "ops", "token")).allowed == {"faq"}
+            policy.write_text("roles:\n  hd: {allow: [faq]}\n" + rules)
+            os.utime(policy, (1, 1))  # a new mtime whatever the clock's resolution
+            with pytest.raises(AccessDenied):
+                rt.service(conn, Principal("u", "ops", "token"))
+    finally:
+        rt.close()
+
+
+def test_without_netdocs_policy_the_server_uses_the_policy_stored_in_the_index(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The index's stored policy decides roles (fail closed: none stored -> no server)."""
+    from netdocs.errors import AccessDenied
+    from netdocs.policy import load_policy
+    from netdocs.server.auth import Principal
+    from netdocs.server.runtime import Runtime
+    from netdocs.store.policy_store import store_policy
+
+    migrate(db_url)
+    settings = Settings(policy=None, embedding_provider="hashing")
+    with pytest.raises(ConfigError, match="stores none"):
+        Runtime(settings, db_url)
+    policy = tmp_path / "tags.yaml"
+    policy.write_text("roles:\n  hd: {allow: [faq, troubleshooting_guides]}\n")
+    with connect(db_url, autocommit=True) as c:
+        store_policy(c, load_policy(policy), None)  # as an ingest with --policy does
+    env = {k: v for k, v in os.environ.items() if k != "NETDOCS_POLICY"}
+    env["NETDOCS_DATABASE_URL"] = db_url
+    res = _netdocs(env, "token", "create", "--user", "x", "--role", "hd")
+    assert res.returncode == 0, res.stderr
+    rt = Runtime(settings, db_url)
+    try:
+        with rt.connection() as conn:
+            svc = rt.service(conn, Principal("u", "hd", "token"))
+            assert svc.allowed == {"faq", "troubleshooting_guides"}  # from the YAML above
+            with pytest.raises(AccessDenied):
+                rt.service(conn, Principal("u", "admin", "token"))  # not a stored role
+    finally:
+        rt.close()

@@ -1,0 +1,179 @@
+"""`netdocs serve` over real HTTP: tokens -> roles, 401/403, feedback rows, /metrics,
+/healthz, back-pressure (503 + Retry-After)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import psycopg
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import POLICY, Served, run_cli
+
+QUESTIONS = [
+    "wireguard vpn private key",
+    "nftables firewall chains",
+    "kea dhcp security",
+    "bind9 dnssec security configuration",
+    "chrony clock not synchronising",
+    "bgp route reflector",
+]
+
+
+def _visible_to(role: str) -> Callable[[str], bool]:
+    """The test's own oracle: first matching glob of tags.yaml gives a path's tags; a role
+    sees a path when one of its tags is allowed."""
+    data = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    allow = set(data["roles"][role]["allow"])
+
+    def regex(glob: str) -> re.Pattern[str]:
+        out = re.escape(glob).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
+        return re.compile(out.replace(r"\*", "[^/]*") + "$")
+
+    rules = [(regex(r["glob"]), set(r["tags"])) for r in data["rules"]]
+
+    def visible(path: str) -> bool:
+        tags = next(t for rx, t in rules if rx.match(path))
+        return "*" in allow or bool(tags & allow)
+
+    return visible
+
+
+def test_helpdesk_token_never_gets_a_restricted_chunk(served: Served) -> None:
+    visible = _visible_to("helpdesk")
+    seen_restricted = 0
+    with (
+        served.client(served.tokens["alice"]) as alice,
+        served.client(served.tokens["root"]) as root,
+    ):
+        for q in QUESTIONS:
+            r = alice.post("/v1/search", json={"question": q, "k": 10})
+            assert r.status_code == 200, r.text
+            assert all(visible(h["path"]) for h in r.json()["results"]), r.json()
+            a = alice.post("/v1/ask", json={"question": q, "passages": True})
+            assert a.status_code == 200, a.text
+            paths = [p["path"] for p in a.json()["passages"]]
+            paths += [c["path"] for c in a.json()["citations"]]
+            assert all(visible(p) for p in paths), paths
+            # the admin token does get restricted chunks for the same questions: not vacuous
+            admin = root.post("/v1/search", json={"question": q, "k": 10}).json()["results"]
+            seen_restricted += sum(not visible(h["path"]) for h in admin)
+        last = r.json()["query_id"]
+    assert seen_restricted > 0
+    with psycopg.connect(served.db_url) as conn:
+        row = conn.execute(
+            "SELECT user_name, role FROM audit_log WHERE query_id = %s", (last,)
+        ).fetchone()
+    assert row == ("alice", "helpdesk")  # every access audited with the token's user
+
+
+def test_the_body_cannot_choose_another_role(served: Served) -> None:
+    with served.client(served.tokens["alice"]) as alice:
+        for path in ("/v1/search", "/v1/ask"):
+            r = alice.post(path, json={"question": "vpn keys", "role": "admin"})
+            assert r.status_code == 403, r.text
+        assert alice.post("/v1/search", json={"question": "vpn", "role": "helpdesk"}).is_success
+
+
+def test_missing_unknown_and_revoked_tokens_get_401(served: Served) -> None:
+    body = {"question": "chrony faq"}
+    with served.client() as anon:
+        assert anon.post("/v1/search", json=body).status_code == 401
+        assert anon.post("/v1/ask", json=body).status_code == 401
+    with served.client("ndt_not-a-real-token") as bogus:
+        assert bogus.post("/v1/search", json=body).status_code == 401
+    token = served.token("carol", "network_engineer")
+    listing = run_cli(served.env, "token", "list", "--json").json()
+    token_id = next(t["token_id"] for t in listing if t["user"] == "carol")
+    assert token not in run_cli(served.env, "token", "list").stdout
+    with served.client(token) as carol:
+        assert carol.post("/v1/search", json=body).status_code == 200
+        assert run_cli(served.env, "token", "revoke", token_id).code == 0
+        r = carol.post("/v1/search", json=body)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    with psycopg.connect(served.db_url) as conn:
+        stored = conn.execute("SELECT token_hash FROM api_tokens").fetchall()
+    assert all(token not in h for (h,) in stored)  # only hashes are stored
+
+
+def test_feedback_is_stored_for_the_callers_own_query(served: Served) -> None:
+    with (
+        served.client(served.tokens["alice"]) as alice,
+        served.client(served.tokens["root"]) as root,
+    ):
+        qid = alice.post("/v1/ask", json={"question": "bind9 troubleshooting"}).json()["query_id"]
+        r = alice.post("/v1/feedback", json={"query_id": qid, "rating": "helpful"})
+        assert r.status_code == 200, r.text
+        assert (
+            root.post("/v1/feedback", json={"query_id": qid, "rating": "not_helpful"}).status_code
+            == 403
+        )
+        unknown = {"query_id": "no-such-query", "rating": "helpful"}
+        assert alice.post("/v1/feedback", json=unknown).status_code == 404
+    with psycopg.connect(served.db_url) as conn:
+        rows = conn.execute(
+            "SELECT rating, user_name FROM query_feedback WHERE query_id = %s", (qid,)
+        ).fetchall()
+    assert rows == [("helpful", "alice")]
+
+
+def test_metrics_parse_and_healthz(served: Served) -> None:
+    with served.client(served.tokens["alice"]) as alice:
+        assert alice.post("/v1/search", json={"question": "ovs faq qos"}).is_success
+    text = httpx.get(served.url + "/metrics", timeout=30).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    queries = families["netdocs_queries"]
+    helpdesk = [s for s in queries.samples if s.labels.get("role") == "helpdesk"]
+    assert sum(s.value for s in helpdesk if s.name == "netdocs_queries_total") >= 1
+    with psycopg.connect(served.db_url) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM query_metrics WHERE role = 'helpdesk'").fetchone()
+    assert sum(s.value for s in helpdesk if s.name == "netdocs_queries_total") == n
+    health = httpx.get(served.url + "/healthz", timeout=30)
+    assert health.status_code == 200
+    body = health.json()
+    assert body["database"] == "ok" and body["index_generation"] > 0
+    assert body["embedding_model"] and isinstance(body["breakers"], dict)
+    assert httpx.get(served.url + "/docs", timeout=30).status_code == 200
+    paths = httpx.get(served.url + "/openapi.json", timeout=30).json()["paths"]
+    assert {"/v1/search", "/v1/ask", "/v1/feedback", "/metrics", "/healthz"} <= set(paths)
+
+
+def test_over_the_limit_503_with_retry_after(served: Served) -> None:
+    """The server allows one request at a time (NETDOCS_SERVE_MAX_CONCURRENT=1): hold one
+    on a table lock, the next one is refused at once; after release both work again."""
+    results: list[httpx.Response] = []
+    with psycopg.connect(served.db_url) as lock:
+        lock.execute("LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE")
+        client = served.client(served.tokens["alice"])
+
+        def held() -> None:
+            results.append(client.post("/v1/search", json={"question": "held radvd question"}))
+
+        t = threading.Thread(target=held)
+        t.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the request waits on our lock
+            (waiting,) = lock.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            ).fetchone()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting, "the first request never reached the database"
+        with served.client(served.tokens["alice"], timeout=10) as other:
+            # at once: the short client timeout turns a hang into a failure
+            busy = other.post("/v1/search", json={"question": "another question"})
+        assert busy.status_code == 503, busy.text
+        assert int(busy.headers["retry-after"]) >= 1
+        lock.rollback()  # release the lock
+    t.join(timeout=60)
+    assert results and results[0].status_code == 200, results
+    client.close()
+    with served.client(served.tokens["alice"]) as again:
+        assert again.post("/v1/search", json={"question": "another question"}).is_success
