@@ -8,7 +8,7 @@ import numpy as np
 import psycopg
 
 from netdocs.cache.keys import question_sha256
-from netdocs.cache.store import count_lookup
+from netdocs.cache.store import NO_FLUSH_WAIT, count_lookup
 
 
 def cached_query_vector(
@@ -23,6 +23,7 @@ def cached_query_vector(
     """
     digest = question_sha256(text)
     with conn.transaction(), conn.cursor(binary=True) as cur:
+        cur.execute(NO_FLUSH_WAIT)
         row = cur.execute(
             "UPDATE query_embedding_cache SET hit_count = hit_count + 1, last_hit_at = now()"
             " WHERE model_id = %s AND text_sha256 = %s RETURNING embedding",

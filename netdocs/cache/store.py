@@ -28,6 +28,11 @@ class CachedResult:
     output_tokens: int
 
 
+#: Hit/miss counters are statistics: their commits need not wait for the WAL flush (a crash
+#: may lose the last few counts, never an answer). Without it every query queued on flushes.
+NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF"
+
+
 def current_generation(conn: psycopg.Connection) -> int:
     """The index generation (bumped by any committed change of the chunks table)."""
     row = conn.execute("SELECT generation FROM index_generation WHERE id").fetchone()
@@ -67,15 +72,18 @@ def all_visible(
 def count_lookup(conn: psycopg.Connection, kind: str, hit: bool) -> None:
     """Add one hit or miss to the counters of ``kind`` (query | query_embedding)."""
     column = "hits" if hit else "misses"
-    conn.execute(
-        f"UPDATE cache_counters SET {column} = {column} + 1 WHERE kind = %s",  # fixed names
-        (kind,),
-    )
+    with conn.transaction():
+        conn.execute(NO_FLUSH_WAIT)
+        conn.execute(
+            f"UPDATE cache_counters SET {column} = {column} + 1 WHERE kind = %s",  # fixed names
+            (kind,),
+        )
 
 
 def mark_hit(conn: psycopg.Connection, key: str) -> None:
     """Count a served hit on the entry and in the counters (one transaction)."""
     with conn.transaction():
+        conn.execute(NO_FLUSH_WAIT)
         conn.execute(
             "UPDATE query_cache SET hit_count = hit_count + 1, last_hit_at = now()"
             " WHERE cache_key = %s",
