@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Below this best cosine, with no chunk matching every query word: "low confidence".
     fallback_min_cosine: float = 0.45
 
+    # bf16: the runtime of the local model. "auto": OpenVINO in bf16 when the CPU has AMX
+    # or AVX512-BF16 and openvino imports, else onnxruntime (faster in fp32 here).
+    local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
+    openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
