@@ -84,7 +84,7 @@ def raw_embedding_time(url: str) -> tuple[int, float]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT heading_path, text FROM chunks").fetchall()
     texts = [embed_text(tuple(hp), t) for hp, t in rows]
-    embedder = _build(get_settings())
+    embedder = _build(get_settings(), "bulk")
     embedder.embed(texts[:8])  # load the model outside the timing
     started = time.perf_counter()
     embedder.embed(texts)
@@ -112,7 +112,11 @@ def main() -> None:
         full, wall = cli(env, "ingest", str(docs), *pol, "--json")
         embed_s = float(full["embed_s"])
         validation_s = float(full["validation"].get("validation_s", 0.0))
-        print(f"corpus: {corpus} ({full['scanned']} files)")
+        from netdocs.embedding.factory import _build
+
+        print(
+            f"corpus: {corpus} ({full['scanned']} files); model: {_build(get_settings(), 'bulk')!r}"
+        )
         print(
             f"full ingest: {full['chunks_embedded']} chunks embedded, {full['new']} documents, "
             f"{len(full['failed'])} failed"

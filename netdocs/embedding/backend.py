@@ -70,13 +70,17 @@ def choose_backend(
     requested: BackendName,
     precision: Literal["fp32", "int8"],
     *,
-    cpu_flags: Callable[[], frozenset[str] | None] = read_cpu_flags,
-    has_openvino: Callable[[], bool] = openvino_available,
+    cpu_flags: Callable[[], frozenset[str] | None] | None = None,
+    has_openvino: Callable[[], bool] | None = None,
 ) -> BackendChoice:
     """Resolve ``NETDOCS_LOCAL_BACKEND`` (``auto``/``openvino``/``onnxruntime``).
 
-    Raises ConfigError when ``openvino`` is requested explicitly but cannot be used.
+    ``cpu_flags`` and ``has_openvino`` default to :func:`read_cpu_flags` and
+    :func:`openvino_available`. Raises ConfigError when ``openvino`` is requested
+    explicitly but cannot be used.
     """
+    cpu_flags = cpu_flags or read_cpu_flags
+    has_openvino = has_openvino or openvino_available
     if requested == "onnxruntime":
         return BackendChoice("onnxruntime", None, "requested")
     if precision == "int8":  # OpenVINO cannot read onnxruntime's quantised graph
