@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -109,7 +110,10 @@ def main() -> None:
         url = database_url(get_settings())
         policy = corpus / "tags.yaml"
         pol = ["--policy", str(policy)] if policy.exists() else []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         full, wall = cli(env, "ingest", str(docs), *pol, "--json")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         embed_s = float(full["embed_s"])
         validation_s = float(full["validation"].get("validation_s", 0.0))
         from netdocs.embedding.factory import _build
@@ -122,6 +126,10 @@ def main() -> None:
             f"{len(full['failed'])} failed"
         )
         print(f"  wall (cold CLI process): {wall:.1f} s; flow duration {full['duration_s']:.1f} s")
+        print(
+            f"  CPU time of the CLI process: {cpu_s:.1f} s (a busy host stretches wall time, "
+            "not this; PostgreSQL and the Prefect server are other processes)"
+        )
         print(f"  inside the model: {embed_s:.1f} s; validation (GX): {validation_s:.2f} s")
         print(
             "  time by stage (summed over batches; stages overlap): "
