@@ -161,7 +161,8 @@ def child_run(
 
 def _spawn(*args: str) -> dict[str, Any]:
     cmd = [sys.executable, __file__, *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's netdocs, not an installed one
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
