@@ -27,9 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from netdocs.devserver import local_server
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's netdocs (the CLI runs it too), not an installed one
+
+from netdocs.devserver import local_server  # noqa: E402
+
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
 
 
