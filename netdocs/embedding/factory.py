@@ -49,19 +49,24 @@ def _build(settings: Settings, purpose: Purpose) -> Embedder:
     provider = settings.embedding_provider
     if provider == "local":
         from netdocs.embedding.backend import choose_backend
-        from netdocs.embedding.local import LocalEmbedder
+        from netdocs.embedding.local import LocalEmbedder, _usable_cpus
 
         choice = choose_backend(settings.local_backend, settings.local_precision)
         log.info("local model on %s %s (%s)", choice.backend, choice.precision or "", choice.reason)
         if choice.backend == "openvino" and choice.precision is not None:
             from netdocs.embedding.openvino_backend import OpenVINOEmbedder
 
-            # bulk: OPENVINO_BATCH_SIZE texts per call; query: one question at a time.
-            # One stream on every core either way (measured fastest; see README).
+            # bulk: batches of OPENVINO_BATCH_SIZE on one single-threaded stream per core
+            # (throughput, and no thread barriers to stall when other work takes a core);
+            # query: one question on one stream over every core (latency). See README.
+            bulk = purpose == "bulk"
+            streams = _usable_cpus() if bulk else 1
             return OpenVINOEmbedder(
                 precision=choice.precision,
                 cache_dir=settings.home / "models",
-                batch_size=settings.openvino_batch_size if purpose == "bulk" else 1,
+                batch_size=settings.openvino_batch_size if bulk else 1,
+                streams=streams,
+                threads=streams if bulk else 0,
             )
         return LocalEmbedder(
             cache_dir=settings.home / "models",

@@ -16,7 +16,7 @@ from netdocs.config import Settings
 from netdocs.embedding import backend
 from netdocs.embedding.backend import BF16_FLAGS, choose_backend, read_cpu_flags
 from netdocs.embedding.factory import get_embedder
-from netdocs.embedding.local import LocalEmbedder
+from netdocs.embedding.local import LocalEmbedder, _usable_cpus
 from netdocs.errors import ConfigError
 from tests.conftest import REPO
 
@@ -163,6 +163,8 @@ def test_factory_tunes_per_purpose(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert isinstance(bulk, OpenVINOEmbedder) and isinstance(query, OpenVINOEmbedder)
     assert bulk.inference_precision == query.inference_precision == "bf16"
     assert (bulk.batch_size, query.batch_size) == (settings.openvino_batch_size, 1)
+    cpus = _usable_cpus()  # bulk: one single-threaded stream per CPU; query: one on all
+    assert (bulk.streams, bulk.threads, query.streams, query.threads) == (cpus, cpus, 1, cpus)
     assert bulk.cache_dir == tmp_path / "models"
     ort = get_embedder(
         Settings(embedding_provider="local", local_backend="onnxruntime", home=tmp_path)
