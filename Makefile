@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/mypy netdocs tasks flows
 
 bench: setup
+	$(BIN)/python benchmarks/bench_embedder.py --variants fp32-fused,ov-bf16,ov-f32
 	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
     proxy_user_header: str = "X-Forwarded-User"
     proxy_role_header: str = "X-Forwarded-Role"
 
+    # bf16: the runtime of the local model. "auto": OpenVINO in bf16 when the CPU has AMX
+    # or AVX512-BF16 and openvino imports, else onnxruntime (faster in fp32 here).
+    local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
+    openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Literal
 
@@ -10,6 +11,7 @@ from netdocs.embedding.base import Embedder
 from netdocs.errors import ConfigError
 from netdocs.resilience import CircuitBreaker, get_breaker
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 Purpose = Literal["bulk", "query"]
 _instances: dict[tuple[object, ...], Embedder] = {}
@@ -23,6 +25,8 @@ def _key(settings: Settings) -> tuple[object, ...]:
         str(settings.home),
         settings.embed_batch_size,
         settings.local_precision,
+        settings.local_backend,
+        settings.openvino_batch_size,
         settings.embed_max_attempts,
         settings.embed_retry_base_delay,
     )
@@ -44,8 +48,26 @@ def _breaker(settings: Settings) -> CircuitBreaker:
 def _build(settings: Settings, purpose: Purpose) -> Embedder:
     provider = settings.embedding_provider
     if provider == "local":
-        from netdocs.embedding.local import LocalEmbedder
+        from netdocs.embedding.backend import choose_backend
+        from netdocs.embedding.local import LocalEmbedder, _usable_cpus
 
+        choice = choose_backend(settings.local_backend, settings.local_precision)
+        log.info("local model on %s %s (%s)", choice.backend, choice.precision or "", choice.reason)
+        if choice.backend == "openvino" and choice.precision is not None:
+            from netdocs.embedding.openvino_backend import OpenVINOEmbedder
+
+            # bulk: batches of OPENVINO_BATCH_SIZE on one single-threaded stream per core
+            # (throughput, and no thread barriers to stall when other work takes a core);
+            # query: one question on one stream over every core (latency). See README.
+            bulk = purpose == "bulk"
+            streams = _usable_cpus() if bulk else 1
+            return OpenVINOEmbedder(
+                precision=choice.precision,
+                cache_dir=settings.home / "models",
+                batch_size=settings.openvino_batch_size if bulk else 1,
+                streams=streams,
+                threads=streams if bulk else 0,
+            )
         return LocalEmbedder(
             cache_dir=settings.home / "models",
             batch_size=settings.embed_batch_size,

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from netdocs.embedding import onnx_bert, onnx_cache
 from netdocs.embedding.base import Vectors
@@ -36,6 +37,20 @@ def model_id_for(precision: Precision) -> str:
         recipe = f"{onnx_cache.INT8_RECIPE}-ort{onnx_cache.ORT_VERSION}"
         return f"local/{onnx_cache.MODEL_NAME}@onnx-{recipe}-v{version}"
     return f"local/{onnx_cache.MODEL_NAME}@onnx-fp32-v{version}"
+
+
+def pad_batch(
+    encodings: Sequence[Encoding], lengths: npt.NDArray[np.int_], idx: npt.NDArray[np.int_]
+) -> dict[str, npt.NDArray[np.int64]]:
+    """The model's inputs for the texts ``idx``, right-padded to the longest of them."""
+    width = int(lengths[idx].max())
+    ids = np.zeros((len(idx), width), dtype=np.int64)  # [PAD] = 0
+    mask = np.zeros((len(idx), width), dtype=np.int64)
+    for row, i in enumerate(idx):
+        n = int(lengths[i])
+        ids[row, :n] = encodings[i].ids
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
 
 def _usable_cpus() -> int:
@@ -62,6 +77,7 @@ class LocalEmbedder:
         fused: use onnxruntime's fused BERT operators for fp32 (same outputs, faster).
     """
 
+    backend = "onnxruntime"
     dim: int = DIM
     max_tokens: int = MAX_TOKENS
     normalized: bool = True
@@ -177,14 +193,7 @@ class LocalEmbedder:
 
         def run(start: int) -> None:
             idx = order[start : start + self.batch_size]
-            width = int(lengths[idx].max())
-            ids = np.zeros((len(idx), width), dtype=np.int64)  # [PAD] = 0
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = int(lengths[i])
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            feeds = pad_batch(encodings, lengths, idx)
             out[idx] = session.run([onnx_bert.OUTPUT], feeds)[0]
 
         starts = range(0, len(order), self.batch_size)
