@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 
@@ -15,7 +16,7 @@ from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.store.schema import ensure_model, migrate
 
 from ..conftest import REPO
-from ..query.conftest import insert_doc
+from ..query.conftest import commit_doc
 
 
 def _cli(url: str, *args: str) -> dict:
@@ -39,13 +40,13 @@ def _cli(url: str, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_cli_search_and_ask_write_one_metric_row_each(db_url: str) -> None:
+def test_cli_search_and_ask_write_one_metric_row_each(db_url: str, tmp_path: Path) -> None:
     migrate(db_url)
     emb = HashingEmbedder()
     with connect(db_url, autocommit=True) as conn:
         ensure_model(conn, emb.model_id, emb.dim)
         sections = [("BGP > Timers", "BGP hold timer and keepalive timer defaults.")]
-        insert_doc(conn, "routing/bgp.md", ["configs"], sections, emb.embed(["BGP timers"]))
+        commit_doc(conn, emb, tmp_path, "routing/bgp.md", ["configs"], sections)  # the writer
 
     search = _cli(db_url, "search", "bgp hold timer", "--k", "3")
     ask = _cli(db_url, "ask", "what is the bgp keepalive timer")
