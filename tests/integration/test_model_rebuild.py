@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,7 +27,16 @@ pytest_plugins = ["tests.stubs.fixtures"]
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 HASHING = "hashing/bow@384"
-OPENAI = "openai/text-embedding-3-small@1536"
+OPENAI_MODEL = "openai/text-embedding-3-small@1536"
+
+
+def _openai_id(base_url: str) -> str:
+    """The model id of an OpenAI-compatible endpoint: the model, then its host and port
+    (a local stub is not api.openai.com, so its vectors never share a cache entry)."""
+    parts = urlsplit(base_url)
+    return f"{OPENAI_MODEL}+{parts.hostname}:{parts.port}"
+
+
 QUESTION = "how do I configure a BGP neighbor"
 COOLDOWN = 1.0
 
@@ -118,11 +128,11 @@ def test_model_change_with_provider_down_keeps_the_index_serving(
     code, down, _ = _cli(capsys, "ingest", str(sample), "--reembed")
     assert code == 1
     assert down["rebuild"]["status"] == "pending"  # type: ignore[index]
-    assert down["rebuild"]["to"] == OPENAI and down["failed"]  # type: ignore[index]
+    assert down["rebuild"]["to"] == _openai_id(base) and down["failed"]  # type: ignore[index]
     assert any("keeps serving" in m for m in down["messages"])  # type: ignore[union-attr]
     assert _served(db_url) == before  # every chunk, same vectors' model, same content
     code, st, _ = _cli(capsys, "status")
-    assert st["embedding_model"] == HASHING and st["embedding_rebuild_pending"] == OPENAI
+    assert st["embedding_model"] == HASHING and st["embedding_rebuild_pending"] == _openai_id(base)
     assert _search() == hits  # questions embedded with the served (hashing) model
 
     code, again, _ = _cli(capsys, "ingest", str(sample))  # the pending rebuild continues
@@ -166,7 +176,7 @@ def test_failed_rebuild_is_continued_and_equals_a_clean_ingest(
     assert up["rebuild"]["status"] == "completed"  # type: ignore[index]
     assert up["embedding_cache_hits"] >= down["chunks_embedded"]  # resumed from the cache
     rebuilt = _served(db_url)
-    assert rebuilt[2] == OPENAI and rebuilt[3] == [(1536,)]
+    assert rebuilt[2] == _openai_id(provider_stub.openai_base_url) and rebuilt[3] == [(1536,)]
     code, st, _ = _cli(capsys, "status")
     assert st["embedding_rebuild_pending"] is None
     with connection(db_url) as conn:
@@ -220,9 +230,10 @@ def test_a_rebuild_killed_mid_way_leaves_the_old_generation_serving(
     assert provider_stub.count("embeddings") == 4  # killed mid-way, not finished
     assert _served(db_url) == before  # the old generation serves, untouched
     with connection(db_url) as conn:
-        assert generation.pending_model(conn) == (OPENAI, 1536)
+        assert generation.pending_model(conn) == (_openai_id(provider_stub.openai_base_url), 1536)
         cached = conn.execute(
-            "SELECT count(*) FROM embedding_cache WHERE model_id = %s", (OPENAI,)
+            "SELECT count(*) FROM embedding_cache WHERE model_id = %s",
+            (_openai_id(provider_stub.openai_base_url),),
         ).fetchone()
     assert cached is not None and cached[0] > 0
 
@@ -232,4 +243,4 @@ def test_a_rebuild_killed_mid_way_leaves_the_old_generation_serving(
     result = done.json()
     assert result["rebuild"]["status"] == "completed"
     assert result["embedding_cache_hits"] >= cached[0]
-    assert _served(db_url)[2:] == (OPENAI, [(1536,)])
+    assert _served(db_url)[2:] == (_openai_id(provider_stub.openai_base_url), [(1536,)])
