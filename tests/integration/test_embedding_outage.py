@@ -24,7 +24,9 @@ COOLDOWN = 5.0  # wide enough that a loaded machine cannot half-open the breaker
 def openai_env(provider_stub: ProviderStub, monkeypatch: pytest.MonkeyPatch) -> ProviderStub:
     from netdocs.config import get_settings
     from netdocs.embedding import factory
+    from netdocs.resilience import reset_breakers
 
+    reset_breakers()  # process-wide breakers of earlier tests (e.g. a chat provider's)
     for key, value in {
         "NETDOCS_EMBEDDING_PROVIDER": "openai",
         "OPENAI_API_KEY": "sk-test-outage",

@@ -140,4 +140,4 @@ def test_a_database_behind_the_code_names_the_missing_migration(
     assert code == 3 and f"lacks schema migration(s) {latest:03d}" in err
     with psycopg.connect(db_url) as conn:  # still behind: the search did not migrate
         row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    assert row == (latest - 1,)
+    assert row == (sorted(v for v, _ in _migrations())[-2],)

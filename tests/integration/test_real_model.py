@@ -127,6 +127,7 @@ def test_packaged_model_end_to_end(
     fm.write_text("---\ntags: [troubleshooting_guides]\n---\n" + fm.read_text())
     policy = yaml.safe_load(TAGS.read_text())
     policy["rules"].insert(0, {"glob": policy_doc, "tags": ["faq"]})
+    policy["front_matter_tags"] = ["troubleshooting_guides"]  # front matter may add only these
     new_policy = tmp_path / "policy.yaml"
     new_policy.write_text(yaml.safe_dump(policy))
     result = ingest(path=str(docs), policy=str(new_policy))

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -96,7 +97,10 @@ def test_paid_provider_cost(
     finally:
         factory._instances.clear()
     distinct, total = _token_sums(db_url)
-    assert run["embedding_model"] == "openai/text-embedding-3-small@1536"
+    endpoint = urlsplit(provider_stub.openai_base_url)  # the id names a non-OpenAI endpoint
+    assert run["embedding_model"] == (
+        f"openai/text-embedding-3-small@1536+{endpoint.hostname}:{endpoint.port}"
+    )
     assert run["embedding_tokens"] == distinct
     assert run["embedding_cost_usd"] == pytest.approx(distinct * 1.5 / 1e6)
     assert run["saved_cost_usd"] == pytest.approx((total - distinct) * 1.5 / 1e6)

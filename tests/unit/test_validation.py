@@ -249,6 +249,7 @@ def test_vectors_must_match_chunks(validator: ChunkValidator) -> None:
 
 
 def test_no_progress_bars_or_log_noise(capfd: pytest.CaptureFixture[str]) -> None:
+    capfd.readouterr()  # whatever earlier tests left in the process's streams
     v = ChunkValidator(dim=DIM, max_tokens=MAX_TOKENS, normalized=True, tag_vocabulary=VOCAB)
     chunks, vectors, tags = mixed_batch()
     v.validate(chunks, vectors, tags)
