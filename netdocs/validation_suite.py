@@ -21,14 +21,30 @@ from netdocs.errors import NetdocsError
 from netdocs.types import Chunk
 
 _gx_logger = logging.getLogger("great_expectations")
-if _gx_logger.level == logging.NOTSET:  # keep GX quiet unless the application configured it
+_GX_QUIET = _gx_logger.level == logging.NOTSET  # quiet unless the application configured GX
+
+
+def _quiet_gx() -> None:
+    """GX's own modules set INFO on some loggers (``...types.base`` announces a temporary
+    docs folder per context): raise every GX logger to WARNING, unless the app chose."""
+    if not _GX_QUIET:
+        return
     _gx_logger.setLevel(logging.WARNING)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (
+            name.startswith("great_expectations.")
+            and isinstance(logger, logging.Logger)
+            and logging.NOTSET < logger.level < logging.WARNING
+        ):
+            logger.setLevel(logging.WARNING)
+
 
 with warnings.catch_warnings():  # GX imports the deprecated sre_* modules
     warnings.simplefilter("ignore", DeprecationWarning)
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig
+_quiet_gx()  # after GX's imports set their own levels
 
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 # Non-empty, no leading "/", no ".." segment, no backslash, no NUL.
@@ -180,6 +196,7 @@ class GxSuite:
     """An ephemeral GX context holding the chunk suite; ``run`` validates one frame."""
 
     def __init__(self, *, dim: int, max_tokens: int, normalized: bool, tags: bool) -> None:
+        _quiet_gx()
         self._ctx = gx.get_context(mode="ephemeral")
         self._ctx.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False

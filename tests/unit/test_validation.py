@@ -266,3 +266,30 @@ def test_importing_the_module_does_not_import_gx() -> None:
         "assert 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_gx_context_creation_logs_nothing_below_warning() -> None:
+    """GX sets INFO on some of its loggers (a temporary docs folder per context): a handler on
+    the root logger must see none of it (it once reached a closed console handler)."""
+    import logging
+
+    seen: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name.startswith("great_expectations"):
+                seen.append(record)
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        v = ChunkValidator(dim=DIM, max_tokens=MAX_TOKENS, normalized=True, tag_vocabulary=VOCAB)
+        chunks, vectors, tags = mixed_batch()
+        v.validate(chunks, vectors, tags)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)
+    assert [r.getMessage() for r in seen if r.levelno < logging.WARNING] == []
