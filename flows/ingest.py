@@ -67,10 +67,8 @@ def _run(
     plan = t.plan_run(url, str(root), policy, settings, full)
     stats.time("scan_and_diff_s", time.perf_counter() - started)
     ch = plan.changes
-    stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
-    stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
-    stats.metadata_only = len(ch.metadata_only)
-    stats.failed = list(plan.scan.failures) + list(plan.still_quarantined)
+    stats.count_plan(plan)
+    stats.failed += list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
     stats.messages.extend(plan.scan.warnings)
     if given is not None and t.save_policy(url, given, run_id):

@@ -46,11 +46,7 @@ def run_rebuild(
     policy = t.index_policy(url, given)  # the policy given, else the one stored
     plan = t.plan_run(url, str(root), policy, settings, False)
     stats.time("scan_and_diff_s", time.perf_counter() - started)
-    ch = plan.changes
-    stats.scanned = len(plan.scan.docs) + len(plan.scan.failures)
-    stats.new, stats.changed, stats.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
-    stats.metadata_only = len(ch.metadata_only)
-    stats.failed = list(plan.scan.failures)
+    stats.count_plan(plan)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
     stats.failed += t.update_metadata(url, plan.retag, run_id)  # tags follow the policy (served)
     todo = sorted(plan.docs)

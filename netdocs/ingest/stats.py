@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netdocs.safetext import json_safe, safe_name
 from netdocs.types import DocFailure
+
+if TYPE_CHECKING:
+    from netdocs.ingest.plan import Plan
 
 JSON_ORDER = (
     "run_id",
@@ -69,6 +72,14 @@ class RunStats(BatchStats):
     stale: list[dict[str, Any]] = field(default_factory=list)
     # branch model: an embedding-model rebuild's progress ({from, to, status, ...}), if any
     rebuild: dict[str, Any] = field(default_factory=dict)
+
+    def count_plan(self, plan: Plan) -> None:
+        """Take the scan's and the diff's counts; the scan's failures start the failed list."""
+        ch = plan.changes
+        self.scanned = len(plan.scan.docs) + len(plan.scan.failures)
+        self.new, self.changed, self.unchanged = len(ch.new), len(ch.changed), len(ch.unchanged)
+        self.metadata_only = len(ch.metadata_only)
+        self.failed = list(plan.scan.failures)
 
     def add_batch(self, other: BatchStats) -> None:
         """Fold one batch's counters in."""
