@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from netdocs.config import Settings
+from netdocs.errors import NetdocsError
 from netdocs.query.fusion import rrf
 from netdocs.query.llm import ChatModel, Completion, chat_model
 from netdocs.query.rerank.base import Reranker, order_by_scores
@@ -48,6 +49,11 @@ class Retrieval:
     notes: list[str] = field(default_factory=list)
     calls: list[Completion] = field(default_factory=list)
     degraded: bool = False  # a stage fell back after a failure: do not cache the result
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, secret-free reason for a fallback note."""
+    return str(exc)[:300] if isinstance(exc, NetdocsError) else short_error(exc)
 
 
 def _digest(text: str) -> str:
@@ -87,7 +93,7 @@ class RetrievalPlan:
             try:
                 plan.chat = chat_model(quick)
             except Exception as e:  # e.g. a provider named without its key
-                plan.chat_problem = short_error(e)
+                plan.chat_problem = _reason(e)
             if plan.chat is None and plan.chat_problem is None:
                 plan.chat_problem = "no language model configured"
         if plan.rerank == "onnx":
@@ -96,7 +102,7 @@ class RetrievalPlan:
             try:
                 plan.onnx_version = model_version(settings.rerank_model_dir)
             except Exception as e:
-                plan.onnx_problem = short_error(e)
+                plan.onnx_problem = _reason(e)
         return plan
 
     @property
@@ -164,7 +170,7 @@ class RetrievalPlan:
         try:
             queries = rewriter.rewrite(text)
         except Exception as e:
-            self._fallback(out, "rewrite", short_error(e), True)
+            self._fallback(out, "rewrite", _reason(e), True)
             return False
         finally:
             out.calls.extend(rewriter.calls)
@@ -197,7 +203,7 @@ class RetrievalPlan:
         try:
             scores = reranker.rerank(text, top)
         except Exception as e:
-            self._fallback(out, "rerank", short_error(e), True)
+            self._fallback(out, "rerank", _reason(e), True)
             return False
         finally:
             out.calls.extend(getattr(reranker, "calls", []))
