@@ -245,3 +245,38 @@ def test_no_key_or_no_model_files_is_a_note_not_an_error(
     result = run_search(service(query_conn, s), "bgp peer", 2)
     assert "model.onnx not found" in result.notes[0] and len(result.hits) == 2
     assert stub.count() == 0
+
+
+def test_cli_reports_the_fallback(
+    query_db: str, stub: ProviderStub, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from netdocs.cli import main
+    from netdocs.config import get_settings
+
+    env = {
+        "NETDOCS_DATABASE_URL": query_db,
+        "NETDOCS_EMBEDDING_PROVIDER": "hashing",
+        "NETDOCS_LLM_PROVIDER": "openai",
+        "OPENAI_API_KEY": "k-test",
+        "OPENAI_BASE_URL": stub.openai_base_url,
+        "NETDOCS_RERANK": "llm",
+        "NETDOCS_RERANK_MAX_ATTEMPTS": "1",
+        "NETDOCS_QUERY_CACHE_TTL": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for var in ("NETDOCS_POLICY", "NETDOCS_ROLE"):
+        monkeypatch.delenv(var, raising=False)
+    get_settings.cache_clear()
+    try:
+        stub.script("500", route="chat")
+        capsys.readouterr()
+        assert main(["search", "bgp peer timers", "--json", "--k", "2"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert len(out["results"]) == 2
+        assert out["retrieval"][0].startswith("rerank: fallback (openai gpt-4.1-mini: ")
+        stub.set_reply(retrieval_reply(rerank=by_text({"keepalive": 5})))
+        assert main(["search", "bgp peer timers", "--k", "2"]) == 0
+        assert "netdocs: rerank: llm openai/gpt-4.1-mini" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
