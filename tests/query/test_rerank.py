@@ -16,6 +16,7 @@ import pytest
 from netdocs.config import Settings
 from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.query.api import run_ask, run_search
+from netdocs.query.hooks import QueryRecord, add_hook
 from netdocs.query.service import SearchService
 from tests.stubs.provider_server import ProviderStub
 from tests.stubs.retrieval import by_text, retrieval_reply, rewrite_json
@@ -101,7 +102,18 @@ def test_good_rerank_orders_as_the_model_says(
     question = "how do I add a BGP peer"
     base = offline(query_conn, stub, question, 3)
     stub.set_reply(retrieval_reply(rerank=by_text({"route-reflector": 10, "Active state": 7})))
-    result = run_search(service(query_conn, settings(stub, provider)), question, 3)
+    records: list[QueryRecord] = []
+    remove = add_hook(records.append)
+    try:
+        result = run_search(service(query_conn, settings(stub, provider)), question, 3)
+    finally:
+        remove()
+    (record,) = records
+    assert record.retrieval_notes == tuple(result.notes) and record.input_tokens > 0
+    audit = query_conn.execute(
+        "SELECT details FROM audit_log WHERE query_id = %s", (result.query_id,)
+    ).fetchone()
+    assert audit is not None and audit[0]["retrieval"] == result.notes
     first_two = texts(result.hits)[:2]
     assert "route-reflector-client" in first_two[0] and "Active state" in first_two[1]
     assert texts(result.hits)[:2] != base[:2]
