@@ -22,8 +22,9 @@ import numpy as np
 from netdocs.config import Settings
 from netdocs.errors import NetdocsError
 from netdocs.query.fusion import rrf
-from netdocs.query.llm import ChatModel, Completion, chat_model
+from netdocs.query.llm import ChatModel, Completion
 from netdocs.query.rerank.base import Reranker, order_by_scores
+from netdocs.query.rerank.clients import stage_chat
 from netdocs.query.rerank.llm import RERANK_SYSTEM, LLMReranker
 from netdocs.query.rerank.rewrite import REWRITE_SYSTEM, LLMRewriter
 from netdocs.query.results import Hit
@@ -84,14 +85,8 @@ class RetrievalPlan:
         """The plan of ``settings``; building never fails (problems become notes)."""
         plan = cls(settings, settings.rerank, settings.query_rewrite)
         if "llm" in (plan.rerank, plan.rewrite):
-            quick = settings.model_copy(
-                update={
-                    "llm_timeout": settings.rerank_timeout,
-                    "llm_max_attempts": settings.rerank_max_attempts,
-                }
-            )
             try:
-                plan.chat = chat_model(quick)
+                plan.chat = stage_chat(settings)
             except Exception as e:  # e.g. a provider named without its key
                 plan.chat_problem = _reason(e)
             if plan.chat is None and plan.chat_problem is None:
