@@ -136,23 +136,40 @@ def test_good_rerank_orders_as_the_model_says(
         ('reply:{"41": 10, "42": 9}', "scores none"),
     ],
 )
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_provider_failures_keep_the_offline_order(
-    query_conn: psycopg.Connection, stub: ProviderStub, behaviour: str, reason: str
+    query_conn: psycopg.Connection, stub: ProviderStub, behaviour: str, reason: str, provider: str
 ) -> None:
     question = "bgp peer timers"
     base = offline(query_conn, stub, question, 3)
     if behaviour.startswith("reply:"):
         stub.set_reply(behaviour[len("reply:") :])
     else:
-        stub.script(behaviour, route="messages")
-    s = settings(stub, rerank_timeout=1.0, query_cache_ttl=3600)
+        stub.script(behaviour, route=route(provider))
+    s = settings(stub, provider, rerank_timeout=1.0, query_cache_ttl=3600)
     result = run_search(service(query_conn, s), question, 3)
     assert texts(result.hits) == base
     assert len(result.notes) == 1 and result.notes[0].startswith("rerank: fallback (")
     assert reason in result.notes[0]
-    assert stub.count("messages") == 1
+    assert stub.count(route(provider)) == 1
     again = run_search(service(query_conn, s), question, 3)  # a fallback is not cached
-    assert not again.cache_hit and stub.count("messages") == 2
+    assert not again.cache_hit and stub.count(route(provider)) == 2
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_rate_limit_is_retried_after_its_delay_then_reranked(
+    query_conn: psycopg.Connection, stub: ProviderStub, provider: str
+) -> None:
+    stub.set_reply(retrieval_reply(rerank=by_text({"keepalive": 10})))
+    stub.script("429:0.3", route=route(provider))
+    s = settings(stub, provider, rerank_max_attempts=2)
+    result = run_search(service(query_conn, s), "bgp peer", 3)
+    assert "keepalive" in result.hits[0].text and "fallback" not in result.notes[0]
+    assert [r.behaviour for r in stub.requests_for(route(provider))] == ["429", "ok"]
+    assert stub.gaps(route(provider))[0] >= 0.3  # Retry-After honoured
+    stub.script("429:0.1", "429:0.1", route=route(provider))  # still limited: offline order
+    result = run_search(service(query_conn, s), "bgp peer", 3)
+    assert result.notes[0].startswith("rerank: fallback (") and "429" in result.notes[0]
 
 
 def test_open_breaker_is_not_called(query_conn: psycopg.Connection, stub: ProviderStub) -> None:
