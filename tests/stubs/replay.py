@@ -7,7 +7,9 @@ For eval's ``+llm`` stage (no real key needed)::
     ANTHROPIC_BASE_URL=http://127.0.0.1:8765 netdocs search "..." --json
     # (OpenAI: OPENAI_API_KEY=stub OPENAI_BASE_URL=http://127.0.0.1:8765/v1)
 
-The recording's format is documented in :func:`tests.stubs.retrieval.replay_reply`. The
+In Python (eval calls ``SearchService.search`` directly), the stages run through
+``RetrievalPlan.build(settings).search(service, text, k, mode, vector=...)``
+(netdocs.query.rerank.pipeline). The recording's format is documented in :func:`tests.stubs.retrieval.replay_reply`. The
 first line printed is the Anthropic base URL; the server runs until interrupted.
 """
 

@@ -6,6 +6,10 @@ it. Every stage only sees hits the caller's role may see (it reorders the alread
 filtered list), and any failure (provider error, timeout, open breaker, unreadable reply,
 missing model files) keeps the offline order and adds a ``"<stage>: fallback (reason)"``
 note; the query itself never fails here.
+
+Code that calls ``SearchService.search`` directly (eval) gets the same stages, without the
+cache and audit of ``netdocs.query.api``, from
+``RetrievalPlan.build(settings).search(service, text, k, mode, vector=...)``.
 """
 
 from __future__ import annotations
