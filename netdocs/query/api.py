@@ -33,7 +33,7 @@ from netdocs.query.answerer import Answerer
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.llm import Completion, cost_usd
-from netdocs.query.rerank.pipeline import RetrievalPlan
+from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
@@ -251,20 +251,8 @@ def run_search(
             result: dict[str, Any] = {"hits": hits_to_json(hits)}
             qry.save({**result, "retrieval": notes} if notes else result, hits)
     latency = qry.elapsed_ms()
-    qry.finish(hits, hit, latency, retrieval_notes=tuple(notes), **_usage(calls))
+    qry.finish(hits, hit, latency, retrieval_notes=tuple(notes), **usage_fields(calls))
     return SearchResult(qry.query_id, hits, hit, latency, notes)
-
-
-def _usage(
-    calls: list[Completion], base: tuple[int, int, float | None] = (0, 0, 0.0)
-) -> dict[str, Any]:
-    """Token and cost fields of a query record: ``base`` plus the retrieval stages' calls."""
-    costs = [base[2], *(c.cost_usd for c in calls)]
-    return {
-        "input_tokens": base[0] + sum(c.input_tokens for c in calls),
-        "output_tokens": base[1] + sum(c.output_tokens for c in calls),
-        "cost_usd": None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
-    }
 
 
 def answer_settings(answerer: Answerer) -> dict[str, Any]:
@@ -330,7 +318,7 @@ def run_ask(
             )
         result = AskResult(answer, False, notes=notes)
     a = result.answer
-    usage = _usage(calls, (a.input_tokens, a.output_tokens, a.cost_usd))
+    usage = usage_fields(calls, (a.input_tokens, a.output_tokens, a.cost_usd))
     qry.finish(
         a.hits,
         result.cache_hit,

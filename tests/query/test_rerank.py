@@ -198,6 +198,22 @@ def test_cache_hit_does_not_call_the_provider(
     other = run_search(service(query_conn, settings(stub, query_cache_ttl=3600, rerank="off")),
                        "bgp peer in active state", 3)  # fmt: skip
     assert not other.cache_hit  # the rerank setting is part of the key
+    s = settings(stub, query_cache_ttl=3600, anthropic_router_model="claude-haiku-4-5-x")
+    assert not run_search(service(query_conn, s), "bgp peer in active state", 3).cache_hit
+    assert stub.count("messages") == 2  # ... and so is the model
+
+
+def test_cached_answer_keeps_its_notes_and_calls_nobody(
+    query_conn: psycopg.Connection, stub: ProviderStub
+) -> None:
+    stub.set_reply(retrieval_reply(rerank=by_text({"route-reflector": 10}), answer="Yes [1]."))
+    s = settings(stub, answer_top_k=2, query_cache_ttl=3600)
+    first = run_ask(service(query_conn, s), "How should a reflector client peer be marked?")
+    assert stub.count("messages") == 2 and not first.cache_hit
+    second = run_ask(service(query_conn, s), "how should a reflector client peer be marked")
+    assert second.cache_hit and stub.count("messages") == 2
+    assert second.notes == first.notes and second.to_json()["retrieval"] == first.notes
+    assert [h.chunk_id for h in second.answer.hits] == [h.chunk_id for h in first.answer.hits]
 
 
 def test_forbidden_chunks_never_reach_the_provider(

@@ -9,8 +9,9 @@ For eval's ``+llm`` stage (no real key needed)::
 
 In Python (eval calls ``SearchService.search`` directly), the stages run through
 ``RetrievalPlan.build(settings).search(service, text, k, mode, vector=...)``
-(netdocs.query.rerank.pipeline). The recording's format is documented in :func:`tests.stubs.retrieval.replay_reply`. The
-first line printed is the Anthropic base URL; the server runs until interrupted.
+(netdocs.query.rerank.pipeline). The recording's format is documented in
+:func:`tests.stubs.retrieval.replay_reply`. The first line printed is the Anthropic base
+URL; the server runs until interrupted.
 """
 
 from __future__ import annotations

@@ -209,3 +209,15 @@ class RetrievalPlan:
         out.hits = order_by_scores(top, scores) + out.hits[len(top) :]
         out.notes.append(f"rerank: {reranker.name} ({len(scores)}/{len(top)} scored)")
         return True
+
+
+def usage_fields(
+    calls: list[Completion], base: tuple[int, int, float | None] = (0, 0, 0.0)
+) -> dict[str, Any]:
+    """Token and cost fields of a query record: ``base`` plus the retrieval stages' calls."""
+    costs = [base[2], *(c.cost_usd for c in calls)]
+    return {
+        "input_tokens": base[0] + sum(c.input_tokens for c in calls),
+        "output_tokens": base[1] + sum(c.output_tokens for c in calls),
+        "cost_usd": None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
+    }
