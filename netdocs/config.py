@@ -155,6 +155,21 @@ class Settings(BaseSettings):
     local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
 
+    # --- rerank branch: LLM-assisted retrieval (each falls back to the offline order) ---
+    # Reorder the top candidates: "llm" asks the cheaper model of the configured provider
+    # for a score per candidate, "onnx" runs a cross-encoder from NETDOCS_RERANK_MODEL_DIR
+    # (model.onnx + tokenizer.json).
+    rerank: Literal["off", "llm", "onnx"] = "off"
+    rerank_model_dir: Path | None = None
+    rerank_candidates: int = Field(default=30, ge=1, le=100)  # fused candidates reordered
+    rerank_passage_chars: int = Field(default=600, ge=50)  # each passage cut to this length
+    # Rewrite the question into the documents' vocabulary (cheaper model; extra queries
+    # widen the candidates, fused with the original).
+    query_rewrite: Literal["off", "llm"] = "off"
+    # Timeout (s) and attempts of one rerank / rewrite call (the answer has its own).
+    rerank_timeout: float = Field(default=15.0, gt=0)
+    rerank_max_attempts: int = Field(default=2, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

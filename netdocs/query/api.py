@@ -32,7 +32,8 @@ from netdocs.metrics.hook import on_query_record
 from netdocs.query.answerer import Answerer
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
-from netdocs.query.llm import cost_usd
+from netdocs.query.llm import Completion, cost_usd
+from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
@@ -47,15 +48,17 @@ class SearchResult:
     hits: list[Hit]
     cache_hit: bool
     latency_ms: float
+    notes: list[str] = field(default_factory=list)  # rerank / rewrite: what ran or fell back
 
     def to_json(self) -> dict[str, Any]:
-        """The ``netdocs search --json`` shape."""
-        return {
+        """The ``netdocs search --json`` shape (``retrieval`` only when rerank/rewrite is on)."""
+        out = {
             "query_id": self.query_id,
             "results": [h.to_json() for h in self.hits],
             "latency_ms": round(self.latency_ms, 1),
             "cache_hit": self.cache_hit,
         }
+        return {**out, "retrieval": self.notes} if self.notes else out
 
 
 @dataclass
@@ -65,6 +68,7 @@ class AskResult:
     answer: Answer
     cache_hit: bool
     cached_from: str | None = None  # the query id that produced a cached answer
+    notes: list[str] = field(default_factory=list)  # rerank / rewrite: what ran or fell back
 
     @property
     def query_id(self) -> str:
@@ -77,8 +81,9 @@ class AskResult:
         return self.answer.latency_ms
 
     def to_json(self) -> dict[str, Any]:
-        """The ``netdocs ask --json`` shape."""
-        return {**self.answer.to_json(), "cache_hit": self.cache_hit}
+        """The ``netdocs ask --json`` shape (``retrieval`` only when rerank/rewrite is on)."""
+        out = {**self.answer.to_json(), "cache_hit": self.cache_hit}
+        return {**out, "retrieval": self.notes} if self.notes else out
 
 
 @dataclass
@@ -152,8 +157,14 @@ class _Query:
         role = getattr(svc, "role", None)
         tags = None if svc.allowed is None else tuple(sorted(svc.allowed))
         ids, paths = tuple(h.chunk_id for h in hits), tuple(h.path for h in hits)
-        details = {"k": self.k, "mode": self.mode, "latency_ms": round(latency_ms, 1)}
+        details: dict[str, Any] = {
+            "k": self.k,
+            "mode": self.mode,
+            "latency_ms": round(latency_ms, 1),
+        }
         details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
+        if extra.get("retrieval_notes"):
+            details["retrieval"] = list(extra["retrieval_notes"])
         try:
             self._audit(user, role, tags, ids, paths, cache_hit, details)
         except psycopg.Error as e:  # fail closed: no result without its audit row
@@ -225,18 +236,23 @@ def run_search(
     """
     k = max(k, 0)
     qry = _Query(service, "search", question, k, mode, user)
-    entry = qry.lookup({"mode": mode, "k": k}) if vector is None else None
+    plan = RetrievalPlan.build(service.settings)
+    entry = qry.lookup({"mode": mode, "k": k, **plan.key()}) if vector is None else None
+    calls: list[Completion] = []
     if entry is not None:
         hits, hit = hits_from_json(entry.result["hits"]), True
+        notes = list(entry.result.get("retrieval") or [])
     else:
         if vector is None:
             vector = qry.vector()
-        hits = service.search(qry.text, k, mode, vector=vector, timings=qry.timings)
-        hit = False
-        qry.save({"hits": hits_to_json(hits)}, hits)
+        found = plan.search(service, qry.text, k, mode, vector=vector, timings=qry.timings)
+        hits, notes, calls, hit = found.hits, found.notes, found.calls, False
+        if not found.degraded:  # a provider failure's fallback is not cached
+            result: dict[str, Any] = {"hits": hits_to_json(hits)}
+            qry.save({**result, "retrieval": notes} if notes else result, hits)
     latency = qry.elapsed_ms()
-    qry.finish(hits, hit, latency)
-    return SearchResult(qry.query_id, hits, hit, latency)
+    qry.finish(hits, hit, latency, retrieval_notes=tuple(notes), **usage_fields(calls))
+    return SearchResult(qry.query_id, hits, hit, latency, notes)
 
 
 def answer_settings(answerer: Answerer) -> dict[str, Any]:
@@ -268,10 +284,14 @@ def run_ask(
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
     qry = _Query(service, "ask", question, k, mode, user)
-    entry = qry.lookup({"mode": mode, "k": k, "answer": answer_settings(answerer)})
+    plan = RetrievalPlan.build(service.settings)
+    entry = qry.lookup({"mode": mode, "k": k, "answer": answer_settings(answerer), **plan.key()})
     saved: float | None = 0.0
+    calls: list[Completion] = []
     if entry is not None:
-        answer = answer_from_json(entry.result)
+        cached = dict(entry.result)
+        notes = list(cached.pop("retrieval", None) or [])
+        answer = answer_from_json(cached)
         cached_from = answer.query_id
         answer.query_id, answer.question = qry.query_id, question
         answer.input_tokens = answer.output_tokens = 0
@@ -279,22 +299,26 @@ def run_ask(
         if entry.model:
             saved = cost_usd(entry.model, entry.input_tokens, entry.output_tokens)
         answer.latency_ms = qry.elapsed_ms()
-        result = AskResult(answer, True, cached_from)
+        result = AskResult(answer, True, cached_from, notes)
     else:
-        hits = service.search(qry.text, k, mode, vector=qry.vector(), timings=qry.timings)
+        found = plan.search(service, qry.text, k, mode, vector=qry.vector(), timings=qry.timings)
+        hits, notes, calls = found.hits, found.notes, found.calls
         answer = answerer.answer(
             question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
         )
-        if answerer.chat is None or answer.mode == "llm" or not hits:
+        good = answerer.chat is None or answer.mode == "llm" or not hits
+        if good and not found.degraded:
+            data = answer_to_json(answer)
             qry.save(
-                answer_to_json(answer),
+                {**data, "retrieval": notes} if notes else data,
                 answer.hits,
                 model=answer.model,
                 input_tokens=answer.input_tokens,
                 output_tokens=answer.output_tokens,
             )
-        result = AskResult(answer, False)
+        result = AskResult(answer, False, notes=notes)
     a = result.answer
+    usage = usage_fields(calls, (a.input_tokens, a.output_tokens, a.cost_usd))
     qry.finish(
         a.hits,
         result.cache_hit,
@@ -302,10 +326,9 @@ def run_ask(
         answer_mode=a.mode,
         model=a.model,
         cited=[c.chunk_id for c in a.citations],
-        input_tokens=a.input_tokens,
-        output_tokens=a.output_tokens,
-        cost_usd=a.cost_usd,
         saved_usd=saved,
         low_confidence=a.low_confidence,
+        retrieval_notes=tuple(result.notes),
+        **usage,
     )
     return result

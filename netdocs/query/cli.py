@@ -79,6 +79,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
+    _retrieval_notes(result.notes)
     if not hits:
         print("No matching passages.")
     for i, h in enumerate(hits, start=1):
@@ -99,6 +100,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
+    _retrieval_notes(result.notes)
     print(for_terminal(answer.answer, multiline=True))
     if answer.mode == "llm" and answer.citations:
         print("\nSources:")
@@ -113,6 +115,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     cached = "cached answer; " if result.cache_hit else ""
     print(f"\n({cached}{tail}; {answer.latency_ms:.0f} ms)")
     return 0
+
+
+def _retrieval_notes(notes: list[str]) -> None:
+    """What rerank / rewrite did (or why they fell back), on stderr."""
+    for note in notes:
+        print(f"netdocs: {for_terminal(note)}", file=sys.stderr)
 
 
 def _record_breakers(conn: Any) -> None:

@@ -42,8 +42,12 @@ class QueryRecord:
     cost_usd: float | None = 0.0  # spent by this query; None when the model's price is unknown
     saved_usd: float | None = 0.0  # a hit: what producing the cached answer had cost
     low_confidence: bool = False  # the best passage was weak (see netdocs.query.fallback)
-    # Per-stage milliseconds: embed_ms, dense_ms, fulltext_ms, fuse_ms, generate_ms.
+    # Per-stage milliseconds: embed_ms, dense_ms, fulltext_ms, fuse_ms, generate_ms
+    # (and rewrite_ms, rerank_ms when those stages run).
     timings: Mapping[str, float] = field(default_factory=dict, hash=False)
+    # rerank / rewrite (NETDOCS_RERANK, NETDOCS_QUERY_REWRITE): what ran, or
+    # "rerank: fallback (reason)" when a stage kept the offline order.
+    retrieval_notes: tuple[str, ...] = ()
 
 
 QueryHook = Callable[[QueryRecord], None]

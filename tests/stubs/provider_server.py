@@ -175,7 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
 class ProviderStub:
     """The stub server: start/stop (or ``with``), script faults, read recorded requests."""
 
-    def __init__(self, *, embedding_dim: int = 1536, reply: ReplyFn | str = "stub answer") -> None:
+    def __init__(
+        self, *, embedding_dim: int = 1536, reply: ReplyFn | str = "stub answer", port: int = 0
+    ) -> None:
+        self.requested_port = port  # 0: any free port
         self.embedding_dim = embedding_dim  # for models without a native size in payloads
         self.faults = FaultScript()
         self._reply: ReplyFn = (lambda _req: reply) if isinstance(reply, str) else reply
@@ -191,7 +194,7 @@ class ProviderStub:
         if self._server is not None:
             return self
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.requested_port), _Handler)
         server.stub = self
         self._server = server
         self._thread = threading.Thread(
