@@ -1,9 +1,10 @@
 """CI retrieval gate: eval/sample.yaml over the bundled sample, packaged model, every role.
 
-Measured on this index (onnxruntime fp32): recall@5 1.000 and MRR@10 0.974-1.000 for every
-role. The thresholds sit below that, so one question slipping out of a role's top 5 passes
-(helpdesk has 9) but a change that breaks ranking fails here: with the fused order reversed
-or the dense scores zeroed this test went red (README, "Retrieval quality")."""
+Measured on this index (onnxruntime fp32), fused: recall@5 1.000 and MRR@10 0.974-1.000 for
+every role; dense alone 1.000 and 0.930-1.000. The thresholds sit below that, so one
+question slipping out of a role's top 5 passes (helpdesk has 9) but a change that breaks
+ranking fails here (README, "Retrieval quality": the fused order reversed, the query vector
+zeroed)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ def test_sample_gate_passes_on_every_role(
         "multi-file",
         "unanswerable",
     }
+
+    # Dense search alone must pass too: on this small sample full-text search alone finds
+    # every question (1.000 / 1.000), so a broken dense side would not show in fused.
+    dense = [*args, "--roles", "-,helpdesk", "--mode", "dense"]
+    code = main([*dense, "--min-recall", MIN_RECALL, "--min-mrr", MIN_MRR])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
 
     # The same index fails a gate set above what it reaches, with a message naming why.
     assert main([*args, "--roles", "none", "--min-recall", "1.01"]) == 1
