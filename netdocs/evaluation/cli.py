@@ -38,7 +38,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--set", default="dev", help="dev, heldout, paraphrase, sample, or a file")
     p.add_argument("--stages", default="fused", help="e.g. fused,+diversity,+model,+llm")
-    p.add_argument("--roles", default="all", help="all, none, or ROLE[,ROLE] (- = no role)")
+    p.add_argument(
+        "--roles",
+        default="all",
+        help="all, none (no role), or ROLE[,ROLE] (unrestricted = no role)",
+    )
     p.add_argument("--policy", type=Path, help="access policy (default: stored in the index)")
     p.add_argument("--mode", default="fused", choices=("fused", "dense", "fulltext"))
     p.add_argument("--model-home", type=Path, help="NETDOCS_HOME of the +model index")

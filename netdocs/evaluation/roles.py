@@ -50,7 +50,7 @@ class RoleView:
 
 def role_views(spec: str, policy: Policy | None) -> list[RoleView]:
     """``all``: unrestricted plus every role of the policy; ``none``: unrestricted only;
-    else a comma-separated list of role names (``-`` = unrestricted). Unknown role: an
+    else a comma-separated list of role names (``unrestricted`` = no role). Unknown role: an
     AccessDenied error naming the roles the policy defines."""
     if spec == "none":
         return [RoleView(None, policy)]
@@ -59,7 +59,7 @@ def role_views(spec: str, policy: Policy | None) -> list[RoleView]:
         return [RoleView(None, policy)] + [RoleView(r, policy) for r in names]
     views = []
     for name in (s.strip() for s in spec.split(",") if s.strip()):
-        view = RoleView(None if name == "-" else name, policy)
+        view = RoleView(None if name == "unrestricted" else name, policy)
         if view.role is not None:
             if policy is None:
                 from netdocs.errors import AccessDenied

@@ -59,7 +59,7 @@ def test_sample_gate_passes_on_every_role(
 
     # Dense search alone must pass too: on this small sample full-text search alone finds
     # every question (1.000 / 1.000), so a broken dense side would not show in fused.
-    dense = [*args, "--roles", "-,helpdesk", "--mode", "dense"]
+    dense = [*args, "--roles", "unrestricted,helpdesk", "--mode", "dense"]
     code = main([*dense, "--min-recall", MIN_RECALL, "--min-mrr", MIN_MRR])
     printed = capsys.readouterr()
     assert code == 0, printed.out + printed.err

@@ -64,6 +64,7 @@ def test_role_visibility_follows_the_sample_policy() -> None:
     ]
     with pytest.raises(AccessDenied, match="nobody"):
         role_views("helpdesk,nobody", policy)
+    assert [v.role for v in role_views("unrestricted,helpdesk", policy)] == [None, "helpdesk"]
 
 
 def test_stages_are_cumulative_and_unknown_settings_are_not_available() -> None:
