@@ -67,3 +67,43 @@ def test_sample_gate_passes_on_every_role(
     # The same index fails a gate set above what it reaches, with a message naming why.
     assert main([*args, "--roles", "none", "--min-recall", "1.01"]) == 1
     assert "recall@5" in capsys.readouterr().err
+
+
+@pytest.mark.real_model
+def test_llm_stage_needs_a_recording_and_points_the_provider_at_the_stub(
+    sample_index: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    from netdocs.config import get_settings
+    from netdocs.evaluation.questions import load_set
+    from netdocs.evaluation.runner import RunOptions, run_stage
+    from netdocs.evaluation.stages import Stage
+
+    from ..conftest import REPO
+
+    monkeypatch.setenv("NETDOCS_DATABASE_URL", sample_index)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    qset = load_set(REPO / "eval" / "sample.yaml")
+    stage = Stage("+llm", {}, (), None, True)  # no settings required: runs on any build
+    missing = RunOptions(roles="none", llm_recording=tmp_path / "none.json")
+    assert "no LLM recording" in (run_stage(qset, stage, missing).unavailable or "")
+
+    recording = tmp_path / "rec.json"
+    recording.write_text('{"provider": "anthropic", "exchanges": []}')
+    seen: list[str | None] = []
+    from netdocs.query import service
+
+    real_search = service.SearchService.search
+
+    def spy(self: service.SearchService, *a: object, **kw: object) -> object:
+        seen.append(self.settings.anthropic_base_url)
+        return real_search(self, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service.SearchService, "search", spy)
+    result = run_stage(qset, stage, RunOptions(roles="none", llm_recording=recording))
+    assert result.unavailable is None and result.llm_calls == {"answered": 0, "missed": 0}
+    assert len(seen) == len(qset.questions)
+    assert seen[0] is not None and seen[0].startswith("http://127.0.0.1:")
+    assert "ANTHROPIC_BASE_URL" not in os.environ  # restored after the stage
