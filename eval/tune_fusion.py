@@ -17,9 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
 from netdocs.evaluation.metrics import MRR_AT, RECALL_AT, first_rank
 from netdocs.evaluation.questions import Question, load_set
-
 from netdocs.query.fusion import DENSE_WEIGHT, RRF_K
 from netdocs.query.results import Hit
 from netdocs.query.search import candidates_for, fuse
