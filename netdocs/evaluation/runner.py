@@ -14,6 +14,7 @@ from netdocs.embedding.base import Embedder
 from netdocs.evaluation.llmstub import Recording, serve
 from netdocs.evaluation.metrics import MRR_AT, Outcome, Scores, aggregate, by_category, first_rank
 from netdocs.evaluation.questions import Question, QuestionSet
+from netdocs.evaluation.retrieve import retrieve
 from netdocs.evaluation.roles import RoleView, role_views
 from netdocs.evaluation.stages import Stage, overrides
 from netdocs.query.access import effective_policy
@@ -86,7 +87,7 @@ class RunOptions:
 
 def ask(svc: SearchService, view: RoleView, q: Question, vec: Any, mode: Mode) -> Outcome:
     """Search ``q`` as ``svc``'s role and score it against what ``view`` may see."""
-    hits = svc.search(q.text, k=MRR_AT, mode=mode, vector=vec)
+    hits = retrieve(svc, q.text, MRR_AT, mode, vec)
     paths = [h.path for h in hits]
     visible = replace(q, sources=view.visible_sources(q))
     settings = svc.settings
