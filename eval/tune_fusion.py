@@ -17,8 +17,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from run_eval import MRR_AT, RECALL_AT, Question, first_relevant_rank, load
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from netdocs.evaluation.metrics import MRR_AT, RECALL_AT, first_rank
+from netdocs.evaluation.questions import Question, load_set
 from netdocs.query.fusion import DENSE_WEIGHT, RRF_K
 from netdocs.query.results import Hit
 from netdocs.query.search import candidates_for, fuse
@@ -44,7 +46,7 @@ def candidate_lists(service: SearchService, questions: Sequence[Question]) -> Li
 
 def scores(questions: Sequence[Question], ranked: dict[str, list[Hit]]) -> tuple[float, float]:
     """(recall@5, MRR@10) of one ranking per question."""
-    ranks = [first_relevant_rank(q, ranked[q.id][:MRR_AT]) for q in questions]
+    ranks = [first_rank([h.path for h in ranked[q.id][:MRR_AT]], q.relevant) for q in questions]
     recall = sum(1 for r in ranks if r is not None and r <= RECALL_AT) / len(questions)
     mrr = sum(1.0 / r for r in ranks if r is not None) / len(questions)
     return recall, mrr
@@ -93,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=HERE / "questions.yaml")
     parser.add_argument("--test", type=Path, default=HERE / "heldout.yaml")
     args = parser.parse_args(argv)
-    dev, _ = load(args.dev)
-    test, _ = load(args.test)
+    dev = load_set(args.dev).answerable
+    test = load_set(args.test).answerable
     with SearchService(None) as service:
         if service.index_model is None:
             print("the index is empty: ingest the corpus first", file=sys.stderr)
