@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
 
+    # --- deploy branch: the Prefect server the CLI uses when PREFECT_API_URL is unset ---
+    # "local": start one under home/prefect on first use and reuse it (`netdocs server stop`);
+    # "ephemeral": Prefect's temporary server for each command (runs vanish with it).
+    prefect: Literal["local", "ephemeral"] = "local"
+    prefect_port: int | None = Field(default=None, ge=1, le=65535)  # unset: a free port, kept
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
