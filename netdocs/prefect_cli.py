@@ -37,8 +37,9 @@ def cmd_server(args: argparse.Namespace) -> int:
     else:
         api = running(settings)
     external = configured_api()
-    if external:
-        print(f"PREFECT_API_URL is set: the CLI uses {external}")
+    if external and args.action == "status":  # the CLI's runs go there, not to a local one
+        print(f"Prefect UI: {external.removesuffix('/api')}  (API {external}, PREFECT_API_URL)")
+        return 0
     if api is None:
         print("local Prefect server not running")
         return 1
