@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from netdocs.errors import ConfigError
@@ -47,6 +48,13 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_path(args: argparse.Namespace) -> None:
+    """``ingest --deployment /srv/docs``: argparse took the folder as the deployment name."""
+    value = str(args.deployment)
+    if args.path is None and (value.startswith(("/", ".", "~")) or Path(value).is_dir()):
+        args.path, args.deployment = Path(value).expanduser(), DEFAULT_DEPLOYMENT
+
+
 def ingest_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """The flow parameters of a run started on the workers: ``full``, the folder if given,
     and ``only`` only when the user gave ``--only`` (older deployments lack it)."""
@@ -73,6 +81,7 @@ def run_on_deployment(args: argparse.Namespace) -> int:
     from netdocs.config import get_settings
     from netdocs.prefect_local import cli_api
 
+    _split_path(args)
     params = ingest_parameters(args)
     with cli_api(get_settings()) as api:
         if api is None:

@@ -62,3 +62,15 @@ def test_deployment_run_parameters(tmp_path: Path) -> None:
     params = ingest_parameters(_args(path=tmp_path, full=True, only=["routing/**"]))
     assert params == {"full": True, "path": str(tmp_path), "only": ["routing/**"]}
     assert "only" not in ingest_parameters(_args(only=None))  # no --only: not sent
+
+
+def test_a_folder_after_deployment_is_the_path(tmp_path: Path) -> None:
+    from netdocs.cli import build_parser
+    from netdocs.prefect_cli import DEFAULT_DEPLOYMENT, _split_path
+
+    args = build_parser().parse_args(["ingest", "--deployment", str(tmp_path)])
+    _split_path(args)
+    assert (args.deployment, args.path) == (DEFAULT_DEPLOYMENT, tmp_path)
+    args = build_parser().parse_args(["ingest", str(tmp_path), "--deployment", "ingest/other"])
+    _split_path(args)
+    assert (args.deployment, args.path) == ("ingest/other", tmp_path)
