@@ -38,8 +38,9 @@ def ingest(env: dict[str, str], docs: Path, mode: str) -> tuple[dict[str, Any], 
         cwd=REPO,
         capture_output=True,
         text=True,
-        check=True,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"ingest ({mode}) exited {out.returncode}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout), time.perf_counter() - started
 
 
@@ -58,6 +59,8 @@ def main() -> None:
     }
     env.pop("PREFECT_API_URL", None)
     env.setdefault("NETDOCS_EMBEDDING_PROVIDER", "hashing")
+    # Prefect gives its temporary server 20 s to start: on a busy host that is too short.
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     try:
         _, first = ingest(env, args.docs, "local")  # starts the database and the server
         wall: dict[str, list[float]] = {"local": [], "ephemeral": []}
