@@ -102,6 +102,7 @@ def _port(settings: Settings, recorded: int | None) -> int:
             import socket
 
             with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
                 s.bind(("127.0.0.1", recorded))
             return recorded  # the port this home used before, still free
         except OSError:
@@ -124,6 +125,9 @@ def ensure_server(settings: Settings) -> str:
         env = {
             **os.environ,
             "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(port),
+            "PREFECT_UI_API_URL": api_url(port),  # else the UI calls port 4200
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
         }
