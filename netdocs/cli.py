@@ -222,15 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the embedding model changed: build its vectors beside the served ones and "
         "switch when complete (without it such a run is refused)",
     )
-    p.add_argument(
-        "--deployment",
-        nargs="?",
-        const="ingest/ingest-hourly",
-        metavar="FLOW/NAME",
-        help="start the run on the workers of this deployment (default ingest/ingest-hourly) "
-        "instead of in this process",
-    )
-    p.add_argument("--wait", action="store_true", help="with --deployment: wait for the end")
+    from netdocs.prefect_cli import add_deployment_args
+
+    add_deployment_args(p)  # --deployment [FLOW/NAME], --wait
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ingest)
 

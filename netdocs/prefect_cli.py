@@ -22,6 +22,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_server)
 
 
+def add_deployment_args(p: argparse.ArgumentParser) -> None:
+    """``ingest --deployment [FLOW/NAME] [--wait]``."""
+    p.add_argument(
+        "--deployment",
+        nargs="?",
+        const=DEFAULT_DEPLOYMENT,
+        metavar="FLOW/NAME",
+        help=f"start the run on the workers of this deployment (default {DEFAULT_DEPLOYMENT}) "
+        "instead of in this process",
+    )
+    p.add_argument("--wait", action="store_true", help="with --deployment: wait for the end")
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     """Start (if needed) and print the UI address, print it if running, or stop the server."""
     from netdocs.config import get_settings

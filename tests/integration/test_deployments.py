@@ -29,7 +29,11 @@ pytestmark = pytest.mark.slow  # ~1 min: a deploy, a worker and two flow-run pro
 
 
 def _api(api: str, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(method, f"{api}{path}", json=body, timeout=30)
+    for _ in range(10):  # a busy server's SQLite answers 503 for a moment
+        response = httpx.request(method, f"{api}{path}", json=body, timeout=30)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
     response.raise_for_status()
     return response.json() if response.content else None
 
