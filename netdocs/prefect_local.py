@@ -175,13 +175,21 @@ def _kill_group(pid: int, grace: float = 20.0) -> None:
             time.sleep(0.2)
 
 
+def _is_prefect_server(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc: trust the recorded pid
+    return b"prefect" in cmdline and b"server" in cmdline and b"start" in cmdline
+
+
 def stop_server(settings: Settings) -> bool:
     """Stop the local server; False if it was not running. The port stays recorded."""
     with _locked(settings):
         state = _read_state(settings)
         pid = state.pop("pid", None)
-        if not pid or not alive(pid):
-            return False
+        if not pid or not alive(pid) or not _is_prefect_server(pid):
+            return False  # gone (its pid may belong to another program by now)
         _kill_group(pid)
         _write_state(settings, state)
         return True
