@@ -20,6 +20,7 @@ demo: setup
 	$(BIN)/netdocs ingest examples/sample-docs --policy examples/tags.yaml
 	$(BIN)/netdocs status
 	-$(BIN)/netdocs ask "How do I configure a BGP route reflector?" --role network_engineer --policy examples/tags.yaml
+	-@$(BIN)/netdocs server status   # the Prefect UI address (the ingest above is a run there)
 
 test: setup
 	$(BIN)/python -m pytest -q

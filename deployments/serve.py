@@ -1,31 +1,72 @@
-"""Serve the ingest flow on a schedule from this process (no work pool needed).
+"""Serve the flows of prefect.yaml on their schedules from this one process (no work pool).
 
-    NETDOCS_DOCS_DIR=/srv/docs python deployments/serve.py          # hourly at :07
-    NETDOCS_INGEST_CRON="*/15 * * * *" python deployments/serve.py  # another schedule
+    NETDOCS_DOCS_DIR=/srv/docs NETDOCS_POLICY=/srv/docs/tags.yaml python deployments/serve.py
+    NETDOCS_INGEST_CRON="*/15 * * * *" ...                     # another ingest schedule
 
-For many machines use the work-pool deployments in prefect.yaml instead.
-Set NETDOCS_DOCS_ROOTS (e.g. to NETDOCS_DOCS_DIR) so that a run started with another
-``path`` parameter is refused when the folder lies outside those roots.
+The same deployments as prefect.yaml (ingest-hourly, reconcile-daily, metrics-report-daily),
+with the same parameters, schedules and concurrency limit (one run at a time per deployment,
+a run due while another runs waits: ENQUEUE). For many machines use the work-pool
+deployments in prefect.yaml instead. Set NETDOCS_DOCS_ROOTS (e.g. to NETDOCS_DOCS_DIR) so
+that a run started with another ``path`` parameter is refused when the folder lies outside
+those roots. Secrets (database URL, API keys) come from this process's environment.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+from typing import Any
 
-from flows.ingest import ingest
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python deployments/serve.py`
+
+from prefect import serve  # noqa: E402
+from prefect.client.schemas.objects import (  # noqa: E402
+    ConcurrencyLimitConfig,
+    ConcurrencyLimitStrategy,
+)
+
+from flows.ingest import ingest  # noqa: E402
+from flows.reconcile import reconcile  # noqa: E402
+from flows.report import metrics_report  # noqa: E402
+
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+
+
+def build_deployments(env: dict[str, str] | None = None) -> list[Any]:
+    """The three deployments, parameters taken from ``env`` (default: os.environ)."""
+    env = dict(os.environ if env is None else env)
+    docs, policy = env.get("NETDOCS_DOCS_DIR"), env.get("NETDOCS_POLICY")
+    if not docs or not policy:
+        raise SystemExit(
+            "set NETDOCS_DOCS_DIR (the documentation folder) and NETDOCS_POLICY (its tags.yaml)"
+        )
+    ingest_params = {"path": docs, "policy": policy, "full": False, "allow_mass_delete": False}
+    return [
+        ingest.to_deployment(
+            name="ingest-hourly",
+            cron=env.get("NETDOCS_INGEST_CRON", "7 * * * *"),
+            parameters=ingest_params,
+            concurrency_limit=ONE_AT_A_TIME,
+        ),
+        reconcile.to_deployment(
+            name="reconcile-daily",
+            cron="15 5 * * *",
+            parameters={"repair": False},
+            concurrency_limit=ONE_AT_A_TIME,
+        ),
+        metrics_report.to_deployment(
+            name="metrics-report-daily",
+            cron="30 6 * * *",
+            parameters={"since": "24h", "days": 14},
+            concurrency_limit=ONE_AT_A_TIME,
+        ),
+    ]
 
 
 def main() -> None:
-    """Register the deployment and run it whenever it is due."""
-    docs = os.environ.get("NETDOCS_DOCS_DIR")
-    if not docs:
-        raise SystemExit("set NETDOCS_DOCS_DIR to the documentation folder to ingest")
-    ingest.serve(
-        name="ingest-scheduled",
-        cron=os.environ.get("NETDOCS_INGEST_CRON", "7 * * * *"),
-        parameters={"path": docs, "policy": os.environ.get("NETDOCS_POLICY")},
-        global_limit=1,
-    )
+    """Register the deployments and run each whenever it is due."""
+    serve(*build_deployments())
 
 
 if __name__ == "__main__":

@@ -65,7 +65,14 @@ def _progress_bar() -> tuple[Callable[[str, int], None], Callable[[], None]] | N
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Run the ingest flow on a folder."""
+    """Run the ingest flow on a folder (in this process, or with --deployment on workers)."""
+    if args.deployment:
+        _quiet_prefect()
+        from netdocs.prefect_cli import run_on_deployment
+
+        return run_on_deployment(args)
+    if args.path is None:
+        raise ConfigError("ingest: PATH is required (unless --deployment is given)")
     if not args.path.is_dir():
         raise ConfigError(f"{args.path}: not a directory")
     if args.policy:
@@ -74,6 +81,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         load_policy(args.policy)  # a bad policy fails here, naming the field
     _quiet_prefect()
     from flows.ingest import ingest, set_progress
+    from netdocs.config import get_settings
+    from netdocs.prefect_local import cli_api
 
     if not args.verbose:  # the CLI reports failures itself; no engine tracebacks
         for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
@@ -83,13 +92,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if bar:
         set_progress(bar[0])
     try:
-        result = ingest(
-            path=str(args.path),
-            policy=str(args.policy) if args.policy else None,
-            full=args.full,
-            allow_mass_delete=args.allow_mass_delete,
-            reembed=args.reembed,
-        )
+        with cli_api(get_settings()):
+            result = ingest(
+                path=str(args.path),
+                policy=str(args.policy) if args.policy else None,
+                full=args.full,
+                allow_mass_delete=args.allow_mass_delete,
+                reembed=args.reembed,
+            )
     finally:
         if bar:
             bar[1]()
@@ -198,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="bring the index in step with a folder (also a backfill)")
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=Path, nargs="?", help="the folder (optional with --deployment)")
     p.add_argument("--policy", type=Path, help="access-policy file (roles, tag rules)")
     p.add_argument("--full", action="store_true", help="re-process every document")
     p.add_argument(
@@ -212,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the embedding model changed: build its vectors beside the served ones and "
         "switch when complete (without it such a run is refused)",
     )
+    from netdocs.prefect_cli import add_deployment_args
+
+    add_deployment_args(p)  # --deployment [FLOW/NAME], --wait
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ingest)
 
@@ -243,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.server.cli import register as register_server  # serve / token
 
     register_server(sub)
+    from netdocs.prefect_cli import register as register_prefect  # server start|status|stop
+
+    register_prefect(sub)
     return parser
 
 

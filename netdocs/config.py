@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     rerank_timeout: float = Field(default=15.0, gt=0)
     rerank_max_attempts: int = Field(default=2, ge=1)
 
+    # --- deploy branch: the Prefect server the CLI uses when PREFECT_API_URL is unset ---
+    # "local": start one under home/prefect on first use and reuse it (`netdocs server stop`);
+    # "ephemeral": Prefect's temporary server for each command (runs vanish with it).
+    prefect: Literal["local", "ephemeral"] = "local"
+    prefect_port: int | None = Field(default=None, ge=1, le=65535)  # unset: a free port, kept
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

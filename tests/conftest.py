@@ -25,6 +25,9 @@ TAGS = CORPUS / "tags.yaml" if (CORPUS / "tags.yaml").is_file() else SAMPLE_TAGS
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# CLI runs without PREFECT_API_URL use Prefect's temporary server, never the reused local one
+# (it would outlive the suite); tests of the reused server set NETDOCS_PREFECT=local themselves.
+os.environ["NETDOCS_PREFECT"] = "ephemeral"
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,30 @@ class CheckReport:
             "stale": [s.to_json() for s in self.stale],
         }
 
+    def to_markdown(self) -> str:
+        """The report as a Markdown summary (the reconcile flow's artifact)."""
+        lines = ["# netdocs reconciliation", ""]
+        if not self.drift:
+            lines.append("Index consistent: no drift.")
+        else:
+            lines += [f"**{len(self.drift)} problem(s)**", "", "| kind | document | detail |"]
+            lines.append("|---|---|---|")
+            for d in self.drift:
+                lines.append(f"| {d.kind} | {_cell(d.doc_id or '')} | {_cell(d.detail)} |")
+            if self.repair:
+                lines += ["", "Repaired:", *(f"- {_cell(r)}" for r in self.repaired)]
+            else:
+                lines += ["", "Fix with `netdocs check --repair`."]
+        if self.stale:
+            lines += ["", f"{len(self.stale)} document(s) served from an older version:"]
+            lines += [f"- {_cell(s.doc_id)}: {_cell(s.reason)}" for s in self.stale]
+        return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
 
 def find_drift(conn: psycopg.Connection) -> list[Drift]:
     """Every inconsistency between documents, chunks, quarantine and the vector index."""

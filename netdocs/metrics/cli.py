@@ -128,10 +128,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     from flows.report import metrics_report
+    from netdocs.config import get_settings
+    from netdocs.prefect_local import cli_api
 
-    result: dict[str, Any] = metrics_report(
-        out_dir=str(args.out), since=args.since, days=args.days, png=not args.no_png
-    )
+    with cli_api(get_settings()):
+        result: dict[str, Any] = metrics_report(
+            out_dir=str(args.out), since=args.since, days=args.days, png=not args.no_png
+        )
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "summary"}))
     else:
