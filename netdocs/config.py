@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
 
+    # --- serveperf branch: `netdocs serve` under load ---
+    # How long the server keeps an idle keep-alive connection open. Must outlive the
+    # clients' own idle expiry (httpx 5 s, nginx upstream 60 s): a server that closes first
+    # races the client's next request on that connection, which then fails with a reset.
+    serve_keepalive_s: int = Field(default=75, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

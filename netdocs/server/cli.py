@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             proxy_headers=False,  # the TCP peer is the client; trusted proxies are ours
+            timeout_keep_alive=settings.serve_keepalive_s,  # outlive the clients' pools
             log_level="info" if args.verbose else "warning",
             access_log=bool(args.verbose),
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 import time
@@ -177,3 +178,28 @@ def test_over_the_limit_503_with_retry_after(served: Served) -> None:
     client.close()
     with served.client(served.tokens["alice"]) as again:
         assert again.post("/v1/search", json={"question": "another question"}).is_success
+
+
+def test_an_idle_keepalive_connection_outlives_the_clients_pool_expiry(served: Served) -> None:
+    """A client pool keeps an idle connection for its keep-alive expiry (httpx: 5 s) and
+    then sends the next request on it. A server that closes idle connections as soon as
+    that (uvicorn's default is also 5 s) races it: under load the request meets a closed
+    socket and fails with a reset (the bench's ReadErrors). Idle a second longer than
+    httpx's expiry on one raw connection: the same socket must still be answered."""
+    idle_s = httpx.Limits().keepalive_expiry or 5.0
+    port = int(served.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/")
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        sock = conn.sock
+        time.sleep(idle_s + 1.0)
+        conn.request("GET", "/")  # http.client reconnects only when it saw a close
+        again = conn.getresponse()  # a server that closed: RemoteDisconnected / reset
+        again.read()
+        assert again.status == 200
+        assert conn.sock is sock, "the request did not travel on the idle connection"
+    finally:
+        conn.close()
