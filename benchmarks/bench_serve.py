@@ -1,14 +1,19 @@
 """`netdocs serve` under load: N concurrent HTTP clients for S seconds, search and extractive
-ask, against the configured (already ingested) index. Prints requests, errors, 503s,
-throughput and p50/p95/p99 per kind.
+ask, against the configured (already ingested) index. Prints requests, errors, 503s, cache
+hits, throughput, p50/p95/p99 per kind, the CPU time spent per answered request (server,
+its PostgreSQL backends, the load clients) and the load average.
 
-Starts its own server (``netdocs serve`` on a free port, NETDOCS_LLM_PROVIDER=none, the
-query cache off unless --cache) with a temporary token for --role, revokes the token and
-stops the server at the end. A 503 is not an error: the client waits its Retry-After and
-tries again (counted as "rejected"). Needs NETDOCS_POLICY.
+Starts its own server (``netdocs serve`` on a free port, NETDOCS_LLM_PROVIDER=none) with a
+temporary token for --role, revokes the token and stops the server at the end. The query
+cache is as shipped (the default settings) unless ``--cache off``. The questions are every
+question of eval/questions.yaml, eval/heldout.yaml and eval/heldout-paraphrase.yaml (and
+the built-in list below), each client drawing from them with a fixed seed, so a run sees
+both cache misses (first asks) and hits (repeats). A 503 is not an error: the client waits
+its Retry-After and tries again (counted as "rejected"). ``--think-ms`` adds a pause after
+each answer (people reading it): a different, open-loop-like workload, reported as such.
 
 Usage: python benchmarks/bench_serve.py [--clients 50] [--seconds 60] [--role admin]
-       [--kinds search,ask] [--cache] [--json]
+       [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13] [--json]
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from typing import Any
 
 import httpx
 import numpy as np
+import yaml
 
-QUESTIONS = [
+BUILTIN = [
     "how do I reload the bgp daemon",
     "bfd timers in frr",
     "configure a route reflector",
@@ -51,6 +57,19 @@ QUESTIONS = [
     "ntp server configuration",
 ]
 REPO = Path(__file__).resolve().parents[1]
+EVAL_SETS = ("questions.yaml", "heldout.yaml", "heldout-paraphrase.yaml")
+#: The server's pooled connections carry this application_name (see netdocs.server.runtime).
+APP_NAME = "netdocs-serve"
+
+
+def questions() -> list[str]:
+    """The built-in questions plus every question (answerable or not) of the eval sets."""
+    out = list(BUILTIN)
+    for name in EVAL_SETS:
+        data = yaml.safe_load((REPO / "eval" / name).read_text(encoding="utf-8")) or {}
+        out += [q["question"] for q in data.get("questions", [])]
+        out += [str(q) for q in data.get("unanswerable", [])]
+    return list(dict.fromkeys(out))
 
 
 def _free_port() -> int:
@@ -59,13 +78,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _token(role: str) -> tuple[str, str]:
+def _url() -> str:
     from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.db import database_url
+
+    return database_url(get_settings())
+
+
+def _token(role: str) -> tuple[str, str]:
+    from netdocs.db import connection
     from netdocs.server.tokens import create_token
     from netdocs.store.schema import migrate
 
-    url = database_url(get_settings())
+    url = _url()
     migrate(url)
     with connection(url, autocommit=True) as conn:
         info, secret = create_token(conn, "bench", role)
@@ -73,17 +98,36 @@ def _token(role: str) -> tuple[str, str]:
 
 
 def _revoke(token_id: str) -> None:
-    from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.db import connection
     from netdocs.server.tokens import revoke_token
 
-    with connection(database_url(get_settings()), autocommit=True) as conn:
+    with connection(_url(), autocommit=True) as conn:
         revoke_token(conn, token_id)
 
 
-def _start(port: int, cache: bool) -> subprocess.Popen[bytes]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends() -> list[int]:
+    """PIDs of the server's PostgreSQL backends (by application_name)."""
+    from netdocs.db import connection
+
+    with connection(_url(), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _start(port: int, cache: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "NETDOCS_LLM_PROVIDER": "none"}
-    if not cache:
+    if cache == "off":
         env["NETDOCS_QUERY_CACHE_TTL"] = "0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "netdocs.cli", "serve", "--port", str(port)], env=env, cwd=REPO
@@ -103,12 +147,17 @@ def _start(port: int, cache: bool) -> subprocess.Popen[bytes]:
 
 
 async def _client(
-    http: httpx.AsyncClient, kinds: list[str], until: float, out: dict[str, dict[str, Any]]
+    http: httpx.AsyncClient,
+    rnd: random.Random,
+    pool: list[str],
+    kinds: list[str],
+    until: float,
+    think_s: float,
+    out: dict[str, dict[str, Any]],
 ) -> None:
-    rnd = random.Random()
     while time.monotonic() < until:
         kind = rnd.choice(kinds)
-        body = {"question": rnd.choice(QUESTIONS)}
+        body = {"question": rnd.choice(pool)}
         started = time.perf_counter()
         try:
             r = await http.post(f"/v1/{kind}", json=body)
@@ -119,19 +168,31 @@ async def _client(
         if r.status_code == 503:
             out[kind]["rejected"] += 1
             await asyncio.sleep(float(r.headers.get("retry-after", "1")))
-        elif r.status_code == 200:
-            out[kind]["ms"].append(ms)
-        else:
+            continue
+        if r.status_code != 200:
             out[kind]["errors"].append(str(r.status_code))
+            continue
+        out[kind]["ms"].append(ms)
+        out[kind]["hits"] += bool(r.json().get("cache_hit"))
+        if think_s:
+            await asyncio.sleep(rnd.uniform(0.5, 1.5) * think_s)
 
 
-async def _run(url: str, token: str, clients: int, seconds: float, kinds: list[str]) -> Any:
-    out = {k: {"ms": [], "errors": [], "rejected": 0} for k in kinds}
+async def _run(
+    url: str, token: str, clients: int, seconds: float, kinds: list[str], think_s: float, seed: int
+) -> Any:
+    out = {k: {"ms": [], "errors": [], "rejected": 0, "hits": 0} for k in kinds}
+    pool = questions()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
         until = time.monotonic() + seconds
-        await asyncio.gather(*(_client(http, kinds, until, out) for _ in range(clients)))
+        await asyncio.gather(
+            *(
+                _client(http, random.Random(seed + i), pool, kinds, until, think_s, out)
+                for i in range(clients)
+            )
+        )
     return out
 
 
@@ -144,6 +205,7 @@ def _summary(out: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
             "errors": len(d["errors"]),
             "error_kinds": sorted(set(d["errors"])),
             "rejected_503": d["rejected"],
+            "cache_hits": d["hits"],
             "throughput_rps": round(len(d["ms"]) / seconds, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p95_ms": round(float(np.percentile(ms, 95)), 1),
@@ -159,7 +221,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--role", default="admin")
     p.add_argument("--kinds", default="search,ask")
-    p.add_argument("--cache", action="store_true", help="keep the query cache on")
+    p.add_argument("--cache", choices=("default", "off"), default="default")
+    p.add_argument("--think-ms", type=float, default=0.0, help="pause after each answer")
+    p.add_argument("--seed", type=int, default=13)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
@@ -167,24 +231,62 @@ def main() -> None:
     port = _free_port()
     proc = _start(port, args.cache)
     try:
+        backends = _backends()
+        cpu0 = (_cpu_s(proc.pid), sum(map(_cpu_s, backends)), time.process_time())
+        load0 = os.getloadavg()
         out = asyncio.run(
-            _run(f"http://127.0.0.1:{port}", token, args.clients, args.seconds, kinds)
+            _run(
+                f"http://127.0.0.1:{port}",
+                token,
+                args.clients,
+                args.seconds,
+                kinds,
+                args.think_ms / 1000.0,
+                args.seed,
+            )
+        )
+        load1 = os.getloadavg()
+        new = [b for b in _backends() if b not in backends]  # opened during the run: from 0
+        cpu1 = (
+            _cpu_s(proc.pid),
+            sum(map(_cpu_s, backends)) + sum(map(_cpu_s, new)),
+            time.process_time(),
         )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         _revoke(token_id)
     result = _summary(out, args.seconds)
+    done = max(1, sum(r["ok"] for r in result.values()))
+    cpu = {
+        n: round((b - a) * 1000 / done, 2)
+        for n, a, b in zip(("server", "postgres", "clients"), cpu0, cpu1, strict=True)
+    }
+    result["cpu_ms_per_request"] = cpu
+    result["load_avg"] = {"before": round(load0[0], 2), "after": round(load1[0], 2)}
+    result["settings"] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "role": args.role,
+        "cache": args.cache,
+        "think_ms": args.think_ms,
+        "questions": len(questions()),
+    }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}")
-    for kind, r in result.items():
+    print(
+        f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}, cache {args.cache}, "
+        f"think {args.think_ms:.0f} ms, {len(questions())} questions"
+    )
+    for kind in kinds:
+        r = result[kind]
         print(
-            f"{kind:>6}: {r['ok']} ok, {r['errors']} errors {r['error_kinds'] or ''}, "
-            f"{r['rejected_503']} x 503, {r['throughput_rps']} req/s, "
+            f"{kind:>6}: {r['ok']} ok ({r['cache_hits']} cache hits), {r['errors']} errors "
+            f"{r['error_kinds'] or ''}, {r['rejected_503']} x 503, {r['throughput_rps']} req/s, "
             f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms"
         )
+    print(f"CPU ms per answered request: {cpu}; load average {load0[0]:.2f} -> {load1[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from netdocs.store.policy_store import load_stored_policy
 POOL_WAIT_S = 5.0
 #: Connections beyond the query slots, for /healthz and /metrics.
 SPARE_CONNECTIONS = 2
+#: The pooled connections' application_name (pg_stat_activity tells the server's apart).
+APP_NAME = "netdocs-serve"
 
 
 class Busy(Exception):
@@ -76,7 +78,7 @@ class Runtime:
             url,
             min_size=1,
             max_size=self.limit + SPARE_CONNECTIONS,
-            kwargs={"autocommit": True, "connect_timeout": 10},
+            kwargs={"autocommit": True, "connect_timeout": 10, "application_name": APP_NAME},
             configure=_configure,
             open=True,
             name="netdocs-serve",
