@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     # clients' own idle expiry (httpx 5 s, nginx upstream 60 s): a server that closes first
     # races the client's next request on that connection, which then fails with a reset.
     serve_keepalive_s: int = Field(default=75, ge=1)
+    # A live API token is re-checked against the database at most this often (seconds): a
+    # revoked token is refused within this bound. 0: look the token up on every request.
+    serve_token_cache_s: float = Field(default=5.0, ge=0)
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from netdocs.errors import ConfigError
 from netdocs.policy import Policy, load_policy
 from netdocs.query.service import SearchService
 from netdocs.server.auth import Principal
+from netdocs.server.tokens import TokenCache
 from netdocs.store.policy_store import load_stored_policy
 
 #: How long a request that holds a slot may wait for a pooled connection.
@@ -74,6 +75,7 @@ class Runtime:
         self._policy_path: Path | None = settings.policy
         self._policy: tuple[object, Policy] | None = None
         self.limit = settings.serve_max_concurrent
+        self.tokens = TokenCache(settings.serve_token_cache_s)
         self.pool = ConnectionPool(
             url,
             min_size=1,

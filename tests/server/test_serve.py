@@ -95,6 +95,7 @@ def test_missing_unknown_and_revoked_tokens_get_401(served: Served) -> None:
     with served.client(token) as carol:
         assert carol.post("/v1/search", json=body).status_code == 200
         assert run_cli(served.env, "token", "revoke", token_id).code == 0
+        time.sleep(float(served.env["NETDOCS_SERVE_TOKEN_CACHE_S"]))  # the cache's bound
         r = carol.post("/v1/search", json=body)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     with psycopg.connect(served.db_url) as conn:
