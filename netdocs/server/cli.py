@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.policy)
     rt = Runtime(settings, _url())
     try:
+        rt.embedder  # load the question model now, not in the first requests  # noqa: B018
         app = create_app(rt)
         print(f"netdocs: serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
         uvicorn.run(

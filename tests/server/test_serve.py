@@ -204,3 +204,31 @@ def test_an_idle_keepalive_connection_outlives_the_clients_pool_expiry(served: S
         assert conn.sock is sock, "the request did not travel on the idle connection"
     finally:
         conn.close()
+
+
+def test_the_server_writes_its_buffered_cache_counts(served: Served) -> None:
+    """Cache hits and misses are counted in memory and flushed about every second: they
+    reach ``cache_counters`` (what `netdocs cache stats` reads) without a restart."""
+
+    def counts() -> tuple[int, int]:
+        with psycopg.connect(served.db_url) as conn:
+            row = conn.execute(
+                "SELECT hits + misses, (SELECT hits FROM cache_counters WHERE kind = 'query')"
+                " FROM cache_counters WHERE kind = 'query_embedding'"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    before = counts()
+    body = {"question": f"lldpd neighbours counted {time.time_ns()}"}  # a new question
+    with served.client(served.tokens["alice"]) as client:
+        first = client.post("/v1/search", json=body).json()
+        second = client.post("/v1/search", json=body).json()
+    assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    deadline = time.monotonic() + 30
+    while True:
+        vectors, query_hits = counts()
+        if vectors > before[0] and query_hits > before[1] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert vectors > before[0] and query_hits > before[1]
