@@ -15,7 +15,8 @@ the answered try, ``p95_with_retries_ms`` counts from the first try, waits inclu
 the target's (no pause), to be reported separately.
 
 Usage: python benchmarks/bench_serve.py [--clients 50] [--seconds 60] [--role admin]
-       [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13] [--json]
+       [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13]
+       [--client httpx|aiohttp] [--json]
 """
 
 from __future__ import annotations
@@ -148,8 +149,43 @@ def _start(port: int, cache: str) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not become healthy in 120 s")
 
 
+class _Aiohttp:
+    """The few calls the load loop makes, on an aiohttp session (less client CPU than httpx:
+    the clients share the 2 cores with the server they measure)."""
+
+    def __init__(self, url: str, headers: dict[str, str], clients: int) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self._url = url
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=clients),
+            timeout=aiohttp.ClientTimeout(total=60),
+        )
+
+    async def post(self, path: str, json: dict[str, Any]) -> _Reply:
+        try:
+            async with self._session.post(self._url + path, json=json) as r:
+                return _Reply(r.status, dict(r.headers), await r.read())
+        except self._aiohttp.ClientError as e:
+            raise httpx.TransportError(type(e).__name__) from e
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+class _Reply:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code, self.body = status, body
+        self.headers = {k.lower(): v for k, v in headers.items()}
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
 async def _client(
-    http: httpx.AsyncClient,
+    http: Any,
     rnd: random.Random,
     pool: list[str],
     kinds: list[str],
@@ -168,7 +204,8 @@ async def _client(
         try:
             r = await http.post(f"/v1/{kind}", json=body)
         except httpx.HTTPError as e:
-            out[kind]["errors"].append(type(e).__name__)
+            name = type(e).__name__
+            out[kind]["errors"].append(f"{name}({e})" if name == "TransportError" else name)
             first = None
             continue
         ms = (time.perf_counter() - started) * 1000.0
@@ -189,13 +226,25 @@ async def _client(
 
 
 async def _run(
-    url: str, token: str, clients: int, seconds: float, kinds: list[str], think_s: float, seed: int
+    url: str,
+    token: str,
+    clients: int,
+    seconds: float,
+    kinds: list[str],
+    think_s: float,
+    seed: int,
+    library: str = "httpx",
 ) -> Any:
     out = {k: {"ms": [], "e2e": [], "errors": [], "rejected": 0, "hits": 0} for k in kinds}
     pool = questions()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+    http: Any
+    if library == "aiohttp":
+        http = _Aiohttp(url, headers, clients)
+    else:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        http = httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60)
+    try:
         until = time.monotonic() + seconds
         await asyncio.gather(
             *(
@@ -203,6 +252,8 @@ async def _run(
                 for i in range(clients)
             )
         )
+    finally:
+        await http.aclose()
     return out
 
 
@@ -236,6 +287,9 @@ def main() -> None:
     p.add_argument("--cache", choices=("default", "off"), default="default")
     p.add_argument("--think-ms", type=float, default=0.0, help="pause after each answer")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument(
+        "--client", choices=("httpx", "aiohttp"), default="aiohttp", help="load-client library"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
@@ -255,6 +309,7 @@ def main() -> None:
                 kinds,
                 args.think_ms / 1000.0,
                 args.seed,
+                args.client,
             )
         )
         load1 = os.getloadavg()
@@ -282,6 +337,7 @@ def main() -> None:
         "role": args.role,
         "cache": args.cache,
         "think_ms": args.think_ms,
+        "client": args.client,
         "questions": len(questions()),
     }
     if args.json:
@@ -289,7 +345,7 @@ def main() -> None:
         return
     print(
         f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}, cache {args.cache}, "
-        f"think {args.think_ms:.0f} ms, {len(questions())} questions"
+        f"think {args.think_ms:.0f} ms, {len(questions())} questions, {args.client} clients"
     )
     for kind in kinds:
         r = result[kind]
