@@ -8,7 +8,8 @@ temporary token for --role, revokes the token and stops the server at the end. T
 cache is as shipped (the default settings) unless ``--cache off``. The questions are every
 question of eval/questions.yaml, eval/heldout.yaml and eval/heldout-paraphrase.yaml (and
 the built-in list below), each client drawing from them with a fixed seed, so a run sees
-both cache misses (first asks) and hits (repeats). A 503 is not an error: the client waits
+both cache misses (first asks) and hits (repeats); ``--cold`` marks every question with a
+token new to the run, so that holds whatever earlier runs cached. A 503 is not an error: the client waits
 its Retry-After and asks the same again (counted as "rejected"); the latencies are those of
 the answered try, ``p95_with_retries_ms`` counts from the first try, waits included.
 ``--think-ms`` adds a pause after each answer (people reading it): a lighter workload than
@@ -16,7 +17,7 @@ the target's (no pause), to be reported separately.
 
 Usage: python benchmarks/bench_serve.py [--clients 50] [--seconds 60] [--role admin]
        [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13]
-       [--client httpx|aiohttp] [--json]
+       [--client aiohttp|httpx] [--cold] [--json]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -234,9 +236,12 @@ async def _run(
     think_s: float,
     seed: int,
     library: str = "httpx",
+    salt: str = "",
 ) -> Any:
     out = {k: {"ms": [], "e2e": [], "errors": [], "rejected": 0, "hits": 0} for k in kinds}
     pool = questions()
+    if salt:
+        pool = [f"{q} ({salt})" for q in pool]
     headers = {"Authorization": f"Bearer {token}"}
     http: Any
     if library == "aiohttp":
@@ -288,6 +293,12 @@ def main() -> None:
     p.add_argument("--think-ms", type=float, default=0.0, help="pause after each answer")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument(
+        "--cold",
+        action="store_true",
+        help="mark every question with a token new to this run: the caches start cold "
+        "(misses first, hits on repeats) whatever earlier runs stored",
+    )
+    p.add_argument(
         "--client", choices=("httpx", "aiohttp"), default="aiohttp", help="load-client library"
     )
     p.add_argument("--json", action="store_true")
@@ -310,6 +321,7 @@ def main() -> None:
                 args.think_ms / 1000.0,
                 args.seed,
                 args.client,
+                f"run {secrets.token_hex(3)}" if args.cold else "",
             )
         )
         load1 = os.getloadavg()
@@ -338,6 +350,7 @@ def main() -> None:
         "cache": args.cache,
         "think_ms": args.think_ms,
         "client": args.client,
+        "cold": args.cold,
         "questions": len(questions()),
     }
     if args.json:
@@ -345,7 +358,8 @@ def main() -> None:
         return
     print(
         f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}, cache {args.cache}, "
-        f"think {args.think_ms:.0f} ms, {len(questions())} questions, {args.client} clients"
+        f"think {args.think_ms:.0f} ms, {len(questions())} questions"
+        f"{' (cold)' if args.cold else ''}, {args.client} clients"
     )
     for kind in kinds:
         r = result[kind]
