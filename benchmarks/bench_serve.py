@@ -1,14 +1,24 @@
 """`netdocs serve` under load: N concurrent HTTP clients for S seconds, search and extractive
-ask, against the configured (already ingested) index. Prints requests, errors, 503s,
-throughput and p50/p95/p99 per kind.
+ask, against the configured (already ingested) index. Prints requests, errors, 503s, cache
+hits, throughput, p50/p95/p99 per kind, the CPU time spent per answered request (server,
+its PostgreSQL backends, the load clients) and the load average.
 
-Starts its own server (``netdocs serve`` on a free port, NETDOCS_LLM_PROVIDER=none, the
-query cache off unless --cache) with a temporary token for --role, revokes the token and
-stops the server at the end. A 503 is not an error: the client waits its Retry-After and
-tries again (counted as "rejected"). Needs NETDOCS_POLICY.
+Starts its own server (``netdocs serve`` on a free port, NETDOCS_LLM_PROVIDER=none) with a
+temporary token for --role, revokes the token and stops the server at the end. The query
+cache is as shipped (the default settings) unless ``--cache off``. The questions are every
+question of eval/questions.yaml, eval/heldout.yaml and eval/heldout-paraphrase.yaml (and
+the built-in list below), each client drawing from them with a fixed seed, so a run sees
+both cache misses (first asks) and hits (repeats); ``--cold`` marks every question with a
+token new to the run, so that holds whatever earlier runs cached. A 503 is not an error:
+the client waits its Retry-After and asks the same again (counted as "rejected"); the
+latencies are those of the answered try, ``p95_with_retries_ms`` counts from the first try,
+waits included. The load clients live in ``serve_clients.py``.
+``--think-ms`` adds a pause after each answer (people reading it): a lighter workload than
+the target's (no pause), to be reported separately.
 
 Usage: python benchmarks/bench_serve.py [--clients 50] [--seconds 60] [--role admin]
-       [--kinds search,ask] [--cache] [--json]
+       [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13]
+       [--client aiohttp|httpx] [--cold] [--json]
 """
 
 from __future__ import annotations
@@ -17,40 +27,18 @@ import argparse
 import asyncio
 import json
 import os
-import random
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
+from serve_clients import REPO, questions, run_clients, summary  # the script's folder
 
-QUESTIONS = [
-    "how do I reload the bgp daemon",
-    "bfd timers in frr",
-    "configure a route reflector",
-    "wireguard peer allowed ips",
-    "nftables chain priority",
-    "kea dhcp lease database",
-    "bind9 dnssec key rollover",
-    "chrony clock not synchronising",
-    "haproxy health checks",
-    "open vswitch qos configuration",
-    "radvd prefix advertisement",
-    "lldpd neighbours",
-    "bird filters introduction",
-    "static routes in frr",
-    "show bgp neighbors",
-    "ipsec tunnel with open vswitch",
-    "troubleshooting packet loss with nstat",
-    "dns zone transfer access control",
-    "dhcp option 82 relay agent",
-    "ntp server configuration",
-]
-REPO = Path(__file__).resolve().parents[1]
+#: The server's pooled connections carry this application_name (see netdocs.server.runtime).
+APP_NAME = "netdocs-serve"
 
 
 def _free_port() -> int:
@@ -59,13 +47,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _token(role: str) -> tuple[str, str]:
+def _url() -> str:
     from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.db import database_url
+
+    return database_url(get_settings())
+
+
+def _token(role: str) -> tuple[str, str]:
+    from netdocs.db import connection
     from netdocs.server.tokens import create_token
     from netdocs.store.schema import migrate
 
-    url = database_url(get_settings())
+    url = _url()
     migrate(url)
     with connection(url, autocommit=True) as conn:
         info, secret = create_token(conn, "bench", role)
@@ -73,17 +67,36 @@ def _token(role: str) -> tuple[str, str]:
 
 
 def _revoke(token_id: str) -> None:
-    from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.db import connection
     from netdocs.server.tokens import revoke_token
 
-    with connection(database_url(get_settings()), autocommit=True) as conn:
+    with connection(_url(), autocommit=True) as conn:
         revoke_token(conn, token_id)
 
 
-def _start(port: int, cache: bool) -> subprocess.Popen[bytes]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends() -> list[int]:
+    """PIDs of the server's PostgreSQL backends (by application_name)."""
+    from netdocs.db import connection
+
+    with connection(_url(), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _start(port: int, cache: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "NETDOCS_LLM_PROVIDER": "none"}
-    if not cache:
+    if cache == "off":
         env["NETDOCS_QUERY_CACHE_TTL"] = "0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "netdocs.cli", "serve", "--port", str(port)], env=env, cwd=REPO
@@ -102,56 +115,6 @@ def _start(port: int, cache: bool) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not become healthy in 120 s")
 
 
-async def _client(
-    http: httpx.AsyncClient, kinds: list[str], until: float, out: dict[str, dict[str, Any]]
-) -> None:
-    rnd = random.Random()
-    while time.monotonic() < until:
-        kind = rnd.choice(kinds)
-        body = {"question": rnd.choice(QUESTIONS)}
-        started = time.perf_counter()
-        try:
-            r = await http.post(f"/v1/{kind}", json=body)
-        except httpx.HTTPError as e:
-            out[kind]["errors"].append(type(e).__name__)
-            continue
-        ms = (time.perf_counter() - started) * 1000.0
-        if r.status_code == 503:
-            out[kind]["rejected"] += 1
-            await asyncio.sleep(float(r.headers.get("retry-after", "1")))
-        elif r.status_code == 200:
-            out[kind]["ms"].append(ms)
-        else:
-            out[kind]["errors"].append(str(r.status_code))
-
-
-async def _run(url: str, token: str, clients: int, seconds: float, kinds: list[str]) -> Any:
-    out = {k: {"ms": [], "errors": [], "rejected": 0} for k in kinds}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
-        until = time.monotonic() + seconds
-        await asyncio.gather(*(_client(http, kinds, until, out) for _ in range(clients)))
-    return out
-
-
-def _summary(out: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
-    result = {}
-    for kind, d in out.items():
-        ms = np.asarray(d["ms"]) if d["ms"] else np.asarray([np.nan])
-        result[kind] = {
-            "ok": len(d["ms"]),
-            "errors": len(d["errors"]),
-            "error_kinds": sorted(set(d["errors"])),
-            "rejected_503": d["rejected"],
-            "throughput_rps": round(len(d["ms"]) / seconds, 1),
-            "p50_ms": round(float(np.percentile(ms, 50)), 1),
-            "p95_ms": round(float(np.percentile(ms, 95)), 1),
-            "p99_ms": round(float(np.percentile(ms, 99)), 1),
-        }
-    return result
-
-
 def main() -> None:
     """Parse the arguments, run the load, print the figures."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,7 +122,18 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--role", default="admin")
     p.add_argument("--kinds", default="search,ask")
-    p.add_argument("--cache", action="store_true", help="keep the query cache on")
+    p.add_argument("--cache", choices=("default", "off"), default="default")
+    p.add_argument("--think-ms", type=float, default=0.0, help="pause after each answer")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="mark every question with a token new to this run: the caches start cold "
+        "(misses first, hits on repeats) whatever earlier runs stored",
+    )
+    p.add_argument(
+        "--client", choices=("httpx", "aiohttp"), default="aiohttp", help="load-client library"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
@@ -167,24 +141,68 @@ def main() -> None:
     port = _free_port()
     proc = _start(port, args.cache)
     try:
+        backends = _backends()
+        cpu0 = (_cpu_s(proc.pid), sum(map(_cpu_s, backends)), time.process_time())
+        load0 = os.getloadavg()
         out = asyncio.run(
-            _run(f"http://127.0.0.1:{port}", token, args.clients, args.seconds, kinds)
+            run_clients(
+                f"http://127.0.0.1:{port}",
+                token,
+                args.clients,
+                args.seconds,
+                kinds,
+                args.think_ms / 1000.0,
+                args.seed,
+                args.client,
+                f"run {secrets.token_hex(3)}" if args.cold else "",
+            )
+        )
+        load1 = os.getloadavg()
+        new = [b for b in _backends() if b not in backends]  # opened during the run: from 0
+        cpu1 = (
+            _cpu_s(proc.pid),
+            sum(map(_cpu_s, backends)) + sum(map(_cpu_s, new)),
+            time.process_time(),
         )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         _revoke(token_id)
-    result = _summary(out, args.seconds)
+    result = summary(out, args.seconds)
+    done = max(1, sum(r["ok"] for r in result.values()))
+    cpu = {
+        n: round((b - a) * 1000 / done, 2)
+        for n, a, b in zip(("server", "postgres", "clients"), cpu0, cpu1, strict=True)
+    }
+    result["cpu_ms_per_request"] = cpu
+    result["load_avg"] = {"before": round(load0[0], 2), "after": round(load1[0], 2)}
+    result["settings"] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "role": args.role,
+        "cache": args.cache,
+        "think_ms": args.think_ms,
+        "client": args.client,
+        "cold": args.cold,
+        "questions": len(questions()),
+    }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}")
-    for kind, r in result.items():
+    print(
+        f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}, cache {args.cache}, "
+        f"think {args.think_ms:.0f} ms, {len(questions())} questions"
+        f"{' (cold)' if args.cold else ''}, {args.client} clients"
+    )
+    for kind in kinds:
+        r = result[kind]
         print(
-            f"{kind:>6}: {r['ok']} ok, {r['errors']} errors {r['error_kinds'] or ''}, "
-            f"{r['rejected_503']} x 503, {r['throughput_rps']} req/s, "
-            f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms"
+            f"{kind:>6}: {r['ok']} ok ({r['cache_hits']} cache hits), {r['errors']} errors "
+            f"{r['error_kinds'] or ''}, {r['rejected_503']} x 503, {r['throughput_rps']} req/s, "
+            f"p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms "
+            f"(p95 from the first try, 503 waits included: {r['p95_with_retries_ms']} ms)"
         )
+    print(f"CPU ms per answered request: {cpu}; load average {load0[0]:.2f} -> {load1[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,15 @@ class Settings(BaseSettings):
     prefect: Literal["local", "ephemeral"] = "local"
     prefect_port: int | None = Field(default=None, ge=1, le=65535)  # unset: a free port, kept
 
+    # --- serveperf branch: `netdocs serve` under load ---
+    # How long the server keeps an idle keep-alive connection open. Must outlive the
+    # clients' own idle expiry (httpx 5 s, nginx upstream 60 s): a server that closes first
+    # races the client's next request on that connection, which then fails with a reset.
+    serve_keepalive_s: int = Field(default=75, ge=1)
+    # A live API token is re-checked against the database at most this often (seconds): a
+    # revoked token is refused within this bound. 0: look the token up on every request.
+    serve_token_cache_s: float = Field(default=5.0, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
@@ -10,18 +11,50 @@ import psycopg
 from netdocs.cache.keys import question_sha256
 from netdocs.cache.store import NO_FLUSH_WAIT, count_lookup
 
+if TYPE_CHECKING:
+    from netdocs.cache.counters import CounterBuffer
+
 
 def cached_query_vector(
     conn: psycopg.Connection,
     model_id: str,
     text: str,
     embed: Callable[[str], np.ndarray],
+    buffer: CounterBuffer | None = None,
 ) -> tuple[np.ndarray, bool]:
     """The vector of ``text`` under ``model_id`` and whether it came from the cache.
 
-    On a miss ``embed(text)`` runs (outside any transaction) and its vector is stored.
+    On a miss ``embed(text)`` runs (outside any transaction) and its vector is stored. With
+    a ``buffer`` a hit is one SELECT: its counts go to the buffer instead of an UPDATE.
     """
     digest = question_sha256(text)
+    if buffer is not None:
+        with conn.cursor(binary=True) as cur:
+            row = cur.execute(
+                "SELECT embedding FROM query_embedding_cache"
+                " WHERE model_id = %s AND text_sha256 = %s",
+                (model_id, digest),
+            ).fetchone()
+        if row is not None:
+            buffer.vector_hit(model_id, digest)
+            return np.asarray(row[0], dtype=np.float32), True
+    else:
+        hit = _counted_hit(conn, model_id, digest)
+        if hit is not None:
+            return hit, True
+    vector = np.asarray(embed(text), dtype=np.float32)
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO query_embedding_cache (model_id, text_sha256, embedding)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (model_id, digest, vector),
+        )
+        count_lookup(conn, "query_embedding", False, buffer)
+    return vector, False
+
+
+def _counted_hit(conn: psycopg.Connection, model_id: str, digest: str) -> np.ndarray | None:
+    """The cached vector, its hit counted in the same transaction (no buffer)."""
     with conn.transaction(), conn.cursor(binary=True) as cur:
         cur.execute(NO_FLUSH_WAIT)
         row = cur.execute(
@@ -31,13 +64,5 @@ def cached_query_vector(
         ).fetchone()
         if row is not None:
             count_lookup(conn, "query_embedding", True)
-            return np.asarray(row[0], dtype=np.float32), True
-    vector = np.asarray(embed(text), dtype=np.float32)
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO query_embedding_cache (model_id, text_sha256, embedding)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (model_id, digest, vector),
-        )
-        count_lookup(conn, "query_embedding", False)
-    return vector, False
+            return np.asarray(row[0], dtype=np.float32)
+    return None

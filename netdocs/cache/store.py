@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from netdocs.query import sql as q
+
+if TYPE_CHECKING:
+    from netdocs.cache.counters import CounterBuffer
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,14 @@ def all_visible(
     return row is not None and int(row[0]) == len(ids)
 
 
-def count_lookup(conn: psycopg.Connection, kind: str, hit: bool) -> None:
-    """Add one hit or miss to the counters of ``kind`` (query | query_embedding)."""
+def count_lookup(
+    conn: psycopg.Connection, kind: str, hit: bool, buffer: CounterBuffer | None = None
+) -> None:
+    """Add one hit or miss to the counters of ``kind`` (query | query_embedding); with a
+    ``buffer``, to the buffer (written by its next flush)."""
+    if buffer is not None:
+        buffer.lookup(kind, hit)
+        return
     column = "hits" if hit else "misses"
     with conn.transaction():
         conn.execute(NO_FLUSH_WAIT)
@@ -80,8 +89,11 @@ def count_lookup(conn: psycopg.Connection, kind: str, hit: bool) -> None:
         )
 
 
-def mark_hit(conn: psycopg.Connection, key: str) -> None:
-    """Count a served hit on the entry and in the counters (one transaction)."""
+def mark_hit(conn: psycopg.Connection, key: str, buffer: CounterBuffer | None = None) -> None:
+    """Count a served hit on the entry and in the counters (one transaction, or the buffer)."""
+    if buffer is not None:
+        buffer.entry_hit(key)
+        return
     with conn.transaction():
         conn.execute(NO_FLUSH_WAIT)
         conn.execute(

@@ -125,9 +125,9 @@ class _Query:
             if entry is not None and store.all_visible(
                 conn, entry.chunk_ids, svc.allowed, svc.settings.stale_max_age
             ):
-                store.mark_hit(conn, self.key)
+                store.mark_hit(conn, self.key, svc.counters)
                 return entry
-            store.count_lookup(conn, "query", False)
+            store.count_lookup(conn, "query", False, svc.counters)
             return None
 
     def vector(self) -> np.ndarray | None:
@@ -138,7 +138,9 @@ class _Query:
             if model is None or self.mode == "fulltext":
                 return None
             with timed(self.timings, "embed_ms"):
-                vec, _ = cached_query_vector(svc.conn, model[0], self.text, svc.embed_query)
+                vec, _ = cached_query_vector(
+                    svc.conn, model[0], self.text, svc.embed_query, svc.counters
+                )
             return vec
 
     def save(self, result: dict[str, Any], hits: list[Hit], **usage: Any) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -115,13 +118,7 @@ def dense_hits(
     restricted = allowed is not None
     with conn.transaction():
         if exact is None:
-            exact = False
-            if restricted:
-                cap = EXACT_SCAN_BELOW + 1
-                row = conn.execute(
-                    q.permitted_count_sql(), _params(allowed, stale_max_age, cap=cap), prepare=False
-                ).fetchone()
-                exact = row is not None and row[0] <= EXACT_SCAN_BELOW
+            exact = restricted and _few_permitted(conn, allowed, stale_max_age)
         params = _params(allowed, stale_max_age, q=vec, n=n)
         if not exact:
             conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n))})
@@ -136,6 +133,40 @@ def dense_hits(
         stmt = q.dense_sql(dim, restricted=restricted, exact=True)
         rows = conn.execute(stmt, params, prepare=False).fetchall()
     return [_hit(r, float(r[5]), cosine=float(r[5])) for r in rows]
+
+
+#: The exact-scan decision per connection, tag set and index generation is re-counted after
+#: this many seconds (chunks also leave the permitted set by going stale).
+EXACT_CHOICE_TTL_S = 300.0
+_choices: weakref.WeakKeyDictionary[psycopg.Connection, dict[Any, tuple[float, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+_choices_lock = threading.Lock()
+
+
+def _few_permitted(
+    conn: psycopg.Connection, allowed: frozenset[str] | None, stale_max_age: timedelta
+) -> bool:
+    """True when at most EXACT_SCAN_BELOW chunks are permitted (counted at most once per
+    generation and EXACT_CHOICE_TTL_S: the count scans up to 2,001 rows, ms per query)."""
+    row = conn.execute("SELECT generation FROM index_generation WHERE id").fetchone()
+    key = (row[0] if row else None, allowed, stale_max_age)
+    now = time.monotonic()
+    with _choices_lock:
+        hit = _choices.get(conn, {}).get(key)
+    if hit is not None and now - hit[0] < EXACT_CHOICE_TTL_S:
+        return hit[1]
+    cap = EXACT_SCAN_BELOW + 1
+    row = conn.execute(
+        q.permitted_count_sql(), _params(allowed, stale_max_age, cap=cap), prepare=False
+    ).fetchone()
+    few = row is not None and row[0] <= EXACT_SCAN_BELOW
+    with _choices_lock:
+        per_conn = _choices.setdefault(conn, {})
+        if len(per_conn) > 64:
+            per_conn.clear()
+        per_conn[key] = (now, few)
+    return few
 
 
 def fulltext_params(plan: TermPlan) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import psycopg
@@ -16,6 +17,9 @@ from netdocs.query.access import Access, given_policy, resolve_access
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text, search
 from netdocs.query.timing import timed
+
+if TYPE_CHECKING:
+    from netdocs.cache.counters import CounterBuffer
 
 
 def _open(settings: Settings) -> psycopg.Connection:
@@ -46,6 +50,8 @@ class SearchService:
     """
 
     role: str | None = None  # the caller's role name, for the audit log (set by for_role)
+    #: Where cache hit/miss counts go (None: an UPDATE per lookup; the server buffers them).
+    counters: CounterBuffer | None = None
 
     def __init__(
         self,

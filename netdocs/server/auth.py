@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import psycopg
 
 from netdocs.config import Settings
-from netdocs.server.tokens import lookup
+from netdocs.server.tokens import TokenCache, lookup
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,17 @@ def trusted_proxy(host: str | None, settings: Settings) -> bool:
 
 
 def authenticate(
-    conn: psycopg.Connection, headers: Mapping[str, str], host: str | None, settings: Settings
+    conn: psycopg.Connection,
+    headers: Mapping[str, str],
+    host: str | None,
+    settings: Settings,
+    tokens: TokenCache | None = None,
 ) -> Principal:
     """The caller, or AuthError(401). A presented token that is unknown or revoked is
-    refused even from a trusted proxy."""
+    refused even from a trusted proxy. ``tokens``: look live tokens up through this cache."""
     token = bearer_token(headers)
     if token is not None:
-        info = lookup(conn, token)
+        info = lookup(conn, token) if tokens is None else tokens.lookup(conn, token)
         if info is None:
             raise AuthError(401, "invalid or revoked token")
         return Principal(info.user, info.role, "token")

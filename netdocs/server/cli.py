@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.policy)
     rt = Runtime(settings, _url())
     try:
+        rt.embedder  # load the question model now, not in the first requests  # noqa: B018
         app = create_app(rt)
         print(f"netdocs: serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
         uvicorn.run(
@@ -70,6 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             proxy_headers=False,  # the TCP peer is the client; trusted proxies are ours
+            timeout_keep_alive=settings.serve_keepalive_s,  # outlive the clients' pools
             log_level="info" if args.verbose else "warning",
             access_log=bool(args.verbose),
         )

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _principal(
     rt: Runtime, conn: psycopg.Connection, headers: Mapping[str, str], host: str | None
 ) -> Principal:
-    return authenticate(conn, headers, host, rt.settings)
+    return authenticate(conn, headers, host, rt.settings, rt.tokens)
 
 
 def search(

@@ -10,6 +10,7 @@ the embedder is shared and guarded by one lock (tokenizers are not safe to share
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,18 +21,26 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from netdocs.cache.counters import CounterBuffer
 from netdocs.config import Settings
 from netdocs.embedding.base import Embedder, Vectors
 from netdocs.errors import ConfigError
 from netdocs.policy import Policy, load_policy
 from netdocs.query.service import SearchService
 from netdocs.server.auth import Principal
+from netdocs.server.tokens import TokenCache
 from netdocs.store.policy_store import load_stored_policy
+
+log = logging.getLogger(__name__)
 
 #: How long a request that holds a slot may wait for a pooled connection.
 POOL_WAIT_S = 5.0
 #: Connections beyond the query slots, for /healthz and /metrics.
 SPARE_CONNECTIONS = 2
+#: The buffered cache hit/miss counts are written this often (seconds).
+FLUSH_EVERY_S = 1.0
+#: The pooled connections' application_name (pg_stat_activity tells the server's apart).
+APP_NAME = "netdocs-serve"
 
 
 class Busy(Exception):
@@ -72,11 +81,17 @@ class Runtime:
         self._policy_path: Path | None = settings.policy
         self._policy: tuple[object, Policy] | None = None
         self.limit = settings.serve_max_concurrent
+        self.tokens = TokenCache(settings.serve_token_cache_s)
+        self.counters = CounterBuffer()
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="netdocs-serve-counters", daemon=True
+        )
         self.pool = ConnectionPool(
             url,
             min_size=1,
             max_size=self.limit + SPARE_CONNECTIONS,
-            kwargs={"autocommit": True, "connect_timeout": 10},
+            kwargs={"autocommit": True, "connect_timeout": 10, "application_name": APP_NAME},
             configure=_configure,
             open=True,
             name="netdocs-serve",
@@ -89,6 +104,7 @@ class Runtime:
         except BaseException:
             self.pool.close()
             raise
+        self._flusher.start()
 
     def policy(self, conn: psycopg.Connection) -> Policy:
         """NETDOCS_POLICY (re-read when the file changes), else the policy stored in the
@@ -138,8 +154,27 @@ class Runtime:
         allowed = self.policy(conn).allowed_tags(principal.role)
         svc = SearchService(allowed, settings=self.settings, conn=conn, embedder=self.embedder)
         svc.role = principal.role
+        svc.counters = self.counters
         return svc
 
+    def flush_counters(self) -> None:
+        """Write the buffered cache counts (best effort: kept for the next try on failure)."""
+        if not self.counters.pending():
+            return
+        try:
+            with self.connection(timeout=FLUSH_EVERY_S) as conn:
+                self.counters.flush(conn)
+        except Exception as e:  # statistics never fail the server
+            log.warning("cache counters not written yet: %s", type(e).__name__)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY_S):
+            self.flush_counters()
+
     def close(self) -> None:
-        """Close the pool."""
+        """Write the last counts, close the pool."""
+        self._stop.set()
+        if self._flusher.is_alive():
+            self._flusher.join(timeout=10)
+        self.flush_counters()
         self.pool.close()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,3 +105,38 @@ def lookup(conn: psycopg.Connection, token: str) -> TokenInfo | None:
             (digest, TOUCH_EVERY_S),
         )
     return TokenInfo(*row)
+
+
+class TokenCache:
+    """Live tokens by hash, re-checked against the database every ``ttl_s`` seconds.
+
+    Saves the token lookup (a transaction) on every request. Only live tokens are cached
+    (an unknown token always reaches the database), so a revoked token is refused at most
+    ``ttl_s`` seconds after ``netdocs token revoke`` commits; ``ttl_s`` 0 turns it off.
+    """
+
+    def __init__(
+        self, ttl_s: float, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s, self._max, self._clock = ttl_s, max_entries, clock
+        self._entries: dict[str, tuple[float, TokenInfo]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, conn: psycopg.Connection, token: str) -> TokenInfo | None:
+        """As :func:`lookup`, from the cache while the entry is younger than ``ttl_s``."""
+        if self.ttl_s <= 0:
+            return lookup(conn, token)
+        digest, now = token_hash(token), self._clock()
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        info = lookup(conn, token)
+        with self._lock:
+            if info is None:
+                self._entries.pop(digest, None)
+            else:
+                if len(self._entries) >= self._max:
+                    self._entries.clear()  # bounded; refilled from the database
+                self._entries[digest] = (now, info)
+        return info

@@ -100,6 +100,7 @@ def served(
         "NETDOCS_LLM_PROVIDER": "none",
         "NETDOCS_POLICY": str(POLICY),
         "NETDOCS_SERVE_MAX_CONCURRENT": "1",
+        "NETDOCS_SERVE_TOKEN_CACHE_S": "1",  # a revoked token is refused within 1 s
         "PYTHONUNBUFFERED": "1",
     }
     res = run_cli(env, "ingest", str(SAMPLE), "--policy", str(POLICY), "--json")

@@ -15,7 +15,7 @@ from netdocs.config import Settings
 from netdocs.db import connect
 from netdocs.errors import ConfigError
 from netdocs.server.auth import AuthError, authenticate, check_role
-from netdocs.server.tokens import create_token, list_tokens, revoke_token
+from netdocs.server.tokens import TokenCache, create_token, list_tokens, revoke_token
 from netdocs.store.schema import migrate
 
 from ..conftest import REPO
@@ -152,3 +152,26 @@ def test_without_netdocs_policy_the_server_uses_the_policy_stored_in_the_index(
                 rt.service(conn, Principal("u", "admin", "token"))  # not a stored role
     finally:
         rt.close()
+
+
+def test_token_cache_honours_revocation_after_its_ttl(conn: psycopg.Connection) -> None:
+    """The server's token cache saves the lookup for ``ttl_s`` seconds, never longer: once
+    the entry is that old, a revoked token is refused; unknown tokens are never cached."""
+    clock = [100.0]
+    cache = TokenCache(5.0, clock=lambda: clock[0])
+    info, secret = create_token(conn, "dave", "helpdesk")
+    assert cache.lookup(conn, secret) == info
+    revoke_token(conn, info.token_id)
+    clock[0] += 4.9  # within the bound: served from the cache (the documented staleness)
+    assert cache.lookup(conn, secret) == info
+    clock[0] += 0.1  # the entry is ttl_s old: re-checked, refused
+    assert cache.lookup(conn, secret) is None
+    assert cache.lookup(conn, "ndt_made_later") is None
+    conn.execute(
+        "INSERT INTO api_tokens (token_id, token_hash, user_name, role)"
+        " VALUES ('later', %s, 'erin', 'helpdesk')",
+        (hashlib.sha256(b"ndt_made_later").hexdigest(),),
+    )
+    later = cache.lookup(conn, "ndt_made_later")  # a miss is not remembered
+    assert later is not None and later.user == "erin"
+    assert TokenCache(0).lookup(conn, secret) is None  # off: every call asks the database

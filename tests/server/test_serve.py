@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 import time
@@ -94,6 +95,7 @@ def test_missing_unknown_and_revoked_tokens_get_401(served: Served) -> None:
     with served.client(token) as carol:
         assert carol.post("/v1/search", json=body).status_code == 200
         assert run_cli(served.env, "token", "revoke", token_id).code == 0
+        time.sleep(float(served.env["NETDOCS_SERVE_TOKEN_CACHE_S"]))  # the cache's bound
         r = carol.post("/v1/search", json=body)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     with psycopg.connect(served.db_url) as conn:
@@ -177,3 +179,56 @@ def test_over_the_limit_503_with_retry_after(served: Served) -> None:
     client.close()
     with served.client(served.tokens["alice"]) as again:
         assert again.post("/v1/search", json={"question": "another question"}).is_success
+
+
+def test_an_idle_keepalive_connection_outlives_the_clients_pool_expiry(served: Served) -> None:
+    """A client pool keeps an idle connection for its keep-alive expiry (httpx: 5 s) and
+    then sends the next request on it. A server that closes idle connections as soon as
+    that (uvicorn's default is also 5 s) races it: under load the request meets a closed
+    socket and fails with a reset (the bench's ReadErrors). Idle a second longer than
+    httpx's expiry on one raw connection: the same socket must still be answered."""
+    idle_s = httpx.Limits().keepalive_expiry or 5.0
+    port = int(served.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", "/")
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        sock = conn.sock
+        time.sleep(idle_s + 1.0)
+        conn.request("GET", "/")  # http.client reconnects only when it saw a close
+        again = conn.getresponse()  # a server that closed: RemoteDisconnected / reset
+        again.read()
+        assert again.status == 200
+        assert conn.sock is sock, "the request did not travel on the idle connection"
+    finally:
+        conn.close()
+
+
+def test_the_server_writes_its_buffered_cache_counts(served: Served) -> None:
+    """Cache hits and misses are counted in memory and flushed about every second: they
+    reach ``cache_counters`` (what `netdocs cache stats` reads) without a restart."""
+
+    def counts() -> tuple[int, int]:
+        with psycopg.connect(served.db_url) as conn:
+            row = conn.execute(
+                "SELECT hits + misses, (SELECT hits FROM cache_counters WHERE kind = 'query')"
+                " FROM cache_counters WHERE kind = 'query_embedding'"
+            ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    before = counts()
+    body = {"question": f"lldpd neighbours counted {time.time_ns()}"}  # a new question
+    with served.client(served.tokens["alice"]) as client:
+        first = client.post("/v1/search", json=body).json()
+        second = client.post("/v1/search", json=body).json()
+    assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    deadline = time.monotonic() + 30
+    while True:
+        vectors, query_hits = counts()
+        if vectors > before[0] and query_hits > before[1] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert vectors > before[0] and query_hits > before[1]
