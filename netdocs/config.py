@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
 
+    # --- diversity branch: at most this many chunks of one document in a top k (results
+    # and answer context), documents chosen by file-level score; 0 = off (plain fused order).
+    diversity_per_doc: int = Field(default=2, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -2,6 +2,9 @@
 any later server): the query-result cache, the question-embedding cache, the audit log and
 the post-query hooks all live behind :func:`run_search` and :func:`run_ask`.
 
+Results and answer context are diversified per document (NETDOCS_DIVERSITY_PER_DOC, see
+:mod:`netdocs.query.diversity`) over the candidates the caller may see.
+
 A cached result is served only when the key matches (normalised question, effective tag
 set, index generation, settings), it is younger than NETDOCS_QUERY_CACHE_TTL, and every
 chunk it holds still exists and is visible to the caller's tags (one SQL query, the same
@@ -15,9 +18,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import psycopg
@@ -30,9 +33,11 @@ from netdocs.cache.keys import cache_key, key_fields, prompt_version
 from netdocs.errors import DatabaseError
 from netdocs.metrics.hook import on_query_record
 from netdocs.query.answerer import Answerer
+from netdocs.query.diversity import DocHit
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.llm import cost_usd
+from netdocs.query.ranked import doc_from_json, ranked_documents, ranked_hits
 from netdocs.query.results import Answer, Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
@@ -44,15 +49,21 @@ class SearchResult:
     """The answer to ``run_search``."""
 
     query_id: str
-    hits: list[Hit]
+    hits: list[Hit]  # with ``by="document"``: each listed document's best chunk
     cache_hit: bool
     latency_ms: float
+    documents: list[DocHit] | None = None  # set with ``by="document"``
 
     def to_json(self) -> dict[str, Any]:
-        """The ``netdocs search --json`` shape."""
+        """The ``netdocs search --json`` shape (``results`` lists documents when searched
+        ``by="document"``)."""
+        if self.documents is not None:
+            results = [d.to_json() for d in self.documents]
+        else:
+            results = [h.to_json() for h in self.hits]
         return {
             "query_id": self.query_id,
-            "results": [h.to_json() for h in self.hits],
+            "results": results,
             "latency_ms": round(self.latency_ms, 1),
             "cache_hit": self.cache_hit,
         }
@@ -136,11 +147,15 @@ class _Query:
                 vec, _ = cached_query_vector(svc.conn, model[0], self.text, svc.embed_query)
             return vec
 
-    def save(self, result: dict[str, Any], hits: list[Hit], **usage: Any) -> None:
+    def save(
+        self, result: dict[str, Any], hits: list[Hit], ids: list[str] | None = None, **usage: Any
+    ) -> None:
+        """Cache ``result``; it is served only while every chunk of ``ids`` (default: the
+        hits') is still visible."""
         if self.key is None or self.fields is None:
             return
         with self.service._lock:
-            ids = [h.chunk_id for h in hits]
+            ids = [h.chunk_id for h in hits] if ids is None else ids
             store.store(
                 self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
             )
@@ -210,6 +225,9 @@ class _Query:
             )
 
 
+By = Literal["chunk", "document"]
+
+
 def run_search(
     service: SearchService,
     question: str,
@@ -218,25 +236,43 @@ def run_search(
     *,
     user: str | None = None,
     vector: np.ndarray | None = None,
+    by: By = "chunk",
 ) -> SearchResult:
     """Search as ``service``'s tag set; cached, audited, hooked.
 
-    ``vector`` (a caller's own query embedding) bypasses both caches, never the audit.
+    ``by="document"`` lists the top ``k`` documents of the candidates (file-level score,
+    best heading, matching chunks) instead of chunks. ``vector`` (a caller's own query
+    embedding) bypasses both caches, never the audit.
     """
+    if by not in ("chunk", "document"):
+        raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
+    per_doc = service.settings.diversity_per_doc
     qry = _Query(service, "search", question, k, mode, user)
-    entry = qry.lookup({"mode": mode, "k": k}) if vector is None else None
+    settings: dict[str, Any] = {"mode": mode, "k": k, "per_doc": per_doc, "by": by}
+    entry = qry.lookup(settings) if vector is None else None
+    docs: list[DocHit] | None = None
     if entry is not None:
         hits, hit = hits_from_json(entry.result["hits"]), True
+        if by == "document":
+            docs = [doc_from_json(d) for d in entry.result["documents"]]
     else:
         if vector is None:
             vector = qry.vector()
-        hits = service.search(qry.text, k, mode, vector=vector, timings=qry.timings)
         hit = False
-        qry.save({"hits": hits_to_json(hits)}, hits)
+        if by == "document":
+            docs, hits = ranked_documents(service, qry.text, k, mode, vector, qry.timings)
+            ids = [cid for d in docs for cid in d.chunk_ids]
+            result = {"hits": hits_to_json(hits), "documents": [asdict(d) for d in docs]}
+            qry.save(result, hits, ids)
+        else:
+            hits = ranked_hits(
+                service, qry.text, k, mode, vector=vector, timings=qry.timings, per_doc=per_doc
+            )
+            qry.save({"hits": hits_to_json(hits)}, hits)
     latency = qry.elapsed_ms()
     qry.finish(hits, hit, latency)
-    return SearchResult(qry.query_id, hits, hit, latency)
+    return SearchResult(qry.query_id, hits, hit, latency, docs)
 
 
 def answer_settings(answerer: Answerer) -> dict[str, Any]:
@@ -268,7 +304,9 @@ def run_ask(
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
     qry = _Query(service, "ask", question, k, mode, user)
-    entry = qry.lookup({"mode": mode, "k": k, "answer": answer_settings(answerer)})
+    per_doc = service.settings.diversity_per_doc
+    settings = {"mode": mode, "k": k, "per_doc": per_doc, "answer": answer_settings(answerer)}
+    entry = qry.lookup(settings)
     saved: float | None = 0.0
     if entry is not None:
         answer = answer_from_json(entry.result)
@@ -281,7 +319,10 @@ def run_ask(
         answer.latency_ms = qry.elapsed_ms()
         result = AskResult(answer, True, cached_from)
     else:
-        hits = service.search(qry.text, k, mode, vector=qry.vector(), timings=qry.timings)
+        vector = qry.vector()
+        hits = ranked_hits(
+            service, qry.text, k, mode, vector=vector, timings=qry.timings, per_doc=per_doc
+        )
         answer = answerer.answer(
             question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
         )
