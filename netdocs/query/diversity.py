@@ -1,10 +1,11 @@
 """Per-document diversity and file choice over a ranked candidate pool (pure).
 
 The fused top k is often one file several times. :func:`diversify` chooses the documents
-first, by a file-level score over the candidate pool (the best chunk + ``OTHERS_WEIGHT`` x
-the file's other chunks), takes at most ``per_doc`` chunks of each chosen document (its best
-ones), and orders the chosen chunks by their own score: aggregation decides *which* files,
-never the order of chunks (ordering by it pushes single-chunk answers down).
+first, by a file-level score over the candidate pool (its best chunk + ``OTHERS_WEIGHT`` x
+its other chunks, each weighted by rank), takes each chosen document's best chunk, then
+second best chunks while slots remain, never more than ``per_doc`` of one document unless
+fewer documents match, and orders the chosen chunks by their own score: aggregation decides
+*which* files, never the order of chunks (ordering by it pushes single-chunk answers down).
 
 Only the candidates the caller may see are given here (the tag filter runs in SQL), so a
 hidden chunk can never lift a document.
@@ -20,8 +21,10 @@ from netdocs.query.results import Hit
 
 #: Candidates (fused order) the file-level scores are computed over.
 POOL = 30
-#: Weight of a document's other chunks in its file-level score.
+#: Weight of a document's other chunks in its file-level score (from issue 17's measurement).
 OTHERS_WEIGHT = 0.3
+#: The rank offset of the file-level score (the fusion's RRF k).
+RANK_K = 5
 #: Default of NETDOCS_DIVERSITY_PER_DOC.
 DEFAULT_PER_DOC = 2
 
@@ -48,12 +51,17 @@ class DocHit:
         }
 
 
-def _by_doc(pool: Sequence[Hit]) -> dict[str, list[Hit]]:
-    """The pool's hits per document, each list best first (pool order breaks ties)."""
-    out: dict[str, list[Hit]] = {}
-    for h in sorted(pool, key=lambda h: -h.score):  # stable: pool order breaks ties
-        out.setdefault(h.path, []).append(h)
-    return out
+def _ranked(pool: Sequence[Hit]) -> list[Hit]:
+    """``pool`` best first (stable: pool order breaks ties)."""
+    return sorted(pool, key=lambda h: -h.score)
+
+
+def rank_score(rank: int) -> float:
+    """The file-level weight of the candidate at 1-based ``rank``: ``1 / (RANK_K + rank)``.
+
+    Ranks, not raw scores: cosine and text-rank scores are flat, so summing them lifted long
+    documents with many weak chunks (measured on the dev questions)."""
+    return 1.0 / (RANK_K + rank)
 
 
 def file_score(scores: Sequence[float], others_weight: float = OTHERS_WEIGHT) -> float:
@@ -61,22 +69,30 @@ def file_score(scores: Sequence[float], others_weight: float = OTHERS_WEIGHT) ->
     return scores[0] + others_weight * sum(scores[1:]) if scores else 0.0
 
 
+def _groups(ranked: Sequence[Hit]) -> dict[str, list[tuple[int, Hit]]]:
+    """(1-based rank, hit) per document, best first; documents in order of their best chunk."""
+    out: dict[str, list[tuple[int, Hit]]] = {}
+    for rank, h in enumerate(ranked, start=1):
+        out.setdefault(h.path, []).append((rank, h))
+    return out
+
+
 def documents(
     pool: Sequence[Hit], *, others_weight: float = OTHERS_WEIGHT, limit: int | None = None
 ) -> list[DocHit]:
-    """The pool's documents by file-level score (ties: the better best chunk, then first seen)."""
+    """The pool's documents by file-level score over ranks (ties: the better best chunk)."""
     docs = [
         DocHit(
             path=path,
-            heading=hits[0].heading,
-            score=file_score([h.score for h in hits], others_weight),
+            heading=hits[0][1].heading,
+            score=file_score([rank_score(r) for r, _ in hits], others_weight),
             chunks=len(hits),
-            chunk_id=hits[0].chunk_id,
-            chunk_ids=tuple(h.chunk_id for h in hits),
+            chunk_id=hits[0][1].chunk_id,
+            chunk_ids=tuple(h.chunk_id for _, h in hits),
         )
-        for path, hits in _by_doc(pool).items()
+        for path, hits in _groups(_ranked(pool)).items()
     ]
-    docs.sort(key=lambda d: -d.score)  # stable: _by_doc lists documents by best chunk
+    docs.sort(key=lambda d: -d.score)  # stable: _groups lists documents by best chunk
     return docs if limit is None else docs[:limit]
 
 
@@ -85,24 +101,24 @@ def diversify(
 ) -> list[Hit]:
     """The top ``k`` of ``pool`` with at most ``per_doc`` chunks of one document.
 
-    Documents are taken by file-level score, each contributing its best ``per_doc`` chunks,
-    until ``k`` chunks are chosen; if the pool holds too few documents, its remaining chunks
-    fill the list (best first). The result is ordered by chunk score. ``per_doc <= 0``
-    returns the pool's own top ``k``.
+    Documents are taken by file-level score: first the best chunk of each, then (while
+    fewer than ``k`` are chosen) their second best, up to ``per_doc``; if the pool holds
+    too few documents, its remaining chunks fill the list. The result is ordered by chunk
+    score. ``per_doc <= 0`` returns the pool's own top ``k``.
     """
-    ranked = sorted(pool, key=lambda h: -h.score)
+    ranked = _ranked(pool)
     if k <= 0:
         return []
     if per_doc <= 0:
         return ranked[:k]
-    groups = _by_doc(ranked)
+    groups = _groups(ranked)
+    order = documents(ranked, others_weight=others_weight)
     chosen: set[str] = set()
-    for doc in documents(ranked, others_weight=others_weight):
-        for h in groups[doc.path][:per_doc]:
-            if len(chosen) < k:
-                chosen.add(h.chunk_id)
-        if len(chosen) >= k:
-            break
+    for nth in range(per_doc):
+        for doc in order:
+            hits = groups[doc.path]
+            if nth < len(hits) and len(chosen) < k:
+                chosen.add(hits[nth][1].chunk_id)
     for h in ranked:  # fewer documents than k / per_doc: fill, best first
         if len(chosen) >= k:
             break
