@@ -2,10 +2,10 @@
 
 The fused top k is often one file several times. :func:`diversify` chooses the documents
 first, by a file-level score over the candidate pool (its best chunk + ``OTHERS_WEIGHT`` x
-its other chunks, each weighted by rank), takes each chosen document's best chunk, then
-second best chunks while slots remain, never more than ``per_doc`` of one document unless
-fewer documents match, and orders the chosen chunks by their own score: aggregation decides
-*which* files, never the order of chunks (ordering by it pushes single-chunk answers down).
+its other chunks, each weighted by rank), takes the chosen documents' chunks in score order
+but never more than ``per_doc`` of one document unless fewer documents match, and keeps
+them in chunk-score order: aggregation decides *which* files, never the order of chunks
+(ordering by it pushes single-chunk answers down).
 
 Only the candidates the caller may see are given here (the tag filter runs in SQL), so a
 hidden chunk can never lift a document.
@@ -101,24 +101,26 @@ def diversify(
 ) -> list[Hit]:
     """The top ``k`` of ``pool`` with at most ``per_doc`` chunks of one document.
 
-    Documents are taken by file-level score: first the best chunk of each, then (while
-    fewer than ``k`` are chosen) their second best, up to ``per_doc``; if the pool holds
-    too few documents, its remaining chunks fill the list. The result is ordered by chunk
-    score. ``per_doc <= 0`` returns the pool's own top ``k``.
+    The ``k`` documents with the best file-level scores are chosen; the pool's chunks of
+    those documents are then taken in chunk-score order, skipping a document's chunks
+    beyond ``per_doc``, until ``k`` are taken; if that leaves slots (too few documents
+    match), the pool's remaining chunks fill them, best first. The result is ordered by
+    chunk score. ``per_doc <= 0`` returns the pool's own top ``k``.
     """
     ranked = _ranked(pool)
     if k <= 0:
         return []
     if per_doc <= 0:
         return ranked[:k]
-    groups = _groups(ranked)
-    order = documents(ranked, others_weight=others_weight)
+    docs = {d.path for d in documents(ranked, others_weight=others_weight, limit=k)}
+    taken: dict[str, int] = {}
     chosen: set[str] = set()
-    for nth in range(per_doc):
-        for doc in order:
-            hits = groups[doc.path]
-            if nth < len(hits) and len(chosen) < k:
-                chosen.add(hits[nth][1].chunk_id)
+    for h in ranked:
+        if len(chosen) >= k:
+            break
+        if h.path in docs and taken.get(h.path, 0) < per_doc:
+            chosen.add(h.chunk_id)
+            taken[h.path] = taken.get(h.path, 0) + 1
     for h in ranked:  # fewer documents than k / per_doc: fill, best first
         if len(chosen) >= k:
             break
