@@ -39,7 +39,7 @@ LEAD_MAX_CHARS = 80
 LEAD_MAX_WORDS = 8
 _CODE_LINE = re.compile(r"^`[^`]+`[:.]?$")
 _BOLD_LINE = re.compile(r"^(\*\*|__)[^*_]+(\*\*|__):?$")
-_NOT_LEAD = re.compile(r"^(\s|[-*+>|<!\[]|\d+[.)]\s|`{3}|~{3})")
+_NOT_LEAD = re.compile(r"^([-*+]\s|[>|<!\[]|\d+[.)]\s|`{3}|~{3})")  # list, quote, table, ...
 
 
 def is_lead(block: str) -> bool:
