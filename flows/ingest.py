@@ -70,6 +70,11 @@ def _run(
     stats.count_plan(plan)
     stats.failed += list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+    if plan.rechunk is not None:
+        stats.messages.append(
+            f"chunking rules changed ({plan.rechunk[0] or 'unrecorded'} -> {plan.rechunk[1]}): "
+            "every document is re-chunked; unchanged chunk texts keep their ids and vectors"
+        )
     stats.messages.extend(plan.scan.warnings)
     if given is not None and t.save_policy(url, given, run_id):
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
@@ -146,6 +151,14 @@ def _run(
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
     stats.deleted = len(deletable)
+    # The chunking signature is recorded once no processed document failed for a reason a
+    # rerun can fix (else the next run re-chunks again); a quarantined document is retried
+    # only when its content changes, as always.
+    processed = set(plan.to_process)
+    if not any(
+        f.doc_id in processed and not f.error.startswith("quarantined") for f in stats.failed
+    ):
+        t.record_chunker(url, settings)
     stale = stale_reasons(plan, stats.failed, postponed, why_postponed)
     stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings)]
     withdrawn = sum(1 for s in stats.stale if s["withdrawn"])

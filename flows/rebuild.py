@@ -94,6 +94,8 @@ def run_rebuild(
         swapped = r.swap(url, rebuild, batches, run_id)
         stats.time("swap_s", time.perf_counter() - started)
         stats.committed, stats.quarantined = swapped.documents, swapped.quarantined
+        if not keep:  # every served document was chunked by the current rules
+            t.record_chunker(url, settings)
         info["status"] = "completed"
         stats.messages.append(
             f"embedding model rebuilt {rebuild.describe()}: {swapped.documents} document(s) "

@@ -6,6 +6,12 @@ block) which are packed greedily into chunks whose *embedded text* (heading path
 stays within ``max_tokens`` of the embedder's own tokenizer. A block too long on its own is
 split by lines, then by words.
 
+Blocks that belong together are packed as one unit when they fit together (:func:`units`):
+a line that is only a command or option (inline code, a bold term, a short heading-like
+line) stays with the paragraph after it that explains it, and a paragraph ending in ``:``
+stays with the block it introduces. ``CHUNKER_VERSION`` names these rules: an index built
+with other rules is re-chunked by the next ingest (see ``netdocs.ingest.plan``).
+
 ``chunk_id = sha256(doc_id, heading path, text, n)`` where n counts earlier identical
 (heading, text) pairs in the document, so an edit elsewhere leaves a chunk's id unchanged.
 """
@@ -23,6 +29,56 @@ CountTokens = Callable[[Sequence[str]], list[int]]
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+#: The chunking rules' version, recorded in the index: change it whenever a change to this
+#: module can move a chunk boundary, so that existing indexes are re-chunked.
+CHUNKER_VERSION = "2"
+#: A lead line is at most this long (characters) ...
+LEAD_MAX_CHARS = 80
+#: ... and, unless it is inline code or a bold term, at most this many words.
+LEAD_MAX_WORDS = 8
+_CODE_LINE = re.compile(r"^`[^`]+`[:.]?$")
+_BOLD_LINE = re.compile(r"^(\*\*|__)[^*_]+(\*\*|__):?$")
+_NOT_LEAD = re.compile(r"^([-*+]\s|[>|<!\[]|\d+[.)]\s|`{3}|~{3})")  # list, quote, table, ...
+
+
+def is_lead(block: str) -> bool:
+    """True for a one-line block that names what the next block explains: only inline
+    code (a command, an option), only a bold term, or a short line without sentence end."""
+    line = block.strip()
+    if not line or "\n" in line or len(line) > LEAD_MAX_CHARS or _NOT_LEAD.match(line):
+        return False
+    if _CODE_LINE.match(line) or _BOLD_LINE.match(line):
+        return True
+    return len(line.split()) <= LEAD_MAX_WORDS and not line.endswith((".", "!", "?", ";", ","))
+
+
+def units(blocks: Sequence[str], sizes: Sequence[int], budget: int) -> list[list[int]]:
+    """Group block indexes that must share a chunk, within ``budget`` tokens per group.
+
+    A block joins the group before it when that group's last block ends with ``:`` (it
+    introduces this one), or is a lead line (:func:`is_lead`) not itself introduced by a
+    colon (a run of lead lines joins the paragraph after them), or when this block is a
+    definition (starts with ``": "``). Groups never exceed ``budget``: a block that would
+    is packed alone, as before these rules.
+    """
+    groups: list[list[int]] = []
+    used = 0
+    wants_next = False
+    for i, block in enumerate(blocks):
+        joins = wants_next or block.startswith(": ")
+        if groups and joins and used + sizes[i] <= budget:
+            prev = blocks[groups[-1][-1]]
+            groups[-1].append(i)
+            used += sizes[i]
+            introduced = prev.rstrip().endswith(":")
+        else:
+            groups.append([i])
+            used = sizes[i]
+            introduced = False
+        text = block.rstrip()
+        wants_next = text.endswith(":") or (is_lead(text) and not introduced)
+    return groups
 
 
 def sections(text: str) -> list[tuple[tuple[str, ...], list[str]]]:
@@ -182,9 +238,12 @@ def chunk_document(
         counts = all_counts[at : at + 1 + len(blocks)]
         at += 1 + len(blocks)
         base, sizes = counts[0], [n - counts[0] for n in counts[1:]]
+        groups = units(blocks, sizes, max_tokens - base)
+        packed = ["\n\n".join(blocks[i] for i in g) for g in groups]
+        costs = [sum(sizes[i] for i in g) for g in groups]
         current: list[str] = []
         used = 0
-        for block, cost in zip(blocks, sizes, strict=True):
+        for block, cost in zip(packed, costs, strict=True):
             if current and base + used + cost <= max_tokens:
                 current.append(block)
                 used += cost

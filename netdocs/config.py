@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     # revoked token is refused within this bound. 0: look the token up on every request.
     serve_token_cache_s: float = Field(default=5.0, ge=0)
 
+    # --- diversity branch: at most this many chunks of one document in a top k (results
+    # and answer context), documents chosen by file-level score; 0 = off (plain fused order).
+    diversity_per_doc: int = Field(default=2, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -13,6 +13,7 @@ from prefect.tasks import exponential_backoff
 from netdocs.config import Settings
 from netdocs.db import connection, database_url
 from netdocs.embedding.factory import get_embedder
+from netdocs.ingest import chunker_state
 from netdocs.ingest.batch import PreparedBatch, Progress
 from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
@@ -115,7 +116,16 @@ def plan_run(url: str, root: str, policy: Policy | None, settings: Settings, ful
             exclude=settings.exclude,
             max_bytes=settings.max_file_bytes,
             full=full,
+            chunker=chunker_state.signature(settings.chunk_max_tokens),
         )
+
+
+@task(name="record-chunker", **RETRIES)  # type: ignore[call-overload]
+def record_chunker(url: str, settings: Settings) -> None:
+    """Record that the index's chunks follow the current chunking rules."""
+    with connection(url) as conn:
+        chunker_state.record(conn, chunker_state.signature(settings.chunk_max_tokens))
+        conn.commit()
 
 
 @task(name="guard-deletes", cache_policy=NO_CACHE)

@@ -34,11 +34,16 @@ class Outcome:
     refused: bool
     leaks: tuple[str, ...] = ()
     source_shown: bool = False  # a source appeared although none is visible to the role
+    #: rank in a top-5 search of its own, when that differs from the top 10's head
+    #: (per-document diversity chooses a top 5 that is not the first five of a top 10)
+    rank5: int | None = None
+    own_top5: bool = False
 
     @property
     def hit(self) -> bool:
         """Found in the top 5, with nothing leaked."""
-        return self.rank is not None and self.rank <= RECALL_AT and not self.leaks
+        rank = self.rank5 if self.own_top5 else self.rank
+        return rank is not None and rank <= RECALL_AT and not self.leaks
 
     @property
     def reciprocal_rank(self) -> float:

@@ -12,7 +12,15 @@ import psycopg
 
 from netdocs.embedding.base import Embedder
 from netdocs.evaluation.llmstub import Recording, serve
-from netdocs.evaluation.metrics import MRR_AT, Outcome, Scores, aggregate, by_category, first_rank
+from netdocs.evaluation.metrics import (
+    MRR_AT,
+    RECALL_AT,
+    Outcome,
+    Scores,
+    aggregate,
+    by_category,
+    first_rank,
+)
 from netdocs.evaluation.questions import Question, QuestionSet
 from netdocs.evaluation.retrieve import retrieve
 from netdocs.evaluation.roles import RoleView, role_views
@@ -91,6 +99,8 @@ def ask(svc: SearchService, view: RoleView, q: Question, vec: Any, mode: Mode) -
     paths = [h.path for h in hits]
     visible = replace(q, sources=view.visible_sources(q))
     settings = svc.settings
+    own_top5 = settings.diversity_per_doc > 0  # a top 5 is then not the top 10's head
+    paths5 = [h.path for h in retrieve(svc, q.text, RECALL_AT, mode, vec)] if own_top5 else []
     shown = q.answerable and not visible.sources and first_rank(paths, q.relevant) is not None
     return Outcome(
         qid=q.id,
@@ -98,8 +108,10 @@ def ask(svc: SearchService, view: RoleView, q: Question, vec: Any, mode: Mode) -
         expected=q.answerable and bool(visible.sources),
         rank=first_rank(paths, visible.relevant) if visible.sources else None,
         refused=low_confidence(hits[: settings.answer_top_k], settings.fallback_min_cosine),
-        leaks=view.leaks(paths),
+        leaks=view.leaks(paths + paths5),
         source_shown=shown,
+        rank5=first_rank(paths5, visible.relevant) if visible.sources and own_top5 else None,
+        own_top5=own_top5,
     )
 
 

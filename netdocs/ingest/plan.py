@@ -9,6 +9,7 @@ import psycopg
 
 from netdocs.diff import diff
 from netdocs.errors import MassDeleteRefused
+from netdocs.ingest import chunker_state
 from netdocs.policy import Policy
 from netdocs.sources import ScanResult, meta_hash, scan
 from netdocs.store.writer import load_quarantine, load_state
@@ -30,6 +31,8 @@ class Plan:
     retag: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stored_meta: dict[str, str] = field(default_factory=dict)  # indexed doc_id -> meta hash
     policy: Policy | None = None
+    #: (recorded, current) chunking signatures when they differ: every document re-chunked.
+    rechunk: tuple[str | None, str] | None = None
 
     @property
     def postponed(self) -> list[str]:
@@ -51,11 +54,20 @@ def make_plan(
     exclude: list[str],
     max_bytes: int,
     full: bool = False,
+    chunker: str | None = None,
 ) -> Plan:
-    """Scan ``root`` and diff it against the index."""
+    """Scan ``root`` and diff it against the index.
+
+    ``chunker`` (a :func:`chunker_state.signature`) other than the index's recorded one
+    makes every indexed document changed: it is re-chunked by the current rules."""
     result = scan(root, policy, include=include, exclude=exclude, max_bytes=max_bytes)
     stored = load_state(conn)
     quarantined = load_quarantine(conn)
+    rechunk = None
+    if chunker is not None:
+        old = chunker_state.recorded(conn)
+        if chunker_state.needs_rechunk(old, chunker, len(stored)):
+            rechunk, full = (old, chunker), True
     conn.commit()
     changes = diff(
         {d.doc_id: (d.content_hash, d.meta_hash) for d in result.docs},
@@ -78,7 +90,7 @@ def make_plan(
         if d.doc_id in stored and stored[d.doc_id].meta_hash != d.meta_hash
     }
     metas = {k: v.meta_hash for k, v in stored.items()}
-    plan = Plan(result, changes, len(stored), to_process, still, retag, metas, policy)
+    plan = Plan(result, changes, len(stored), to_process, still, retag, metas, policy, rechunk)
     plan.retag.update(path_retag(plan, [f.doc_id for f in result.failures]))
     return plan
 

@@ -2,6 +2,9 @@
 any later server): the query-result cache, the question-embedding cache, the audit log and
 the post-query hooks all live behind :func:`run_search` and :func:`run_ask`.
 
+Results and answer context are diversified per document (NETDOCS_DIVERSITY_PER_DOC, see
+:mod:`netdocs.query.diversity`) over the candidates the caller may see.
+
 A cached result is served only when the key matches (normalised question, effective tag
 set, index generation, settings), it is younger than NETDOCS_QUERY_CACHE_TTL, and every
 chunk it holds still exists and is visible to the caller's tags (one SQL query, the same
@@ -15,9 +18,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import psycopg
@@ -30,9 +33,15 @@ from netdocs.cache.keys import cache_key, key_fields, prompt_version
 from netdocs.errors import DatabaseError
 from netdocs.metrics.hook import on_query_record
 from netdocs.query.answerer import Answerer
+from netdocs.query.diversity import DocHit
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.llm import Completion, cost_usd
+from netdocs.query.ranked import (
+    doc_from_json,
+    ranked_plan_documents,
+    ranked_retrieval,
+)
 from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
 from netdocs.query.search import Mode, clean_text
@@ -45,16 +54,22 @@ class SearchResult:
     """The answer to ``run_search``."""
 
     query_id: str
-    hits: list[Hit]
+    hits: list[Hit]  # with ``by="document"``: each listed document's best chunk
     cache_hit: bool
     latency_ms: float
     notes: list[str] = field(default_factory=list)  # rerank / rewrite: what ran or fell back
+    documents: list[DocHit] | None = None  # set with ``by="document"``
 
     def to_json(self) -> dict[str, Any]:
-        """The ``netdocs search --json`` shape (``retrieval`` only when rerank/rewrite is on)."""
+        """The ``netdocs search --json`` shape (``results`` lists documents when searched
+        ``by="document"``; ``retrieval`` only when rerank/rewrite is on)."""
+        if self.documents is not None:
+            results = [d.to_json() for d in self.documents]
+        else:
+            results = [h.to_json() for h in self.hits]
         out = {
             "query_id": self.query_id,
-            "results": [h.to_json() for h in self.hits],
+            "results": results,
             "latency_ms": round(self.latency_ms, 1),
             "cache_hit": self.cache_hit,
         }
@@ -143,11 +158,15 @@ class _Query:
                 )
             return vec
 
-    def save(self, result: dict[str, Any], hits: list[Hit], **usage: Any) -> None:
+    def save(
+        self, result: dict[str, Any], hits: list[Hit], ids: list[str] | None = None, **usage: Any
+    ) -> None:
+        """Cache ``result``; it is served only while every chunk of ``ids`` (default: the
+        hits') is still visible."""
         if self.key is None or self.fields is None:
             return
         with self.service._lock:
-            ids = [h.chunk_id for h in hits]
+            ids = [h.chunk_id for h in hits] if ids is None else ids
             store.store(
                 self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
             )
@@ -223,6 +242,9 @@ class _Query:
             )
 
 
+By = Literal["chunk", "document"]
+
+
 def run_search(
     service: SearchService,
     question: str,
@@ -231,30 +253,61 @@ def run_search(
     *,
     user: str | None = None,
     vector: np.ndarray | None = None,
+    by: By = "chunk",
 ) -> SearchResult:
     """Search as ``service``'s tag set; cached, audited, hooked.
 
-    ``vector`` (a caller's own query embedding) bypasses both caches, never the audit.
+    ``by="document"`` lists the top ``k`` documents of the candidates (file-level score,
+    best heading, matching chunks) instead of chunks. ``vector`` (a caller's own query
+    embedding) bypasses both caches, never the audit.
     """
+    if by not in ("chunk", "document"):
+        raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
+    per_doc = service.settings.diversity_per_doc
     qry = _Query(service, "search", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
-    entry = qry.lookup({"mode": mode, "k": k, **plan.key()}) if vector is None else None
+    settings: dict[str, Any] = {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
+    entry = qry.lookup(settings) if vector is None else None
+    docs: list[DocHit] | None = None
     calls: list[Completion] = []
     if entry is not None:
         hits, hit = hits_from_json(entry.result["hits"]), True
         notes = list(entry.result.get("retrieval") or [])
+        if by == "document":
+            docs = [doc_from_json(d) for d in entry.result["documents"]]
     else:
         if vector is None:
             vector = qry.vector()
-        found = plan.search(service, qry.text, k, mode, vector=vector, timings=qry.timings)
-        hits, notes, calls, hit = found.hits, found.notes, found.calls, False
+        hit = False
+        if by == "document":
+            docs, hits, found = ranked_plan_documents(
+                plan, service, qry.text, k, mode, vector, qry.timings
+            )
+            ids = [cid for d in docs for cid in d.chunk_ids]
+            result: dict[str, Any] = {
+                "hits": hits_to_json(hits),
+                "documents": [asdict(d) for d in docs],
+            }
+        else:
+            found = ranked_retrieval(
+                plan,
+                service,
+                qry.text,
+                k,
+                mode,
+                vector=vector,
+                timings=qry.timings,
+                per_doc=per_doc,
+            )
+            hits, ids = found.hits, None
+            result = {"hits": hits_to_json(hits)}
+        notes, calls = found.notes, found.calls
         if not found.degraded:  # a provider failure's fallback is not cached
-            result: dict[str, Any] = {"hits": hits_to_json(hits)}
-            qry.save({**result, "retrieval": notes} if notes else result, hits)
+            qry.save({**result, "retrieval": notes} if notes else result, hits, ids)
     latency = qry.elapsed_ms()
     qry.finish(hits, hit, latency, retrieval_notes=tuple(notes), **usage_fields(calls))
-    return SearchResult(qry.query_id, hits, hit, latency, notes)
+    return SearchResult(qry.query_id, hits, hit, latency, notes, docs)
 
 
 def answer_settings(answerer: Answerer) -> dict[str, Any]:
@@ -287,7 +340,15 @@ def run_ask(
     k = max(service.settings.answer_top_k if k is None else k, 0)
     qry = _Query(service, "ask", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
-    entry = qry.lookup({"mode": mode, "k": k, "answer": answer_settings(answerer), **plan.key()})
+    per_doc = service.settings.diversity_per_doc
+    settings = {
+        "mode": mode,
+        "k": k,
+        "per_doc": per_doc,
+        "answer": answer_settings(answerer),
+        **plan.key(),
+    }
+    entry = qry.lookup(settings)
     saved: float | None = 0.0
     calls: list[Completion] = []
     if entry is not None:
@@ -303,7 +364,16 @@ def run_ask(
         answer.latency_ms = qry.elapsed_ms()
         result = AskResult(answer, True, cached_from, notes)
     else:
-        found = plan.search(service, qry.text, k, mode, vector=qry.vector(), timings=qry.timings)
+        found = ranked_retrieval(
+            plan,
+            service,
+            qry.text,
+            k,
+            mode,
+            vector=qry.vector(),
+            timings=qry.timings,
+            per_doc=per_doc,
+        )
         hits, notes, calls = found.hits, found.notes, found.calls
         answer = answerer.answer(
             question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings

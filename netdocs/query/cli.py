@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="fused",
         help="retrieval mode (default fused: dense + full text, rank fusion)",
     )
+    p.add_argument(
+        "--by",
+        choices=["chunk", "document"],
+        default="chunk",
+        help="list passages (default) or documents: path, best heading, score, matching chunks",
+    )
     p.set_defaults(func=cmd_search)
 
     p = subparsers.add_parser("ask", help="answer a question from the docs, with sources")
@@ -73,13 +79,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     from netdocs.query.api import run_search
 
     with _service(args) as service:
-        result = run_search(service, args.question, k=args.k, mode=args.mode)
+        result = run_search(service, args.question, k=args.k, mode=args.mode, by=args.by)
         _empty_index_note(service)
     hits = result.hits
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return 0
     _retrieval_notes(result.notes)
+    if result.documents is not None:
+        if not result.documents:
+            print("No matching documents.")
+        for i, d in enumerate(result.documents, start=1):
+            print(
+                f"[{i}] {for_terminal(d.path)} — {for_terminal(d.heading)}  "
+                f"(score {d.score:.4f}, {d.chunks} matching chunk{'s' if d.chunks != 1 else ''})"
+            )
+        return 0
     if not hits:
         print("No matching passages.")
     for i, h in enumerate(hits, start=1):

@@ -242,8 +242,12 @@ def search(
     dim: int | None = None,
     timings: dict[str, float] | None = None,
     stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
+    pool: int = 0,
 ) -> list[Hit]:
     """The top ``k`` chunks ``allowed`` may see (None = unrestricted) for a question.
+
+    ``pool`` > k returns up to ``pool`` candidates instead (the same candidate lists, so
+    their first ``k`` are the top k), for :mod:`netdocs.query.diversity`.
 
     Chunks of a document served from an older version for longer than ``stale_max_age``
     are withdrawn (NETDOCS_STALE_MAX_AGE).
@@ -258,12 +262,13 @@ def search(
     if k <= 0:
         return []
     n = candidates_for(k)
+    top = max(k, pool)
     text_list: list[Hit] = []
     if mode in ("fused", "fulltext") and query_text.strip():
         with timed(timings, "fulltext_ms"):
             text_list = fulltext_hits(conn, query_text, allowed, n, stale_max_age=stale_max_age)
     if mode == "fulltext":
-        return text_list[:k]
+        return text_list[:top]
     if query_vector is None:
         raise ValueError(f"mode {mode!r} needs a query vector")
     if dim is None:
@@ -276,6 +281,6 @@ def search(
     with timed(timings, "dense_ms"):
         dense_list = dense_hits(conn, query_vector, allowed, n, dim, stale_max_age=stale_max_age)
     if mode == "dense":
-        return dense_list[:k]
+        return dense_list[:top]
     with timed(timings, "fuse_ms"):
-        return fuse(dense_list, text_list, k)
+        return fuse(dense_list, text_list, top)

@@ -153,8 +153,10 @@ class SearchService:
         vector: np.ndarray | None = None,
         *,
         timings: dict[str, float] | None = None,
+        pool: int = 0,
     ) -> list[Hit]:
-        """The top ``k`` chunks this role may see (empty when nothing is indexed).
+        """The top ``k`` chunks this role may see (empty when nothing is indexed); up to
+        ``pool`` candidates when ``pool`` > k (see :func:`netdocs.query.search.search`).
 
         ``timings``, when given, receives per-stage milliseconds (``embed_ms`` and those of
         :func:`netdocs.query.search.search`).
@@ -177,6 +179,7 @@ class SearchService:
                 dim=model[1],
                 timings=timings,
                 stale_max_age=self.settings.stale_max_age,
+                pool=pool,
             )
 
     def close(self) -> None:

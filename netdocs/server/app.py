@@ -32,6 +32,9 @@ class SearchIn(BaseModel):
     k: int = Field(default=5, ge=0, le=50)
     mode: Literal["fused", "dense", "fulltext"] = "fused"
     role: str | None = Field(default=None, description="optional; must be the token's role")
+    by: Literal["chunk", "document"] = Field(
+        default="chunk", description="'document': list documents (path, best heading, chunks)"
+    )
 
 
 class AskIn(BaseModel):
@@ -117,7 +120,9 @@ def create_app(rt: Runtime) -> FastAPI:
         h, host = who(request)
         return await guarded(
             request,
-            lambda: handlers.search(rt, h, host, body.question, body.k, body.mode, body.role),
+            lambda: handlers.search(
+                rt, h, host, body.question, body.k, body.mode, body.role, body.by
+            ),
         )
 
     @app.post("/v1/ask", tags=["query"])

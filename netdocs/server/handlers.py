@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from netdocs.query.api import run_ask, run_search
+from netdocs.query.api import By, run_ask, run_search
 from netdocs.query.search import Mode
 from netdocs.server.auth import AuthError, Principal, authenticate, check_role
 from netdocs.server.runtime import Runtime
@@ -32,13 +32,14 @@ def search(
     k: int,
     mode: Mode,
     role: str | None,
+    by: By = "chunk",
 ) -> dict[str, Any]:
     """``POST /v1/search``: the ``netdocs search --json`` object."""
     with rt.connection() as conn:
         who = _principal(rt, conn, headers, host)
         check_role(who, role)
         service = rt.service(conn, who)
-        return run_search(service, question, k=k, mode=mode, user=who.user).to_json()
+        return run_search(service, question, k=k, mode=mode, user=who.user, by=by).to_json()
 
 
 def ask(

@@ -1,32 +1,42 @@
-"""Eval retrieves through the optional-stage entry point a build has, else plain search."""
+"""Eval retrieves through the product's uncached path: the optional stages, then diversity."""
 
 from __future__ import annotations
 
-import sys
-import types
+from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
+from netdocs.config import Settings
 from netdocs.evaluation.retrieve import retrieve
+from netdocs.query.results import Hit
 
 
+def _hit(path: str, n: int, score: float) -> Hit:
+    return Hit(chunk_id=f"{path}#{n}", path=path, heading="h", text="t", score=score)
+
+
+@dataclass
 class FakeService:
-    settings = object()
+    """Candidates in fused order: one document holds the three best chunks."""
 
-    def search(self, text: str, k: int, mode: str, *, vector: Any = None) -> list[str]:
-        return [f"plain:{text}:{k}"]
+    settings: Settings
+    calls: list[tuple[int, int]] = field(default_factory=list)
+
+    def search(self, text: str, k: int, mode: str, *, vector: Any = None, **kw: Any) -> list[Hit]:
+        pool = kw.get("pool", 0)
+        self.calls.append((k, pool))
+        hits = [_hit("a.md", 1, 0.9), _hit("a.md", 2, 0.8), _hit("a.md", 3, 0.7)]
+        hits += [_hit(f"d{i}.md", 1, 0.5 - i / 100) for i in range(10)]
+        return hits[: max(k, pool)]
 
 
-def test_plain_search_when_no_stage_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "netdocs.query.rerank.pipeline", None)  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "netdocs.query.ranked", None)  # type: ignore[arg-type]
-    assert retrieve(FakeService(), "q", 10, "fused", None) == ["plain:q:10"]  # type: ignore[arg-type]
+def test_diversity_applies_as_users_get_it() -> None:
+    svc = FakeService(Settings(diversity_per_doc=2))
+    paths = [h.path for h in retrieve(svc, "q", 5, "fused", None)]  # type: ignore[arg-type]
+    assert paths.count("a.md") == 2 and len(paths) == 5
+    assert svc.calls[0][1] > 5  # a candidate pool deeper than k
 
 
-def test_diversity_entry_point_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    ranked = types.ModuleType("netdocs.query.ranked")
-    ranked.ranked_hits = lambda svc, text, k, mode, vector=None: [f"ranked:{text}:{k}"]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "netdocs.query.rerank.pipeline", None)  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "netdocs.query.ranked", ranked)
-    assert retrieve(FakeService(), "q", 10, "fused", None) == ["ranked:q:10"]  # type: ignore[arg-type]
+def test_diversity_off_is_the_plain_top_k() -> None:
+    svc = FakeService(Settings(diversity_per_doc=0))
+    paths = [h.path for h in retrieve(svc, "q", 5, "fused", None)]  # type: ignore[arg-type]
+    assert paths[:3] == ["a.md", "a.md", "a.md"]

@@ -61,9 +61,14 @@ def test_helpdesk_token_never_gets_a_restricted_chunk(served: Served) -> None:
             paths = [p["path"] for p in a.json()["passages"]]
             paths += [c["path"] for c in a.json()["citations"]]
             assert all(visible(p) for p in paths), paths
+            by_doc = {"question": q, "k": 10, "by": "document"}
+            docs = alice.post("/v1/search", json=by_doc).json()["results"]
+            assert docs and all(visible(d["path"]) and d["chunks"] >= 1 for d in docs), docs
             # the admin token does get restricted chunks for the same questions: not vacuous
             admin = root.post("/v1/search", json={"question": q, "k": 10}).json()["results"]
             seen_restricted += sum(not visible(h["path"]) for h in admin)
+            admin = root.post("/v1/search", json=by_doc).json()["results"]
+            seen_restricted += sum(not visible(d["path"]) for d in admin)
         last = r.json()["query_id"]
     assert seen_restricted > 0
     with psycopg.connect(served.db_url) as conn:

@@ -1,7 +1,9 @@
 import re
 from collections.abc import Sequence
 
-from netdocs.chunking import chunk_document, sections
+from netdocs.chunking import chunk_document, is_lead, sections
+from netdocs.types import Chunk
+from tests.conftest import REPO
 
 
 def words(texts: Sequence[str]) -> list[int]:
@@ -122,3 +124,82 @@ def test_wide_table_rule_is_cut_until_it_fits() -> None:
     chunks = chunk_document("t.md", f"# T\n\n{rule}\n", per_char, 100)
     assert all(c.token_count <= 100 for c in chunks)
     assert "".join(c.text for c in chunks) == rule
+
+
+# --- chunk boundaries that keep meaning together (issue 17) ---------------------------------
+
+EXPLAINED = " ".join(f"w{i}" for i in range(20)) + "."  # a 20-word explanation
+
+
+def _chunk_with(chunks: Sequence[Chunk], needle: str) -> Chunk:
+    return next(c for c in chunks if needle in c.text)
+
+
+def test_command_line_stays_with_its_explanation() -> None:
+    """The sample's case: a paragraph fills most of a chunk, then `cmd` + its explanation."""
+    filler = " ".join(f"f{i}" for i in range(30)) + "."
+    doc = f"# T\n\n{filler}\n\n`bgp allow-martian-nexthop`\n\n{EXPLAINED}\n"
+    # 1 heading word: filler 31 + cmd 2 fit in 36, the explanation does not.
+    chunks = chunk_document("t.md", doc, words, 36 + 2)
+    assert "w19." in _chunk_with(chunks, "`bgp allow-martian-nexthop`").text
+    assert "`bgp" not in _chunk_with(chunks, "f29.").text
+
+
+def _words(prefix: str, n: int, end: str = ".") -> str:
+    return " ".join(f"{prefix}{i}" for i in range(n)) + end
+
+
+INTRO = _words("i", 12, " is configured with:")  # 16 words
+CMD = "`neighbor PEER route-reflector-client`"  # 3 words
+
+
+def test_intro_ending_in_colon_keeps_the_command_it_introduces() -> None:
+    # Budget 40 words: heading 1 + filler 22 + intro 16 fit, + the command does not.
+    doc = f"# T\n\n{_words('f', 22)}\n\n{INTRO}\n\n{CMD}\n\n{_words('o', 20)}\n"
+    chunks = chunk_document("t.md", doc, words, 40 + 2)
+    assert CMD in _chunk_with(chunks, "with:").text
+
+
+def test_command_introduced_by_a_colon_does_not_also_join_the_next_paragraph() -> None:
+    # heading 1 + filler 10 + intro 16 + command 3 fit in 40; + the next 20 words do not.
+    doc = f"# T\n\n{_words('f', 10)}\n\n{INTRO}\n\n{CMD}\n\n{_words('o', 20)}\n"
+    chunks = chunk_document("t.md", doc, words, 40 + 2)
+    first = _chunk_with(chunks, "f9.").text
+    assert "with:" in first and CMD in first and "o19." not in first
+
+
+def test_run_of_commands_joins_the_next_paragraph() -> None:
+    doc = f"# T\n\n{EXPLAINED}\n\n`a x`\n\n`b y`\n\n{EXPLAINED.upper()}\n"
+    chunks = chunk_document("t.md", doc, words, 26 + 2)
+    assert _chunk_with(chunks, "`a x`").text.startswith("`a x`\n\n`b y`\n\nW0")
+
+
+def test_definition_list_term_stays_with_its_definition() -> None:
+    term = "Maximum number of prefixes accepted from one neighbor per session"  # 10 words
+    doc = f"# T\n\n{EXPLAINED}\n\n{term}\n\n: {EXPLAINED}\n"
+    chunks = chunk_document("t.md", doc, words, 40 + 2)  # 1 + 20 + 10 fit, + 21 do not
+    assert _chunk_with(chunks, "Maximum").text.startswith(f"{term}\n\n: w0")
+
+
+def test_is_lead() -> None:
+    assert is_lead("`bgp cluster-id A.B.C.D`") and is_lead("**--no-kernel**") and is_lead("Timers")
+    assert is_lead("`ip prefix-list NAME seq 5 permit 10.0.0.0/8 le 24 ge 16`")  # 10 words
+    assert not is_lead("A full sentence ends here.") and not is_lead("- a list item")
+    assert not is_lead("```\ncode\n```") and not is_lead("`a`\n`b`") and not is_lead("| a | b |")
+
+
+def test_glued_group_too_big_falls_back_to_plain_packing() -> None:
+    doc = f"# T\n\n`cmd`\n\n{EXPLAINED}\n"
+    chunks = chunk_document("t.md", doc, words, 1 + 20 + 2)  # heading + explanation only
+    assert [c.text for c in chunks] == ["`cmd`", EXPLAINED]
+
+
+def test_sample_route_reflector_keeps_martian_nexthop_with_its_explanation() -> None:
+    path = REPO / "examples/sample-docs/routing/frr/bgp/route-reflector.md"
+    chunks = chunk_document("rr.md", path.read_text(encoding="utf-8"), words, 200)
+    for limit in (60, 90, 120, 200):  # whatever the budget, never split
+        chunks = chunk_document("rr.md", path.read_text(encoding="utf-8"), words, limit)
+        assert (
+            "martian nexthop as part of the NLRI"
+            in _chunk_with(chunks, "`bgp allow-martian-nexthop`").text
+        )

@@ -135,23 +135,28 @@ class RetrievalPlan:
         *,
         vector: np.ndarray | None = None,
         timings: dict[str, float] | None = None,
+        pool: int = 0,
     ) -> Retrieval:
-        """The top ``k`` for ``text`` as ``service``'s role, through the configured stages."""
+        """The top ``k`` for ``text`` as ``service``'s role, through the configured stages;
+        up to ``pool`` hits when ``pool`` > k (candidates for per-document diversity)."""
+        top = max(k, pool)
         if not self.active or k <= 0:
-            return Retrieval(service.search(text, k, mode, vector=vector, timings=timings))
-        pool = max(k, self.settings.rerank_candidates) if self.rerank != "off" else k
-        out = Retrieval(service.search(text, pool, mode, vector=vector, timings=timings))
+            return Retrieval(
+                service.search(text, k, mode, vector=vector, timings=timings, pool=pool)
+            )
+        size = max(top, self.settings.rerank_candidates) if self.rerank != "off" else top
+        out = Retrieval(service.search(text, size, mode, vector=vector, timings=timings))
         widened = False
         if self.rewrite == "llm":
             with timed(timings, "rewrite_ms"):
-                widened = self._rewrite(service, text, pool, mode, out)
+                widened = self._rewrite(service, text, size, mode, out)
         if self.rerank != "off" and out.hits:
             with timed(timings, "rerank_ms"):
                 reranked = self._rerank(text, out)
-            if not reranked and not widened and pool != k:
+            if not reranked and not widened and size != top:
                 # the offline top k exactly (a deeper fusion may order its head otherwise)
-                out.hits = service.search(text, k, mode, vector=vector)
-        out.hits = out.hits[:k]
+                out.hits = service.search(text, k, mode, vector=vector, pool=pool)
+        out.hits = out.hits[:top]
         return out
 
     def _fallback(self, out: Retrieval, stage: str, reason: str, degraded: bool) -> None:

@@ -1,0 +1,90 @@
+"""Ranked results with per-document diversity: the service's candidates through
+:mod:`netdocs.query.diversity` (no cache, no audit: :mod:`netdocs.query.api` adds them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from netdocs.query.diversity import POOL, DocHit, diversify, documents
+from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan
+from netdocs.query.results import Hit
+from netdocs.query.search import Mode
+from netdocs.query.service import SearchService
+
+
+def ranked_hits(
+    service: SearchService,
+    text: str,
+    k: int,
+    mode: Mode = "fused",
+    *,
+    vector: np.ndarray | None = None,
+    timings: dict[str, float] | None = None,
+    per_doc: int | None = None,
+) -> list[Hit]:
+    """The top ``k`` chunks, at most ``per_doc`` (default NETDOCS_DIVERSITY_PER_DOC) of one
+    document unless fewer documents match; no cache, no audit (:func:`run_search` adds them).
+    """
+    per_doc = service.settings.diversity_per_doc if per_doc is None else per_doc
+    if per_doc <= 0 or k <= 0:
+        return service.search(text, k, mode, vector=vector, timings=timings)
+    pool = service.search(text, k, mode, vector=vector, timings=timings, pool=POOL)
+    return diversify(pool, k, per_doc)
+
+
+def ranked_documents(
+    service: SearchService,
+    text: str,
+    k: int,
+    mode: Mode,
+    vector: np.ndarray | None,
+    timings: dict[str, float],
+) -> tuple[list[DocHit], list[Hit]]:
+    """The top ``k`` documents of the candidate pool, and each one's best chunk."""
+    pool = service.search(text, k, mode, vector=vector, timings=timings, pool=max(POOL, k))
+    docs = documents(pool, limit=k)
+    best = {h.chunk_id: h for h in pool}
+    return docs, [best[d.chunk_id] for d in docs]
+
+
+def ranked_retrieval(
+    plan: RetrievalPlan,
+    service: SearchService,
+    text: str,
+    k: int,
+    mode: Mode,
+    *,
+    vector: np.ndarray | None,
+    timings: dict[str, float] | None,
+    per_doc: int,
+) -> Retrieval:
+    """:func:`ranked_hits` through ``plan``'s optional stages (rewrite widens and rerank
+    orders the candidate pool; diversity then chooses the top ``k`` from it)."""
+    if per_doc <= 0 or k <= 0:
+        return plan.search(service, text, k, mode, vector=vector, timings=timings)
+    out = plan.search(service, text, k, mode, vector=vector, timings=timings, pool=POOL)
+    out.hits = diversify(out.hits, k, per_doc, in_order=plan.active)
+    return out
+
+
+def ranked_plan_documents(
+    plan: RetrievalPlan,
+    service: SearchService,
+    text: str,
+    k: int,
+    mode: Mode,
+    vector: np.ndarray | None,
+    timings: dict[str, float],
+) -> tuple[list[DocHit], list[Hit], Retrieval]:
+    """:func:`ranked_documents` through ``plan``'s optional stages."""
+    out = plan.search(service, text, k, mode, vector=vector, timings=timings, pool=max(POOL, k))
+    docs = documents(out.hits, limit=k, in_order=plan.active)
+    best = {h.chunk_id: h for h in out.hits}
+    return docs, [best[d.chunk_id] for d in docs], out
+
+
+def doc_from_json(d: dict[str, Any]) -> DocHit:
+    """A :class:`DocHit` from its cached ``asdict`` form."""
+    return DocHit(**{**d, "chunk_ids": tuple(d["chunk_ids"])})

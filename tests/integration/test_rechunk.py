@@ -1,0 +1,61 @@
+"""A change of chunking rules reaches an existing index: the next ingest re-chunks every
+document (netdocs.ingest.chunker_state), re-embedding only chunk texts it has not seen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ..conftest import SAMPLE_TAGS, copy_corpus
+
+
+def stored_ids(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {r[0] for r in conn.execute("SELECT chunk_id FROM chunks")}
+
+
+def expected_ids(docs: Path, limit: int) -> set[str]:
+    """The chunk ids the rules give for the files, computed here from the files."""
+    from netdocs.chunking import chunk_document
+    from netdocs.embedding.hashing import HashingEmbedder
+
+    emb = HashingEmbedder()
+    out = set()
+    for path in docs.rglob("*.md"):
+        doc_id = path.relative_to(docs).as_posix()
+        text = path.read_text(encoding="utf-8")
+        out |= {c.chunk_id for c in chunk_document(doc_id, text, emb.count_tokens, limit)}
+    return out
+
+
+def test_other_chunking_rules_rechunk_the_index_once(
+    tmp_path: Path, db_url: str, prefect_harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import ingest
+    from netdocs.config import get_settings
+
+    docs = copy_corpus(tmp_path / "docs", "routing/frr/bgp")
+    n = len(list(docs.rglob("*.md")))
+    first = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert first["new"] == n and not first["failed"]
+    assert stored_ids(db_url) == expected_ids(docs, 200)
+
+    # An index chunked by older rules (same boundaries here): every document is re-chunked,
+    # nothing is embedded again, every chunk id is kept.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE index_meta SET value = 'v1/max200' WHERE key = 'chunker'")
+    second = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert second["changed"] == n and second["chunks_embedded"] == 0, second
+    assert any("chunking rules changed (v1/max200 -> v2/max200)" in m for m in second["messages"])
+    assert stored_ids(db_url) == expected_ids(docs, 200)
+
+    # Another size limit moves boundaries: re-chunked to the new ones, then recorded.
+    monkeypatch.setenv("NETDOCS_CHUNK_MAX_TOKENS", "120")
+    get_settings.cache_clear()
+    third = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert third["changed"] == n and third["chunks_embedded"] > 0
+    assert stored_ids(db_url) == expected_ids(docs, 120) != expected_ids(docs, 200)
+    fourth = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert fourth["unchanged"] == n and fourth["changed"] == 0
