@@ -21,7 +21,10 @@ from netdocs.errors import NetdocsError
 from netdocs.types import Chunk
 
 _gx_logger = logging.getLogger("great_expectations")
-_GX_QUIET = _gx_logger.level == logging.NOTSET  # quiet unless the application configured GX
+# Quiet unless the application asked for GX's INFO/DEBUG (a level below WARNING on its
+# logger). The CLI sets WARNING there itself: that is no reason to let GX's own INFO
+# sub-loggers through (they once reached a closed console handler of Prefect).
+_GX_QUIET = _gx_logger.level == logging.NOTSET or _gx_logger.level >= logging.WARNING
 
 
 def _quiet_gx() -> None:
