@@ -21,6 +21,7 @@ from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.plan import path_retag, stale_reasons
+from netdocs.ingest.scope import check_patterns, describe
 from netdocs.ingest.stats import BatchStats, RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
@@ -58,16 +59,21 @@ def _run(
     allow_mass_delete: bool,
     run_id: uuid.UUID,
     stats: RunStats,
+    only: tuple[str, ...] = (),
 ) -> None:
     logger = get_run_logger()
     started = time.perf_counter()
     policy = given if given is not None else t.index_policy(url, given)
     if given is None and policy is not None:
         stats.messages.append(f"no policy given: tags follow {policy.source}")
-    plan = t.plan_run(url, str(root), policy, settings, full)
+    plan = t.plan_run(url, str(root), policy, settings, full, only)
     stats.time("scan_and_diff_s", time.perf_counter() - started)
     ch = plan.changes
     stats.count_plan(plan)
+    if only and not plan.stored_count and not stats.scanned:
+        stats.messages.append(
+            f"the scope {describe(only)} matched no document on disk or in the index"
+        )
     stats.failed += list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
     stats.messages.extend(plan.scan.warnings)
@@ -100,7 +106,7 @@ def _run(
     if _progress:
         _progress("total_docs", len(plan.to_process))
     stats.failed += t.update_metadata(url, plan.retag, run_id)
-    bulk = _is_bulk(len(plan.to_process), plan.stored_count)
+    bulk = _is_bulk(len(plan.to_process), plan.index_count)
     if bulk:
         t.vector_index(url, settings, present=False)
     try:
@@ -147,7 +153,8 @@ def _run(
     stats.time("delete_s", time.perf_counter() - started)
     stats.deleted = len(deletable)
     stale = stale_reasons(plan, stats.failed, postponed, why_postponed)
-    stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings)]
+    within = sorted(plan.stored_meta) if only else None  # a scoped run: its documents only
+    stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings, within)]
     withdrawn = sum(1 for s in stats.stale if s["withdrawn"])
     if stats.stale:
         stats.messages.append(
@@ -205,9 +212,12 @@ def ingest(
     full: bool = False,
     allow_mass_delete: bool = False,
     reembed: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Bring the index in step with the folder ``path``; returns the run summary.
 
+    ``only``: a path scope (globs relative to ``path``, see netdocs.ingest.scope): the run
+    scans, processes and deletes only documents inside it; the rest is left untouched.
     ``reembed``: the configured embedding model may differ from the index's; the run then
     builds the new vectors beside the served ones (see flows/rebuild.py)."""
     started = time.perf_counter()
@@ -218,16 +228,24 @@ def ingest(
         raise ConfigError(f"{path}: not a directory")
     policy_path = policy or (str(settings.policy) if settings.policy else None)
     given = t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
-    stats = RunStats(run_id=str(uuid.uuid4()))
+    scope = check_patterns(only)  # ConfigError naming a bad pattern, before any work
+    if scope and reembed:
+        raise ConfigError("--only cannot be combined with --reembed (a rebuild is whole-index)")
+    stats = RunStats(run_id=str(uuid.uuid4()), scope=list(scope))
     run_id = uuid.UUID(stats.run_id)
     url = t.start_database(settings)
     with run_lock(url):
         rebuild = t.prepare_index(url, settings, reembed)
+        if rebuild is not None and scope:
+            raise ConfigError(
+                f"--only {describe(scope)}: an embedding-model rebuild covers the whole index; "
+                "run it without --only"
+            )
         source = safe_name(str(root))
         t.record_run(url, run_id, "running", {}, source)
         try:
             if rebuild is None:
-                _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
+                _run(url, root, given, settings, full, allow_mass_delete, run_id, stats, scope)
             else:
                 run_rebuild(
                     url,

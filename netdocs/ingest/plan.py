@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import psycopg
 
 from netdocs.diff import diff
 from netdocs.errors import MassDeleteRefused
+from netdocs.ingest.scope import describe, in_scope, restrict
 from netdocs.policy import Policy
 from netdocs.sources import ScanResult, meta_hash, scan
 from netdocs.store.writer import load_quarantine, load_state
@@ -21,7 +23,7 @@ class Plan:
 
     scan: ScanResult
     changes: ChangeSet
-    stored_count: int
+    stored_count: int  # indexed documents inside the run's scope
     to_process: list[str]  # new + changed, minus documents still quarantined as they are
     still_quarantined: list[DocFailure]
     #: Indexed documents whose tags differ from what the current policy and path (and the
@@ -30,6 +32,8 @@ class Plan:
     retag: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stored_meta: dict[str, str] = field(default_factory=dict)  # indexed doc_id -> meta hash
     policy: Policy | None = None
+    only: tuple[str, ...] = ()  # the path scope (globs); () = the whole root
+    index_count: int = 0  # indexed documents in the whole index (scope or not)
 
     @property
     def postponed(self) -> list[str]:
@@ -51,11 +55,28 @@ def make_plan(
     exclude: list[str],
     max_bytes: int,
     full: bool = False,
+    only: Sequence[str] = (),
 ) -> Plan:
-    """Scan ``root`` and diff it against the index."""
-    result = scan(root, policy, include=include, exclude=exclude, max_bytes=max_bytes)
-    stored = load_state(conn)
-    quarantined = load_quarantine(conn)
+    """Scan ``root`` and diff it against the index; with ``only`` (a path scope, see
+    :mod:`netdocs.ingest.scope`) both sides are the documents inside the scope."""
+    scope = tuple(only)
+
+    def keep(doc_id: str) -> bool:
+        return in_scope(doc_id, scope)
+
+    result = scan(
+        root,
+        policy,
+        include=include,
+        exclude=exclude,
+        max_bytes=max_bytes,
+        keep=keep if scope else None,
+    )
+    result.failures = [f for f in result.failures if keep(f.doc_id)]
+    result.vanished = [v for v in result.vanished if keep(v)]
+    everything = load_state(conn)
+    stored = restrict(everything, scope)
+    quarantined = restrict(load_quarantine(conn), scope)
     conn.commit()
     changes = diff(
         {d.doc_id: (d.content_hash, d.meta_hash) for d in result.docs},
@@ -79,6 +100,7 @@ def make_plan(
     }
     metas = {k: v.meta_hash for k, v in stored.items()}
     plan = Plan(result, changes, len(stored), to_process, still, retag, metas, policy)
+    plan.only, plan.index_count = scope, len(everything)
     plan.retag.update(path_retag(plan, [f.doc_id for f in result.failures]))
     return plan
 
@@ -133,9 +155,10 @@ def check_deletes(plan: Plan, *, max_ratio: float, allow_mass_delete: bool) -> l
         return []
     share = len(deleted) / max(plan.stored_count, 1)
     if share > max_ratio and not allow_mass_delete:
+        where = f" inside the scope {describe(plan.only)}" if plan.only else ""
         raise MassDeleteRefused(
-            f"this run would delete {len(deleted)} of {plan.stored_count} indexed documents "
-            f"({share:.0%}, limit {max_ratio:.0%}); nothing was changed. Check the path, or "
-            "re-run with --allow-mass-delete if this is intended"
+            f"this run would delete {len(deleted)} of {plan.stored_count} indexed documents"
+            f"{where} ({share:.0%}, limit {max_ratio:.0%}); nothing was changed. Check the "
+            "path, or re-run with --allow-mass-delete if this is intended"
         )
     return deleted
