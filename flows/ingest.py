@@ -11,9 +11,9 @@ import psycopg
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.rebuild import run_rebuild
+from flows.runner import ConfiguredTaskRunner, current_runner
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
 from netdocs.errors import ConfigError, DatabaseError, LockLost, MassDeleteRefused
@@ -111,14 +111,21 @@ def _run(
         t.vector_index(url, settings, present=False)
     try:
         # A three-stage pipeline: batch i+2 is read and chunked while batch i+1 is in the
-        # model and batch i is validated and committed. Each stage takes one batch at a
-        # time, and reading runs at most two batches ahead of the model.
+        # model and batch i is validated and committed. Reading and committing take one
+        # batch at a time; the model takes `lanes` batches at a time (1 on threads, one per
+        # worker on Dask), and reading runs at most lanes + 1 batches ahead of it.
+        runner = current_runner()
+        lanes = runner.lanes if runner else 1
+        progress = None if runner and runner.distributed else _progress
         embeds: list[PrefectFuture[Any]] = []
         commits: list[PrefectFuture[Any]] = []
         chunk_prev: PrefectFuture[Any] | None = None
         batches = _batches(plan.to_process, settings.docs_per_commit_batch)
         for i, batch in enumerate(batches):
-            ahead = ([chunk_prev] if chunk_prev else []) + (embeds[i - 2 : i - 1] if i >= 2 else [])
+            back = i - 1 - lanes  # the model's batch this read must not run ahead of
+            ahead = ([chunk_prev] if chunk_prev else []) + (
+                embeds[back : back + 1] if back >= 0 else []
+            )
             chunked = t.chunk_batch.submit(
                 url,
                 str(root),
@@ -127,9 +134,10 @@ def _run(
                 settings,
                 wait_for=ahead,
             )
-            embedded = t.embed_batch.submit(url, chunked, settings, _progress, wait_for=embeds[-1:])
+            earlier = embeds[i - lanes : i - lanes + 1] if i >= lanes else []
+            embedded = t.embed_batch.submit(url, chunked, settings, progress, wait_for=earlier)
             committed = t.commit_batch.submit(
-                url, embedded, policy, settings, run_id, _progress, wait_for=commits[-1:]
+                url, embedded, policy, settings, run_id, progress, wait_for=commits[-1:]
             )
             chunk_prev = chunked
             embeds.append(embedded)
@@ -205,7 +213,7 @@ def _finish(
         logger.exception("run %s: status %r not recorded", run_id, status)
 
 
-@flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
+@flow(name="ingest", log_prints=False, task_runner=ConfiguredTaskRunner())
 def ingest(
     path: str,
     policy: str | None = None,
@@ -256,7 +264,7 @@ def ingest(
                     run_id,
                     stats,
                     rebuild,
-                    _progress,
+                    None if (r := current_runner()) and r.distributed else _progress,
                 )
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started
