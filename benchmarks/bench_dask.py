@@ -78,7 +78,9 @@ def main() -> None:
     if "--rounds" in sys.argv:
         args = [a for a in args if a != str(rounds)]
     folder = Path(args[0]) if args else DEFAULT_FOLDER
-    policy = CORPUS / "tags.yaml" if (CORPUS / "tags.yaml").is_file() else None
+    # the corpus's policy: the nearest tags.yaml at or above the folder
+    found = [p / "tags.yaml" for p in (folder, *folder.parents) if (p / "tags.yaml").is_file()]
+    policy = found[0] if found else None
     work = Path(tempfile.mkdtemp(prefix="netdocs-bench-dask-"))
     docs = work / "docs" / folder.name
     shutil.copytree(folder, docs)
