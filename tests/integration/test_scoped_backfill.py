@@ -114,6 +114,9 @@ def test_scoped_run_keeps_stale_marks_outside_its_scope(docs: Path, db_url: str)
     scoped = run(docs, only=["routing/**"])
     assert [s["path"] for s in scoped["stale"]] == ["dns/bind9/troubleshooting.md"]
     assert scoped["scanned"] == 12 and not scoped["failed"]
+    full = run(docs, only=["vpn"], full=True)  # --full re-processes the scope, only it
+    assert (full["scanned"], full["changed"], full["committed"]) == (2, 2, 2)
+    assert [s["path"] for s in full["stale"]] == ["dns/bind9/troubleshooting.md"]
 
 
 def test_bad_pattern_fails_before_any_work(docs: Path, db_url: str) -> None:
