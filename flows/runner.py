@@ -4,8 +4,9 @@
 prefect-dask's DaskTaskRunner, on the scheduler at NETDOCS_DASK_ADDRESS or on a local
 cluster of NETDOCS_DASK_WORKERS single-threaded worker processes. The choice is made per
 run, so the same flow object runs either way from the CLI, a deployment or a test.
-Stages hand over through PostgreSQL (the embedding cache): tasks take ids and settings,
-and each worker process builds its own connections and embedder on first use.
+Vectors hand over through PostgreSQL (the embedding cache), never through Dask: between
+tasks travel a batch's document ids, chunk texts and counters. Each worker process builds
+its own connections and embedder on first use.
 """
 
 from __future__ import annotations
