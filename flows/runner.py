@@ -67,7 +67,13 @@ class ConfiguredTaskRunner(TaskRunner[PrefectFuture[Any]]):
             self.inner, workers = ThreadPoolTaskRunner(max_workers=THREADS), 1
         self.inner.__enter__()
         if not workers:  # an existing scheduler: as many lanes as it has workers now
-            info = getattr(self.inner, "client").scheduler_info()  # noqa: B009
+            try:
+                info = getattr(self.inner, "client").scheduler_info()  # noqa: B009
+            except OSError as e:  # unreachable: say which setting, not a traceback
+                raise ConfigError(
+                    f"NETDOCS_DASK_ADDRESS={settings.dask_address}: cannot reach the Dask "
+                    f"scheduler ({type(e).__name__}: {e})"
+                ) from None
             workers = max(1, len(info.get("workers", {})))
         self.lanes = workers
         return self
