@@ -11,9 +11,9 @@ import psycopg
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.rebuild import run_rebuild
+from flows.runner import ConfiguredTaskRunner, current_runner
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
 from netdocs.errors import ConfigError, DatabaseError, LockLost, MassDeleteRefused
@@ -21,6 +21,7 @@ from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.plan import path_retag, stale_reasons
+from netdocs.ingest.scope import check_patterns, describe
 from netdocs.ingest.stats import BatchStats, RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
@@ -58,16 +59,21 @@ def _run(
     allow_mass_delete: bool,
     run_id: uuid.UUID,
     stats: RunStats,
+    only: tuple[str, ...] = (),
 ) -> None:
     logger = get_run_logger()
     started = time.perf_counter()
     policy = given if given is not None else t.index_policy(url, given)
     if given is None and policy is not None:
         stats.messages.append(f"no policy given: tags follow {policy.source}")
-    plan = t.plan_run(url, str(root), policy, settings, full)
+    plan = t.plan_run(url, str(root), policy, settings, full, only)
     stats.time("scan_and_diff_s", time.perf_counter() - started)
     ch = plan.changes
     stats.count_plan(plan)
+    if only and not plan.stored_count and not stats.scanned:
+        stats.messages.append(
+            f"the scope {describe(only)} matched no document on disk or in the index"
+        )
     stats.failed += list(plan.still_quarantined)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
     if plan.rechunk is not None:
@@ -105,19 +111,26 @@ def _run(
     if _progress:
         _progress("total_docs", len(plan.to_process))
     stats.failed += t.update_metadata(url, plan.retag, run_id)
-    bulk = _is_bulk(len(plan.to_process), plan.stored_count)
+    bulk = _is_bulk(len(plan.to_process), plan.index_count)
     if bulk:
         t.vector_index(url, settings, present=False)
     try:
         # A three-stage pipeline: batch i+2 is read and chunked while batch i+1 is in the
-        # model and batch i is validated and committed. Each stage takes one batch at a
-        # time, and reading runs at most two batches ahead of the model.
+        # model and batch i is validated and committed. Reading and committing take one
+        # batch at a time; the model takes `lanes` batches at a time (1 on threads, one per
+        # worker on Dask), and reading runs at most lanes + 1 batches ahead of it.
+        runner = current_runner()
+        lanes = runner.lanes if runner else 1
+        progress = None if runner and runner.distributed else _progress
         embeds: list[PrefectFuture[Any]] = []
         commits: list[PrefectFuture[Any]] = []
         chunk_prev: PrefectFuture[Any] | None = None
         batches = _batches(plan.to_process, settings.docs_per_commit_batch)
         for i, batch in enumerate(batches):
-            ahead = ([chunk_prev] if chunk_prev else []) + (embeds[i - 2 : i - 1] if i >= 2 else [])
+            back = i - 1 - lanes  # the model's batch this read must not run ahead of
+            ahead = ([chunk_prev] if chunk_prev else []) + (
+                embeds[back : back + 1] if back >= 0 else []
+            )
             chunked = t.chunk_batch.submit(
                 url,
                 str(root),
@@ -126,9 +139,10 @@ def _run(
                 settings,
                 wait_for=ahead,
             )
-            embedded = t.embed_batch.submit(url, chunked, settings, _progress, wait_for=embeds[-1:])
+            earlier = embeds[i - lanes : i - lanes + 1] if i >= lanes else []
+            embedded = t.embed_batch.submit(url, chunked, settings, progress, wait_for=earlier)
             committed = t.commit_batch.submit(
-                url, embedded, policy, settings, run_id, _progress, wait_for=commits[-1:]
+                url, embedded, policy, settings, run_id, progress, wait_for=commits[-1:]
             )
             chunk_prev = chunked
             embeds.append(embedded)
@@ -155,12 +169,13 @@ def _run(
     # rerun can fix (else the next run re-chunks again); a quarantined document is retried
     # only when its content changes, as always.
     processed = set(plan.to_process)
-    if not any(
+    if not only and not any(  # a scoped run re-chunks its scope only: the rest is not done
         f.doc_id in processed and not f.error.startswith("quarantined") for f in stats.failed
     ):
         t.record_chunker(url, settings)
     stale = stale_reasons(plan, stats.failed, postponed, why_postponed)
-    stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings)]
+    within = sorted(plan.stored_meta) if only else None  # a scoped run: its documents only
+    stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings, within)]
     withdrawn = sum(1 for s in stats.stale if s["withdrawn"])
     if stats.stale:
         stats.messages.append(
@@ -211,16 +226,19 @@ def _finish(
         logger.exception("run %s: status %r not recorded", run_id, status)
 
 
-@flow(name="ingest", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=3))  # type: ignore[arg-type]
+@flow(name="ingest", log_prints=False, task_runner=ConfiguredTaskRunner())
 def ingest(
     path: str,
     policy: str | None = None,
     full: bool = False,
     allow_mass_delete: bool = False,
     reembed: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Bring the index in step with the folder ``path``; returns the run summary.
 
+    ``only``: a path scope (globs relative to ``path``, see netdocs.ingest.scope): the run
+    scans, processes and deletes only documents inside it; the rest is left untouched.
     ``reembed``: the configured embedding model may differ from the index's; the run then
     builds the new vectors beside the served ones (see flows/rebuild.py)."""
     started = time.perf_counter()
@@ -231,16 +249,24 @@ def ingest(
         raise ConfigError(f"{path}: not a directory")
     policy_path = policy or (str(settings.policy) if settings.policy else None)
     given = t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
-    stats = RunStats(run_id=str(uuid.uuid4()))
+    scope = check_patterns(only)  # ConfigError naming a bad pattern, before any work
+    if scope and reembed:
+        raise ConfigError("--only cannot be combined with --reembed (a rebuild is whole-index)")
+    stats = RunStats(run_id=str(uuid.uuid4()), scope=list(scope))
     run_id = uuid.UUID(stats.run_id)
     url = t.start_database(settings)
     with run_lock(url):
         rebuild = t.prepare_index(url, settings, reembed)
+        if rebuild is not None and scope:
+            raise ConfigError(
+                f"--only {describe(scope)}: an embedding-model rebuild covers the whole index; "
+                "run it without --only"
+            )
         source = safe_name(str(root))
         t.record_run(url, run_id, "running", {}, source)
         try:
             if rebuild is None:
-                _run(url, root, given, settings, full, allow_mass_delete, run_id, stats)
+                _run(url, root, given, settings, full, allow_mass_delete, run_id, stats, scope)
             else:
                 run_rebuild(
                     url,
@@ -251,7 +277,7 @@ def ingest(
                     run_id,
                     stats,
                     rebuild,
-                    _progress,
+                    None if (r := current_runner()) and r.distributed else _progress,
                 )
         except BaseException as e:
             stats.duration_s = time.perf_counter() - started

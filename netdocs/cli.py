@@ -79,6 +79,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from netdocs.policy import load_policy
 
         load_policy(args.policy)  # a bad policy fails here, naming the field
+    from netdocs.ingest.scope import check_patterns
+
+    only = list(check_patterns(args.only)) or None  # a bad pattern fails here, named
     _quiet_prefect()
     from flows.ingest import ingest, set_progress
     from netdocs.config import get_settings
@@ -99,6 +102,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 full=args.full,
                 allow_mass_delete=args.allow_mass_delete,
                 reembed=args.reembed,
+                only=only,
             )
     finally:
         if bar:
@@ -113,6 +117,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _print_ingest(r: dict[str, Any]) -> None:
+    if r.get("scope"):
+        print(f"scope: {for_terminal(', '.join(r['scope']))} (nothing outside it was touched)")
     print(
         f"run {r['run_id']}: {r['scanned']} scanned — {r['new']} new, {r['changed']} changed, "
         f"{r['unchanged']} unchanged, {r['metadata_only']} metadata-only, {r['deleted']} deleted"
@@ -225,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     from netdocs.prefect_cli import add_deployment_args
 
     add_deployment_args(p)  # --deployment [FLOW/NAME], --wait
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="path-scoped backfill: scan, process and delete only documents matching this "
+        "glob relative to PATH (e.g. 'routing/**'; a folder name means all beneath it); "
+        "repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_ingest)
 

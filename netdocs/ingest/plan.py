@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import psycopg
 from netdocs.diff import diff
 from netdocs.errors import MassDeleteRefused
 from netdocs.ingest import chunker_state
+from netdocs.ingest.scope import describe, in_scope, restrict
 from netdocs.policy import Policy
 from netdocs.sources import ScanResult, meta_hash, scan
 from netdocs.store.writer import load_quarantine, load_state
@@ -22,7 +24,7 @@ class Plan:
 
     scan: ScanResult
     changes: ChangeSet
-    stored_count: int
+    stored_count: int  # indexed documents inside the run's scope
     to_process: list[str]  # new + changed, minus documents still quarantined as they are
     still_quarantined: list[DocFailure]
     #: Indexed documents whose tags differ from what the current policy and path (and the
@@ -33,6 +35,8 @@ class Plan:
     policy: Policy | None = None
     #: (recorded, current) chunking signatures when they differ: every document re-chunked.
     rechunk: tuple[str | None, str] | None = None
+    only: tuple[str, ...] = ()  # the path scope (globs); () = the whole root
+    index_count: int = 0  # indexed documents in the whole index (scope or not)
 
     @property
     def postponed(self) -> list[str]:
@@ -55,18 +59,36 @@ def make_plan(
     max_bytes: int,
     full: bool = False,
     chunker: str | None = None,
+    only: Sequence[str] = (),
 ) -> Plan:
-    """Scan ``root`` and diff it against the index.
+    """Scan ``root`` and diff it against the index; with ``only`` (a path scope, see
+    :mod:`netdocs.ingest.scope`) both sides are the documents inside the scope.
 
     ``chunker`` (a :func:`chunker_state.signature`) other than the index's recorded one
-    makes every indexed document changed: it is re-chunked by the current rules."""
-    result = scan(root, policy, include=include, exclude=exclude, max_bytes=max_bytes)
-    stored = load_state(conn)
-    quarantined = load_quarantine(conn)
+    makes every indexed document (of the scope) changed: it is re-chunked by the current
+    rules (a scoped run does not record the new rules: the rest still follows the old)."""
+    scope = tuple(only)
+
+    def keep(doc_id: str) -> bool:
+        return in_scope(doc_id, scope)
+
+    result = scan(
+        root,
+        policy,
+        include=include,
+        exclude=exclude,
+        max_bytes=max_bytes,
+        keep=keep if scope else None,
+    )
+    result.failures = [f for f in result.failures if keep(f.doc_id)]
+    result.vanished = [v for v in result.vanished if keep(v)]
+    everything = load_state(conn)
+    stored = restrict(everything, scope)
+    quarantined = restrict(load_quarantine(conn), scope)
     rechunk = None
     if chunker is not None:
         old = chunker_state.recorded(conn)
-        if chunker_state.needs_rechunk(old, chunker, len(stored)):
+        if chunker_state.needs_rechunk(old, chunker, len(everything)):
             rechunk, full = (old, chunker), True
     conn.commit()
     changes = diff(
@@ -91,6 +113,7 @@ def make_plan(
     }
     metas = {k: v.meta_hash for k, v in stored.items()}
     plan = Plan(result, changes, len(stored), to_process, still, retag, metas, policy, rechunk)
+    plan.only, plan.index_count = scope, len(everything)
     plan.retag.update(path_retag(plan, [f.doc_id for f in result.failures]))
     return plan
 
@@ -145,9 +168,10 @@ def check_deletes(plan: Plan, *, max_ratio: float, allow_mass_delete: bool) -> l
         return []
     share = len(deleted) / max(plan.stored_count, 1)
     if share > max_ratio and not allow_mass_delete:
+        where = f" inside the scope {describe(plan.only)}" if plan.only else ""
         raise MassDeleteRefused(
-            f"this run would delete {len(deleted)} of {plan.stored_count} indexed documents "
-            f"({share:.0%}, limit {max_ratio:.0%}); nothing was changed. Check the path, or "
-            "re-run with --allow-mass-delete if this is intended"
+            f"this run would delete {len(deleted)} of {plan.stored_count} indexed documents"
+            f"{where} ({share:.0%}, limit {max_ratio:.0%}); nothing was changed. Check the "
+            "path, or re-run with --allow-mass-delete if this is intended"
         )
     return deleted

@@ -72,6 +72,8 @@ class RunStats(BatchStats):
     stale: list[dict[str, Any]] = field(default_factory=list)
     # branch model: an embedding-model rebuild's progress ({from, to, status, ...}), if any
     rebuild: dict[str, Any] = field(default_factory=dict)
+    # scope branch: the path scope of a backfill (globs under the root); [] = everything
+    scope: list[str] = field(default_factory=list)
 
     def count_plan(self, plan: Plan) -> None:
         """Take the scan's and the diff's counts; the scan's failures start the failed list."""
@@ -130,7 +132,10 @@ class RunStats(BatchStats):
             ("quarantined", self.quarantined),
             ("duration (s)", f"{self.duration_s:.1f}"),
         ]
-        lines = [f"# Ingest run `{self.run_id}`", "", "| metric | value |", "|---|---|"]
+        lines = [f"# Ingest run `{self.run_id}`", ""]
+        if self.scope:
+            lines += ["Scope: " + ", ".join(f"`{p}`" for p in self.scope), ""]
+        lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in rows]
         if self.validation:
             lines += ["", "## Validation", ""]

@@ -47,6 +47,7 @@ def run_summary(row: tuple[Any, ...]) -> dict[str, Any]:
         "saved_tokens": s.get("saved_tokens", 0),
         "saved_cost_usd": s.get("saved_cost_usd"),
         "stages_s": s.get("phases", {}),
+        "scope": s.get("scope", []),  # a path-scoped backfill's globs ([] = everything)
     }
 
 

@@ -8,7 +8,7 @@ for the ranking queries, which withdraw chunks stale for longer than NETDOCS_STA
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,17 +35,22 @@ class StaleDoc:
         }
 
 
-def mark_stale(conn: psycopg.Connection, stale: Mapping[str, str]) -> None:
+def mark_stale(
+    conn: psycopg.Connection, stale: Mapping[str, str], within: Collection[str] | None = None
+) -> None:
     """Make ``stale`` (doc_id -> reason) the set of stale documents, in one transaction.
 
-    Documents already stale keep their ``since``; every other document becomes fresh.
+    Documents already stale keep their ``since``; every other document becomes fresh --
+    only those in ``within`` when given (a path-scoped run leaves the others as they are).
     """
     ids = sorted(stale)
+    scope = None if within is None else sorted(within)
     with conn.transaction():
         conn.execute(
             "UPDATE documents SET stale_since = NULL, stale_reason = NULL"
-            " WHERE stale_since IS NOT NULL AND NOT (doc_id = ANY(%s))",
-            (ids,),
+            " WHERE stale_since IS NOT NULL AND NOT (doc_id = ANY(%s))"
+            " AND (%s::text[] IS NULL OR doc_id = ANY(%s::text[]))",
+            (ids, scope, scope),
         )
         if ids:
             conn.cursor().executemany(
