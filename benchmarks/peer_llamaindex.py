@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -175,6 +176,8 @@ def main() -> int:
         row = conn.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")
         out["nodes_stored"], out["table_bytes"] = row.fetchone() or (0, 0)
     out["peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
     print(json.dumps(out))
     return 0
 
