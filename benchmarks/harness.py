@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "network-docs"
+#: The shared corpus beside the clone (``NETDOCS_BENCH_CORPUS`` overrides it).
+DEFAULT_CORPUS = Path(
+    os.environ.get("NETDOCS_BENCH_CORPUS") or REPO.parent / "shared" / "corpora" / "network-docs"
+)
 COUNTED_CLI = Path(__file__).with_name("counted_cli.py")
 EDIT_SENTENCE = " This sentence was added by the benchmark."
 #: CPU flags worth naming in the record (vector and matrix units the model can use).
