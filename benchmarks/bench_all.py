@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["side"],
             )
             _save(results, name)
-            if backends and "full" in results["side"]["netdocs"].get(backends[0], {}): of the scale table: size and queries
+            if backends and "full" in results["side"]["netdocs"].get(backends[0], {}):
                 results["side"]["index"] = _index_figures(env, server_url, policy, backends[0])
             _save(results, name)
         if sizes:
