@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import bench_scale, bench_side  # noqa: E402
-from benchmarks.harness import DEFAULT_CORPUS, load, machine  # noqa: E402
+from benchmarks.harness import DEFAULT_CORPUS, load, machine, sample_corpus  # noqa: E402
 from benchmarks.report import scale_table, side_table  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -39,6 +39,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--corpus", type=Path, default=None, help="default: the shared corpus")
     p.add_argument("--policy", type=Path, default=None, help="default: CORPUS/tags.yaml")
     p.add_argument("--quick", action="store_true", help="examples/sample-docs, no scale runs")
+    p.add_argument(
+        "--sample", type=float, default=0.0, help="side by side on this seeded share of the corpus"
+    )
+    p.add_argument(
+        "--scale-embedder",
+        default="local",
+        choices=("local", "hashing"),
+        help="hashing: scale runs without the model (its time excluded, stated in the output)",
+    )
     p.add_argument("--backends", default="openvino,onnxruntime", help="netdocs runtimes")
     p.add_argument("--peer-backend", default="openvino", help="runtime of the peer's model")
     p.add_argument("--no-peer", action="store_true")
@@ -84,14 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         server_url = database_url(get_settings())
         api = stack.enter_context(local_server(work / "prefect"))
         env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "prefect-c")}
+        side_corpus = corpus
+        if args.sample and not args.no_side:
+            side_corpus = work / "corpus-sample"
+            n = sample_corpus(corpus, side_corpus, args.sample)
+            results["sample"] = {"share": args.sample, "documents": n, "seed": 14}
         if not args.no_side:
-            print(f"side by side on {corpus} (load {load()})", flush=True)
+            print(f"side by side on {side_corpus} (load {load()})", flush=True)
             peer = None if args.no_peer else args.peer_backend
             results["side"] = {}
             bench_side.run(
                 env,
                 server_url,
-                corpus,
+                side_corpus,
                 policy,
                 work,
                 backends,
@@ -105,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             _save(results, name)
         if sizes:
             results["scale"] = bench_scale.run(
-                env, server_url, corpus, policy, work, sizes, backends[0] if backends else "auto"
+                env,
+                server_url,
+                corpus,
+                policy,
+                work,
+                sizes,
+                backends[0] if backends else "auto",
+                args.scale_embedder,
             )
     finally:
         results["total_s"] = round(time.perf_counter() - started, 1)

@@ -74,8 +74,10 @@ def run(
     work: Path,
     sizes: list[int],
     backend: str,
+    embedder: str = "local",
 ) -> dict[str, Any]:
-    """Every size in turn; returns {N: figures}."""
+    """Every size in turn; returns {N: figures}. ``embedder="hashing"``: netdocs' hashing
+    embedder instead of the model (no model time in any figure; for the costs around it)."""
     policy = ["--policy", str(policy_file)] if policy_file else []
     out: dict[str, Any] = {}
     for n in sizes:
@@ -85,8 +87,10 @@ def run(
         gen_s = time.perf_counter() - started
         url = create_database(server_url, f"nd_scale_{n}")
         env = {**base_env, "NETDOCS_DATABASE_URL": url, "NETDOCS_LOCAL_BACKEND": backend}
+        env["NETDOCS_EMBEDDING_PROVIDER"] = embedder
         print(f"  scale {n} documents ({len(generated)} generated) ... (load {load()})", flush=True)
         out[str(n)] = {"generated": len(generated), "generate_s": round(gen_s, 1)}
+        out[str(n)]["embedder"] = embedder
         out[str(n)].update(measure(env, docs, policy))
     return out
 

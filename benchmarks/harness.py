@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -81,6 +82,21 @@ def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     result["wall_s"] = round(wall, 2)
     result["load_avg"] = load()
     return result
+
+
+def sample_corpus(src: Path, dst: Path, share: float, seed: int = 14) -> int:
+    """Copy a seeded ``share`` of ``src``'s Markdown files (same relative paths, so the
+    policy's globs still apply) and its top-level non-Markdown files; returns the count."""
+    files = sorted(src.rglob("*.md"))
+    chosen = random.Random(seed).sample(files, max(1, round(share * len(files))))
+    for path in chosen:
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    for path in src.iterdir():
+        if path.is_file() and path.suffix != ".md":
+            shutil.copy2(path, dst / path.name)
+    return len(chosen)
 
 
 def editable(root: Path) -> list[Path]:
