@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["side"]["index"] = _index_figures(env, server_url, policy, backends[0])
             _save(results, name)
         if sizes:
-            results["scale"] = bench_scale.run(
+            results["scale"] = {}
+            bench_scale.run(
                 env,
                 server_url,
                 corpus,
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                 sizes,
                 backends[0] if backends else "auto",
                 args.scale_embedder,
+                results["scale"],
+                lambda: _save(results, name),
             )
     finally:
         results["total_s"] = round(time.perf_counter() - started, 1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_side import _child, create_database  # noqa: E402
 from benchmarks.grow_corpus import grow  # noqa: E402
-from benchmarks.harness import counted_cli, edit_files, load, percentiles  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    counted_cli,
+    edit_files,
+    load,
+    percentiles,
+    sample_corpus,
+)
 
 SEED = 14
 ROLES = ("network_engineer", "helpdesk")
@@ -51,18 +58,24 @@ def index_size(url: str) -> dict[str, Any]:
 
 
 def measure(
-    env: dict[str, str], docs: Path, policy: list[str], full: dict[str, Any] | None = None
+    env: dict[str, str],
+    docs: Path,
+    policy: list[str],
+    out: dict[str, Any],
+    saved: Callable[[], object],
 ) -> dict[str, Any]:
-    """No-change, 1 % edit, size and queries on an index of ``docs`` (full ingest first
-    unless ``full`` is given)."""
-    out: dict[str, Any] = {"full": full or counted_cli(env, "ingest", str(docs), *policy)}
+    """Full ingest, no-change, 1 % edit, size and queries on an index of ``docs``."""
+    out["full"] = counted_cli(env, "ingest", str(docs), *policy)
+    saved()
     out["nochange_cold"] = counted_cli(env, "ingest", str(docs), *policy)
     edited = edit_files(docs, 0.01, SEED)
     out["edit"] = counted_cli(env, "ingest", str(docs), *policy)
     out["edit"]["files_edited"] = len(edited)
     out["size"] = index_size(env["NETDOCS_DATABASE_URL"])
+    saved()
     qenv = {**env, "NETDOCS_QUERY_CACHE_TTL": "0"}
     out["query"] = _child(qenv, "query", *policy[1:], script=__file__) if policy else {}
+    saved()
     return out
 
 
@@ -75,15 +88,22 @@ def run(
     sizes: list[int],
     backend: str,
     embedder: str = "local",
+    out: dict[str, Any] | None = None,
+    saved: Callable[[], object] = lambda: None,
 ) -> dict[str, Any]:
     """Every size in turn; returns {N: figures}. ``embedder="hashing"``: netdocs' hashing
     embedder instead of the model (no model time in any figure; for the costs around it)."""
     policy = ["--policy", str(policy_file)] if policy_file else []
-    out: dict[str, Any] = {}
+    out = out if out is not None else {}  # filled row by row; ``saved()`` after each step
+    originals = sum(1 for _ in corpus.rglob("*.md"))
     for n in sizes:
         docs = work / f"scale-{n}"
         started = time.perf_counter()
-        generated = grow(corpus, docs, n, SEED)
+        if n < originals:  # below the corpus: a seeded sample of it
+            generated = []
+            sample_corpus(corpus, docs, n / originals, SEED)
+        else:
+            generated = grow(corpus, docs, n, SEED)
         gen_s = time.perf_counter() - started
         url = create_database(server_url, f"nd_scale_{n}")
         env = {**base_env, "NETDOCS_DATABASE_URL": url, "NETDOCS_LOCAL_BACKEND": backend}
@@ -91,7 +111,7 @@ def run(
         print(f"  scale {n} documents ({len(generated)} generated) ... (load {load()})", flush=True)
         out[str(n)] = {"generated": len(generated), "generate_s": round(gen_s, 1)}
         out[str(n)]["embedder"] = embedder
-        out[str(n)].update(measure(env, docs, policy))
+        measure(env, docs, policy, out[str(n)], saved)
     return out
 
 

@@ -74,6 +74,11 @@ def scale_table(scale: dict[str, Any]) -> list[str]:
         f"{'p95 ne':>7} {'p95 hd':>7} {'recall hd':>9}",
     ]
     for n, f in scale.items():
+        if "size" not in f:  # an unfinished size
+            lines.append(
+                f"{n:>6} (not finished: {', '.join(k for k in f if isinstance(f[k], dict))})"
+            )
+            continue
         q = f.get("query", {}).get("retrieval_ms", {})
         un = q.get("unrestricted", {})
         lines.append(
