@@ -20,6 +20,7 @@ every sentence comes from the corpus or from the small site templates below.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -104,7 +105,7 @@ def sites(n: int) -> list[str]:
 
 
 def _front_matter(title: str, rng: random.Random, site: str | None) -> str:
-    lines = ["---", f'title: "{title}"']
+    lines = ["---", f"title: {json.dumps(title, ensure_ascii=False)}"]  # JSON is valid YAML
     if site:
         lines.append(f"site: {site}")
     lines.append(f"owner: netops-{rng.choice(('emea', 'amer', 'apac'))}")
@@ -157,7 +158,12 @@ def grow(src: Path, out: Path, docs: int, seed: int = 14, variant_share: float =
     pages = [parse(p, (src / p).read_text(encoding="utf-8", errors="replace")) for p in paths]
     rng = random.Random(seed)
     extra = max(0, docs - len(pages))
-    n_variants = round(extra * variant_share)
+    by_project: dict[str, list[Page]] = {}
+    for page in pages:
+        if page.sections:
+            by_project.setdefault("/".join(page.path.split("/")[:2]), []).append(page)
+    projects = sorted(k for k, v in by_project.items() if len(v) >= 3)
+    n_variants = round(extra * variant_share) if projects else extra  # notes need projects
     order = list(range(len(pages)))
     rng.shuffle(order)
     site_codes = sites(n_variants // max(1, len(pages)) + 1)
@@ -168,11 +174,6 @@ def grow(src: Path, out: Path, docs: int, seed: int = 14, variant_share: float =
         rel = Path(page.path)
         target = (rel.parent / "sites" / site / rel.name).as_posix()
         written.append(_write(out, target, variant(page, site, rng)))
-    by_project: dict[str, list[Page]] = {}
-    for page in pages:
-        if page.sections:
-            by_project.setdefault("/".join(page.path.split("/")[:2]), []).append(page)
-    projects = sorted(k for k, v in by_project.items() if len(v) >= 3)
     for k in range(extra - n_variants):
         project = rng.choice(projects)
         chosen = rng.sample(by_project[project], rng.randint(2, 3))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.grow_corpus import grow
+from netdocs.sources import split_front_matter
 from tests.conftest import REPO
 
 SAMPLE = REPO / "examples" / "sample-docs"
@@ -44,3 +45,15 @@ def test_generated_pages_reuse_real_sections(tmp_path: Path) -> None:
     sections = note.split("\n### ")[1:]
     corpus = "\n".join(p.read_text(encoding="utf-8") for p in SAMPLE.rglob("*.md"))
     assert sections and all(("## " + s.strip()[:60]) in corpus for s in sections)
+
+
+def test_front_matter_is_valid_yaml_whatever_the_title(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "lb" / "haproxy").mkdir(parents=True)
+    body = "\n\n".join(["para " * 30, "## Usage", "more words " * 20, "## Notes", "x " * 40])
+    for i, title in enumerate([r"bind \[ \<address\> \] : \<port\>", 'say "hi"', "a: b"]):
+        (src / "lb" / "haproxy" / f"p{i}.md").write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
+    new = grow(src, tmp_path / "out", 30, seed=1)
+    for rel in new:
+        meta, _ = split_front_matter((tmp_path / "out" / rel).read_text(encoding="utf-8"))
+        assert isinstance(meta.get("title"), str) and meta["title"]
