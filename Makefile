@@ -29,9 +29,11 @@ lint: setup
 	$(BIN)/ruff check netdocs tasks flows deployments tests
 	$(BIN)/mypy netdocs tasks flows
 
+# Whole shared corpus, netdocs (both runtimes) vs LlamaIndex, then 5k/20k documents; hours on a
+# busy 2-core host. `make bench BENCH_ARGS=--quick` is a two-minute smoke run on the sample.
 bench: setup
-	$(BIN)/python benchmarks/bench_embedder.py --variants fp32-fused,ov-bf16,ov-f32
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
