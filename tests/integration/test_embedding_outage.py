@@ -94,8 +94,19 @@ def test_open_breaker_stops_ingest_and_next_run_indexes_pending(
     _set_cooldown(monkeypatch, COOLDOWN)
     time.sleep(COOLDOWN + 0.1)  # half-open: the next batch is the probe; it succeeds
     code, up = _cli(capsys, "ingest", str(docs_dir))
-    assert code == 0, up["failed"]
-    assert up["new"] == len(ids) and up["committed"] == len(ids)
+    committed = int(up["committed"])  # type: ignore[call-overload]
+    if code != 0:
+        # One probe at a time, by design: a batch that asked while the probe was out (the
+        # embed lanes run in parallel) is deferred as pending, never failed; the probe's
+        # success closed the breaker, so the next run takes the rest.
+        assert code == 1 and {f["error"] for f in up["failed"]} == {PENDING}, up["failed"]  # type: ignore[union-attr]
+        assert stub.count("embeddings") > 2  # the probe went out and succeeded
+        code, rest = _cli(capsys, "ingest", str(docs_dir))
+        assert code == 0, rest["failed"]
+        committed += int(rest["committed"])  # type: ignore[call-overload]
+    else:
+        assert up["new"] == len(ids)
+    assert committed == len(ids)
     with connection(db_url) as conn:
         docs = conn.execute("SELECT count(*) FROM documents").fetchone()
         bad = conn.execute(
