@@ -90,6 +90,8 @@ def make_plan(
         old = chunker_state.recorded(conn)
         if chunker_state.needs_rechunk(old, chunker, len(everything)):
             rechunk, full = (old, chunker), True
+        elif not everything and old != chunker:  # an empty index: all it gets follows these
+            chunker_state.record(conn, chunker)  # rules, even if this run fails in part
     conn.commit()
     changes = diff(
         {d.doc_id: (d.content_hash, d.meta_hash) for d in result.docs},

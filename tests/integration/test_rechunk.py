@@ -59,3 +59,22 @@ def test_other_chunking_rules_rechunk_the_index_once(
     assert stored_ids(db_url) == expected_ids(docs, 120) != expected_ids(docs, 200)
     fourth = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
     assert fourth["unchanged"] == n and fourth["changed"] == 0
+
+
+def test_an_empty_index_records_the_rules_when_it_starts_filling(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Recorded at planning, not only after a clean run: else a first run with one pending
+    or failed document made the next run re-chunk (and re-commit) every document."""
+    from netdocs.ingest import chunker_state
+    from netdocs.ingest.plan import make_plan
+    from netdocs.store.schema import migrate
+
+    docs = copy_corpus(tmp_path / "docs", "routing/frr/bgp")
+    migrate(db_url)
+    with psycopg.connect(db_url) as conn:
+        plan = make_plan(
+            conn, docs, None, include=["**/*.md"], exclude=[], max_bytes=10**6, chunker="v9/max99"
+        )
+        conn.commit()
+        assert plan.rechunk is None and chunker_state.recorded(conn) == "v9/max99"
