@@ -1,0 +1,130 @@
+"""Do two `make bench` runs agree within noise? (issue 14)
+
+    python benchmarks/compare_runs.py benchmarks/results/A.json benchmarks/results/B.json
+
+Every numeric figure the two results files share is compared. Work counts (documents
+scanned, chunks embedded, embedding calls and texts, nodes, rows) describe what was done,
+not how fast: they must be equal, else the runs did different work and their timings are
+not comparable. Measured figures (seconds, milliseconds, MB, ratios, recall) agree when
+they differ by at most their kind's relative band or an absolute floor (timer resolution,
+a few ms of scheduling); the bands are set for a shared 2-core host and printed with the
+result. Run identity (ids, dates, arguments, load averages) is not compared.
+
+Exit 0 when every count is equal and every measured figure is within its band, else 1;
+`--report-only` always exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SKIP = re.compile(
+    r"(^|/)(run_id|started_utc|args|machine|load_avg[^/]*|messages|embedder|corpus)(/|$)"
+)
+# (pattern on the figure's path, relative band, absolute floor): first match wins.
+BANDS: tuple[tuple[re.Pattern[str], float, float], ...] = (
+    (re.compile(r"(p99|max)[^/]*$"), 0.50, 5.0),  # tails: a few slow requests move them
+    (re.compile(r"(_ms|p50|p95|mean)[^/]*$"), 0.30, 2.0),
+    (re.compile(r"(rss|_mb|_bytes)[^/]*$"), 0.10, 5.0),
+    (re.compile(r"(recall|mrr|precision)[^/]*$"), 0.02, 0.01),
+    (re.compile(r"(ratio|share|per_s|_x)[^/]*$"), 0.20, 0.02),
+    (re.compile(r"_s$"), 0.25, 0.5),
+)
+COUNT = re.compile(
+    r"(^|/)(scanned|new|changed|unchanged|deleted|committed|quarantined|metadata_only|"
+    r"chunks[a-z_]*|embed_calls|embed_texts|distinct_texts|nodes[a-z_]*|documents|"
+    r"embedding_cache_hits|[a-z_]*tokens|exit_code|questions)$"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure of both runs and the verdict."""
+
+    path: str
+    a: float
+    b: float
+    kind: str  # "count" or "measured"
+    ok: bool
+    band: str
+
+
+def figures(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Every numeric leaf of a results document by its slash path (lists by index)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from figures(value, f"{prefix}/{key}" if prefix else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from figures(value, f"{prefix}[{i}]")
+    elif isinstance(data, int | float) and not isinstance(data, bool):
+        yield prefix, float(data)
+
+
+def judge(path: str, a: float, b: float) -> Row:
+    """The verdict on one figure present in both runs."""
+    if COUNT.search(path):
+        return Row(path, a, b, "count", a == b, "equal")
+    rel, floor = 0.25, 0.5
+    for pattern, r, f in BANDS:
+        if pattern.search(path):
+            rel, floor = r, f
+            break
+    ok = abs(a - b) <= max(rel * max(abs(a), abs(b)), floor)
+    return Row(path, a, b, "measured", ok, f"±{rel:.0%} or {floor:g}")
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[Row], list[str]]:
+    """Rows for the figures both runs have, and the paths only one of them has."""
+    fa = {p: v for p, v in figures(a) if not SKIP.search(p)}
+    fb = {p: v for p, v in figures(b) if not SKIP.search(p)}
+    rows = [judge(p, fa[p], fb[p]) for p in sorted(fa.keys() & fb.keys())]
+    return rows, sorted(fa.keys() ^ fb.keys())
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if x == int(x) and abs(x) < 1e12 else f"{x:.4g}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("first", type=Path)
+    p.add_argument("second", type=Path)
+    p.add_argument("--all", action="store_true", help="print every figure, not only misses")
+    p.add_argument("--report-only", action="store_true", help="exit 0 whatever the result")
+    args = p.parse_args(argv)
+    try:
+        a, b = (json.loads(f.read_text(encoding="utf-8")) for f in (args.first, args.second))
+    except (OSError, ValueError) as e:
+        print(f"cannot read results: {e}", file=sys.stderr)
+        return 2
+    rows, unpaired = compare(a, b)
+    print(f"| figure | {args.first.name} | {args.second.name} | kind | band | agree |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        if args.all or not r.ok:
+            verdict = "yes" if r.ok else "**no**"
+            print(f"| {r.path} | {_fmt(r.a)} | {_fmt(r.b)} | {r.kind} | {r.band} | {verdict} |")
+    counts = [r for r in rows if r.kind == "count"]
+    measured = [r for r in rows if r.kind == "measured"]
+    bad_counts = sum(not r.ok for r in counts)
+    bad_measured = sum(not r.ok for r in measured)
+    print(
+        f"\n{len(rows)} figures in both runs: counts {len(counts) - bad_counts}/{len(counts)} "
+        f"equal, measured {len(measured) - bad_measured}/{len(measured)} within their band"
+        + (f"; {len(unpaired)} figure(s) in only one run" if unpaired else "")
+    )
+    agree = bad_counts == 0 and bad_measured == 0
+    print("the runs agree within noise" if agree else "the runs do NOT agree within noise")
+    return 0 if agree or args.report_only else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

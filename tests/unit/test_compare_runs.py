@@ -1,0 +1,58 @@
+"""benchmarks/compare_runs.py: equal work and measured figures within their noise bands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.compare_runs import compare, main
+
+RUN = {
+    "run_id": "a",
+    "machine": {"load_avg_at_start": [1.0, 1.0, 1.0]},
+    "side": {
+        "netdocs": {"full": {"chunks_embedded": 727, "embed_calls": 3, "wall_s": 100.0}},
+        "query": {"p95_ms": 20.0, "p99_ms": 40.0, "recall_at_10": 0.95},
+        "peak_rss_mb": 800.0,
+    },
+}
+
+
+def _with(path: str, value: float) -> dict[str, object]:
+    run = json.loads(json.dumps(RUN))
+    *parents, leaf = path.split("/")
+    node = run
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return run
+
+
+def _bad(a: dict[str, object], b: dict[str, object]) -> set[str]:
+    rows, _ = compare(a, b)
+    return {r.path for r in rows if not r.ok}
+
+
+def test_noise_within_the_bands_agrees() -> None:
+    other = _with("side/netdocs/full/wall_s", 118.0)  # +18 %: within ±25 %
+    other = {**other, "run_id": "b", "machine": {"load_avg_at_start": [9.0, 9.0, 9.0]}}
+    assert _bad(RUN, other) == set()
+
+
+def test_a_different_count_or_a_figure_outside_its_band_disagrees() -> None:
+    assert _bad(RUN, _with("side/netdocs/full/chunks_embedded", 728)) == {
+        "side/netdocs/full/chunks_embedded"
+    }
+    assert _bad(RUN, _with("side/netdocs/full/wall_s", 140.0)) == {"side/netdocs/full/wall_s"}
+    assert _bad(RUN, _with("side/peak_rss_mb", 900.0)) == {"side/peak_rss_mb"}  # > ±10 %
+    assert _bad(RUN, _with("side/query/recall_at_10", 0.90)) == {"side/query/recall_at_10"}
+    assert _bad(RUN, _with("side/query/p95_ms", 21.5)) == set()  # within the 2 ms floor
+
+
+def test_the_command_exits_1_when_runs_disagree(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(RUN))
+    b.write_text(json.dumps(_with("side/netdocs/full/embed_calls", 4)))
+    assert main([str(a), str(b)]) == 1
+    assert main([str(a), str(a)]) == 0
+    assert main([str(a), str(b), "--report-only"]) == 0
