@@ -106,7 +106,8 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    stats.failed += t.update_metadata(url, plan.retag, run_id)
+    if plan.retag:  # a task run costs the API calls even when it has nothing to do
+        stats.failed += t.update_metadata(url, plan.retag, run_id)
     bulk = _is_bulk(len(plan.to_process), plan.index_count)
     if bulk:
         t.vector_index(url, settings, present=False)
