@@ -185,16 +185,10 @@ def unchanged_doc(
     if st.st_size > max_bytes or not trusted(rec, st, margin_ns):
         return None
     tags, ignored = document_tags(policy, stored.doc_id, declared)
+    meta = meta_hash(tags)
+    meta = stored.meta_hash if meta == stored.meta_hash else meta  # one string, not two
     return SourceDoc(
-        stored.doc_id,
-        "",
-        stored.content_hash,
-        tags,
-        meta_hash(tags),
-        rec.size,
-        ignored,
-        declared,
-        rec,
+        stored.doc_id, "", stored.content_hash, tags, meta, rec.size, ignored, declared, rec
     )
 
 

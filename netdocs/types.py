@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
 class FileStat:
     """What a file looked like when its content was read (see netdocs.ingest.filestat)."""
 
@@ -16,7 +16,7 @@ class FileStat:
     seen_ns: int  # wall clock just before the read started
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
 class SourceDoc:
     """A readable document found by the scan."""
 
@@ -42,7 +42,7 @@ class DocFailure:
     details: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
 class StoredDoc:
     """What the index remembers of a committed document."""
 

@@ -35,7 +35,7 @@ def load_state(conn: psycopg.Connection) -> dict[str, StoredDoc]:
     """Every committed document's hashes, with its file's recorded stat (if any)."""
     rows = conn.execute(f"SELECT doc_id, content_hash, meta_hash, {_STAT_COLUMNS} FROM documents")
     out = {}
-    for r in rows.fetchall():
+    for r in rows:  # one row at a time: no list of every row beside the records
         rec = None if None in r[3:8] else FileStat(r[3], r[4], r[5], int(r[6]), r[7])
         declared = None if r[8] is None else tuple(r[8])
         out[r[0]] = StoredDoc(r[0], r[1], r[2], rec, declared)
