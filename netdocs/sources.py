@@ -171,17 +171,14 @@ def unchanged_doc(
 ) -> SourceDoc | None:
     """The document as indexed, without reading it, when its file's stat says it did not
     change since (see netdocs.filestat); None when it must be read. Its tags follow the
-    current policy and path from the recorded front-matter tags. Raises FileNotFoundError
-    for a file gone since the walk."""
+    current policy and path from the recorded front-matter tags."""
     rec, declared = stored.stat, stored.declared_tags
     if rec is None or declared is None:
         return None
     try:
         st = os.stat(os.path.join(real_root, stored.doc_id))
-    except FileNotFoundError:
-        raise
     except OSError:
-        return None  # the read reports it
+        return None  # gone, a broken link, unreadable: the read says which
     if st.st_size > max_bytes or not trusted(rec, st, margin_ns):
         return None
     tags, ignored = document_tags(policy, stored.doc_id, declared)

@@ -128,3 +128,21 @@ def test_tags_follow_the_policy_without_reading_the_files(tmp_path: Path, db_url
     assert moved.scan.warnings == [
         "bgp/a.md: front-matter tags ['secret'] ignored (not in the policy's front_matter_tags)"
     ]
+
+
+def test_an_indexed_link_that_breaks_is_reported_not_deleted(tmp_path: Path, db_url: str) -> None:
+    """The fast path's stat fails on a broken link: the read reports it (the index keeps the
+    document), as without the fast path; it is not taken for a deleted file."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "target.dat").write_text("# Linked\n\nText.\n")
+    (docs / "link.md").symlink_to("target.dat")
+    (docs / "plain.md").write_text("# Plain\n\nText.\n")
+    commit_all(db_url, docs)
+    assert list(plan(db_url, docs).changes.unchanged) == ["link.md", "plain.md"]
+    (docs / "target.dat").unlink()
+    broken = plan(db_url, docs)
+    assert broken.changes.deleted == () and broken.scan.vanished == []
+    assert [(f.doc_id, f.error) for f in broken.scan.failures] == [
+        ("link.md", "broken symbolic link")
+    ]
