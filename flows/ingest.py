@@ -78,6 +78,7 @@ def _run(
             "every document is re-chunked; unchanged chunk texts keep their ids and vectors"
         )
     stats.messages.extend(plan.scan.warnings)
+    plan.scan.docs = []  # counted and warned about: not needed while batches run
     if given is not None and t.save_policy(url, given, run_id):
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     if plan.scan.vanished:
