@@ -7,27 +7,26 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import opaque
 
+from flows.pipeline import process_batches
 from flows.rebuild import run_rebuild
 from flows.runner import ConfiguredTaskRunner, current_runner
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.factory import get_embedder
-from netdocs.errors import ConfigError, DatabaseError, LockLost, MassDeleteRefused
+from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.plan import path_retag, stale_reasons
 from netdocs.ingest.scope import check_patterns, describe
-from netdocs.ingest.stats import BatchStats, RunStats
+from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
 from netdocs.roots import confine
 from netdocs.safetext import safe_name
-from netdocs.types import DocFailure
 from tasks import ingest as t
 
 BULK_MIN_DOCS = 20
@@ -39,10 +38,6 @@ def set_progress(callback: Progress | None) -> None:
     """Install (or remove) a progress callback for runs in this process."""
     global _progress
     _progress = callback
-
-
-def _batches(ids: list[str], size: int) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _is_bulk(to_process: int, stored: int) -> bool:
@@ -75,13 +70,15 @@ def _run(
             f"the scope {describe(only)} matched no document on disk or in the index"
         )
     stats.failed += list(plan.still_quarantined)
-    deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
+    whole: Any = opaque(plan)  # not walked by Prefect looking for futures (20k documents)
+    deletable = t.guard_deletes(whole, settings.mass_delete_ratio, allow_mass_delete)
     if plan.rechunk is not None:
         stats.messages.append(
             f"chunking rules changed ({plan.rechunk[0] or 'unrecorded'} -> {plan.rechunk[1]}): "
             "every document is re-chunked; unchanged chunk texts keep their ids and vectors"
         )
     stats.messages.extend(plan.scan.warnings)
+    plan.scan.docs = []  # counted and warned about: not needed while batches run
     if given is not None and t.save_policy(url, given, run_id):
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     if plan.scan.vanished:
@@ -110,45 +107,15 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    stats.failed += t.update_metadata(url, plan.retag, run_id)
+    if plan.retag:  # a task run costs the API calls even when it has nothing to do
+        stats.failed += t.update_metadata(url, plan.retag, run_id)
     bulk = _is_bulk(len(plan.to_process), plan.index_count)
     if bulk:
         t.vector_index(url, settings, present=False)
     try:
-        # A three-stage pipeline: batch i+2 is read and chunked while batch i+1 is in the
-        # model and batch i is validated and committed. Reading and committing take one
-        # batch at a time; the model takes `lanes` batches at a time (1 on threads, one per
-        # worker on Dask), and reading runs at most lanes + 1 batches ahead of it.
         runner = current_runner()
-        lanes = runner.lanes if runner else 1
         progress = None if runner and runner.distributed else _progress
-        embeds: list[PrefectFuture[Any]] = []
-        commits: list[PrefectFuture[Any]] = []
-        chunk_prev: PrefectFuture[Any] | None = None
-        batches = _batches(plan.to_process, settings.docs_per_commit_batch)
-        for i, batch in enumerate(batches):
-            back = i - 1 - lanes  # the model's batch this read must not run ahead of
-            ahead = ([chunk_prev] if chunk_prev else []) + (
-                embeds[back : back + 1] if back >= 0 else []
-            )
-            chunked = t.chunk_batch.submit(
-                url,
-                str(root),
-                batch,
-                policy,
-                settings,
-                wait_for=ahead,
-            )
-            earlier = embeds[i - lanes : i - lanes + 1] if i >= lanes else []
-            embedded = t.embed_batch.submit(url, chunked, settings, progress, wait_for=earlier)
-            committed = t.commit_batch.submit(
-                url, embedded, policy, settings, run_id, progress, wait_for=commits[-1:]
-            )
-            chunk_prev = chunked
-            embeds.append(embedded)
-            commits.append(committed)
-        for batch, future in zip(batches, commits, strict=True):
-            stats.add_batch(_batch_result(url, future, batch, logger))
+        process_batches(url, root, plan.to_process, policy, settings, run_id, stats, progress)
         pending = sum(1 for f in stats.failed if f.error == PENDING)
         if pending:
             stats.messages.append(
@@ -182,23 +149,6 @@ def _run(
             f"{len(stats.stale)} document(s) served from an older version, {withdrawn} of them "
             f"withdrawn (stale longer than NETDOCS_STALE_MAX_AGE={settings.stale_max_age})"
         )
-
-
-def _batch_result(
-    url: str, future: PrefectFuture[Any], batch: list[str], logger: Any
-) -> BatchStats:
-    """A batch's counters; a batch that raised (not for a database outage or a lost ingest
-    lock) fails alone."""
-    try:
-        result: BatchStats = future.result()
-    except (DatabaseError, LockLost, psycopg.OperationalError, psycopg.InterfaceError):
-        ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
-        raise
-    except Exception as e:
-        ensure_held(url, probe=True)
-        logger.error("a batch of %d document(s) failed: %s", len(batch), why(e))
-        return BatchStats(failed=[DocFailure(d, f"batch failed: {why(e)}") for d in batch])
-    return result
 
 
 def _finish(

@@ -202,6 +202,14 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     dask_workers: int = Field(default=2, ge=1)
 
+    # --- scale branch: the scan's stat fast path (netdocs.filestat) ---
+    # A file whose size, mtime, ctime and inode are those recorded when its content was
+    # hashed is not read again (--full always reads). A recorded mtime/ctime less than this
+    # many seconds older than that read is "racy" (not trusted): raise it for file systems
+    # with coarse timestamps or a clock skewed against this host's (NFS).
+    stat_fast_path: bool = True
+    stat_racy_margin_s: float = Field(default=2.0, ge=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
+class FileStat:
+    """What a file looked like when its content was read (see netdocs.ingest.filestat)."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+    seen_ns: int  # wall clock just before the read started
+
+
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
 class SourceDoc:
     """A readable document found by the scan."""
 
@@ -17,6 +28,9 @@ class SourceDoc:
     size: int
     #: Front-matter tags the policy's ``front_matter_tags`` does not allow (not applied).
     ignored_tags: tuple[str, ...] = ()
+    #: The file's own front-matter tags (before the policy), and its stat at the read.
+    declared_tags: tuple[str, ...] = ()
+    stat: FileStat | None = None
 
 
 @dataclass(frozen=True)
@@ -28,13 +42,16 @@ class DocFailure:
     details: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per document: no __dict__ each
 class StoredDoc:
     """What the index remembers of a committed document."""
 
     doc_id: str
     content_hash: str
     meta_hash: str
+    #: The file's stat and front-matter tags when that content was read (None: unknown).
+    stat: FileStat | None = None
+    declared_tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,8 @@ def plan_run(
             full=full,
             chunker=chunker_state.signature(settings.chunk_max_tokens),
             only=only,
+            stat_fast_path=settings.stat_fast_path,
+            racy_margin_s=settings.stat_racy_margin_s,
         )
 
 

@@ -14,7 +14,7 @@ from netdocs.ingest import chunker_state
 from netdocs.ingest.scope import describe, in_scope, restrict
 from netdocs.policy import Policy
 from netdocs.sources import ScanResult, meta_hash, scan
-from netdocs.store.writer import load_quarantine, load_state
+from netdocs.store.writer import load_quarantine, load_state, record_file_stats
 from netdocs.types import ChangeSet, DocFailure, SourceDoc
 
 
@@ -60,18 +60,26 @@ def make_plan(
     full: bool = False,
     chunker: str | None = None,
     only: Sequence[str] = (),
+    stat_fast_path: bool = True,
+    racy_margin_s: float = 2.0,
 ) -> Plan:
     """Scan ``root`` and diff it against the index; with ``only`` (a path scope, see
     :mod:`netdocs.ingest.scope`) both sides are the documents inside the scope.
 
     ``chunker`` (a :func:`chunker_state.signature`) other than the index's recorded one
     makes every indexed document (of the scope) changed: it is re-chunked by the current
-    rules (a scoped run does not record the new rules: the rest still follows the old)."""
+    rules (a scoped run does not record the new rules: the rest still follows the old).
+
+    With ``stat_fast_path`` (not with ``full``), files whose stat is the one recorded with
+    their indexed content are not read (netdocs.filestat); files read and found unchanged
+    get their stat recorded for the next run."""
     scope = tuple(only)
 
     def keep(doc_id: str) -> bool:
         return in_scope(doc_id, scope)
 
+    everything = load_state(conn)
+    conn.commit()
     result = scan(
         root,
         policy,
@@ -79,10 +87,11 @@ def make_plan(
         exclude=exclude,
         max_bytes=max_bytes,
         keep=keep if scope else None,
+        known=everything if stat_fast_path and not full else None,
+        racy_margin_s=racy_margin_s,
     )
     result.failures = [f for f in result.failures if keep(f.doc_id)]
     result.vanished = [v for v in result.vanished if keep(v)]
-    everything = load_state(conn)
     stored = restrict(everything, scope)
     quarantined = restrict(load_quarantine(conn), scope)
     rechunk = None
@@ -100,6 +109,14 @@ def make_plan(
         full=full,
     )
     docs = {d.doc_id: d for d in result.docs}
+    record_file_stats(
+        conn,
+        [
+            docs[d]
+            for d in (*changes.unchanged, *changes.metadata_only)
+            if docs[d].stat != stored[d].stat
+        ],
+    )
     to_process, still = [], []
     for doc_id in (*changes.new, *changes.changed):
         q = quarantined.get(doc_id)

@@ -17,7 +17,9 @@ import psycopg
 from netdocs.embedding.base import Vectors
 from netdocs.safetext import json_safe
 from netdocs.sources import meta_hash
-from netdocs.types import Chunk, SourceDoc, StoredDoc
+from netdocs.types import Chunk, FileStat, SourceDoc, StoredDoc
+
+_STAT_COLUMNS = "file_size, file_mtime_ns, file_ctime_ns, file_ino, file_seen_ns, declared_tags"
 
 
 @dataclass
@@ -30,9 +32,41 @@ class CommitStats:
 
 
 def load_state(conn: psycopg.Connection) -> dict[str, StoredDoc]:
-    """Every committed document's hashes."""
-    rows = conn.execute("SELECT doc_id, content_hash, meta_hash FROM documents").fetchall()
-    return {r[0]: StoredDoc(r[0], r[1], r[2]) for r in rows}
+    """Every committed document's hashes, with its file's recorded stat (if any)."""
+    rows = conn.execute(f"SELECT doc_id, content_hash, meta_hash, {_STAT_COLUMNS} FROM documents")
+    out = {}
+    for r in rows:  # one row at a time: no list of every row beside the records
+        rec = None if None in r[3:8] else FileStat(r[3], r[4], r[5], int(r[6]), r[7])
+        declared = None if r[8] is None else tuple(r[8])
+        out[r[0]] = StoredDoc(r[0], r[1], r[2], rec, declared)
+    return out
+
+
+def _stat_row(doc: SourceDoc) -> tuple[object, ...]:
+    st = doc.stat
+    if st is None:
+        return (None,) * 6
+    return (st.size, st.mtime_ns, st.ctime_ns, st.ino, st.seen_ns, list(doc.declared_tags))
+
+
+def record_file_stats(conn: psycopg.Connection, docs: Sequence[SourceDoc]) -> int:
+    """Record the file stats of documents read and found unchanged (their stored content
+    hash is the one read), so the next scan can skip reading them; returns the rows set."""
+    rows = [(d.doc_id, d.content_hash, *_stat_row(d)) for d in docs if d.stat is not None]
+    if not rows:
+        return 0
+    columns = list(zip(*rows, strict=True))
+    with conn.transaction():
+        cur = conn.execute(
+            "UPDATE documents d SET file_size = u.size, file_mtime_ns = u.mtime,"
+            " file_ctime_ns = u.ctime, file_ino = u.ino, file_seen_ns = u.seen,"
+            " declared_tags = ARRAY(SELECT jsonb_array_elements_text(u.declared::jsonb))"
+            " FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[],"
+            " %s::numeric[], %s::bigint[], %s::text[]) AS u(doc_id, hash, size, mtime, ctime,"
+            " ino, seen, declared) WHERE d.doc_id = u.doc_id AND d.content_hash = u.hash",
+            [list(c) for c in columns[:7]] + [[json.dumps(tags) for tags in columns[7]]],
+        )
+        return cur.rowcount
 
 
 def load_quarantine(conn: psycopg.Connection) -> dict[str, tuple[str, str, list[object]]]:
@@ -60,13 +94,18 @@ def commit_document(
     tags = list(doc.tags)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (doc_id) DO UPDATE SET"
+            "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id,"
+            f" {_STAT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (doc_id) DO UPDATE SET"
             " content_hash = EXCLUDED.content_hash, meta_hash = EXCLUDED.meta_hash,"
             " tags = EXCLUDED.tags, chunk_count = EXCLUDED.chunk_count,"
             " run_id = EXCLUDED.run_id, updated_at = now(),"
-            " stale_since = NULL, stale_reason = NULL",
-            (doc.doc_id, doc.content_hash, doc.meta_hash, tags, len(chunks), run_id),
+            " stale_since = NULL, stale_reason = NULL, file_size = EXCLUDED.file_size,"
+            " file_mtime_ns = EXCLUDED.file_mtime_ns, file_ctime_ns = EXCLUDED.file_ctime_ns,"
+            " file_ino = EXCLUDED.file_ino, file_seen_ns = EXCLUDED.file_seen_ns,"
+            " declared_tags = EXCLUDED.declared_tags",
+            (doc.doc_id, doc.content_hash, doc.meta_hash, tags, len(chunks), run_id)
+            + _stat_row(doc),
         )
         cur.execute(
             "DELETE FROM chunks WHERE doc_id = %s AND NOT (chunk_id = ANY(%s))",

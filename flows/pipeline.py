@@ -1,0 +1,107 @@
+"""The ingest flow's batch pipeline: read+chunk -> embed -> validate+commit, overlapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from prefect import get_run_logger
+from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import opaque
+
+from flows.runner import current_runner
+from netdocs.config import Settings
+from netdocs.errors import DatabaseError, LockLost
+from netdocs.ingest.batch import Progress
+from netdocs.ingest.isolate import why
+from netdocs.ingest.lock import ensure_held
+from netdocs.ingest.stats import BatchStats, RunStats
+from netdocs.policy import Policy
+from netdocs.types import DocFailure
+from tasks import ingest as t
+
+
+def _batches(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def process_batches(
+    url: str,
+    root: Path,
+    doc_ids: list[str],
+    policy: Policy | None,
+    settings: Settings,
+    run_id: UUID,
+    stats: RunStats,
+    progress: Progress | None,
+) -> None:
+    """Read, chunk, embed, validate and commit ``doc_ids`` in batches; counters into ``stats``."""
+    logger = get_run_logger()
+    # A three-stage pipeline: batch i+2 is read and chunked while batch i+1 is in the
+    # model and batch i is validated and committed. Reading and committing take one
+    # batch at a time; the model takes `lanes` batches at a time (1 on threads, one per
+    # worker on Dask), and reading runs at most lanes + 1 batches ahead of it. A batch is
+    # read only once the batch `window` places before it is committed; its results are
+    # then collected and dropped, so memory holds a few batches, not the whole corpus.
+    runner = current_runner()
+    lanes = runner.lanes if runner else 1
+    window = lanes + 2
+    # In-process runners hand a stage's result to the next without Prefect walking through
+    # its every chunk looking for futures (seconds per run); Dask must see the future itself.
+    hand = (lambda f: f) if runner and runner.distributed else opaque
+    embeds: dict[int, PrefectFuture[Any]] = {}
+    commits: dict[int, PrefectFuture[Any]] = {}
+    chunk_prev: PrefectFuture[Any] | None = None
+    batches = _batches(doc_ids, settings.docs_per_commit_batch)
+
+    def collect(j: int) -> None:
+        embeds.pop(j, None)
+        stats.add_batch(_batch_result(url, commits.pop(j), batches[j], logger))
+
+    for i, batch in enumerate(batches):
+        if i >= window:
+            collect(i - window)
+        back = i - 1 - lanes  # the model's batch this read must not run ahead of
+        ahead = ([chunk_prev] if chunk_prev else []) + ([embeds[back]] if back >= 0 else [])
+        chunked = t.chunk_batch.submit(
+            url,
+            str(root),
+            batch,
+            policy,
+            settings,
+            wait_for=ahead,
+        )
+        earlier = [embeds[i - lanes]] if i >= lanes else []
+        embedded = t.embed_batch.submit(url, hand(chunked), settings, progress, wait_for=earlier)
+        committed = t.commit_batch.submit(
+            url,
+            hand(embedded),
+            policy,
+            settings,
+            run_id,
+            progress,
+            wait_for=[commits[i - 1]] if i else [],
+        )
+        chunk_prev = chunked
+        embeds[i], commits[i] = embedded, committed
+    for j in sorted(commits):
+        collect(j)
+
+
+def _batch_result(
+    url: str, future: PrefectFuture[Any], batch: list[str], logger: Any
+) -> BatchStats:
+    """A batch's counters; a batch that raised (not for a database outage or a lost ingest
+    lock) fails alone."""
+    try:
+        result: BatchStats = future.result()
+    except (DatabaseError, LockLost, psycopg.OperationalError, psycopg.InterfaceError):
+        ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
+        raise
+    except Exception as e:
+        ensure_held(url, probe=True)
+        logger.error("a batch of %d document(s) failed: %s", len(batch), why(e))
+        return BatchStats(failed=[DocFailure(d, f"batch failed: {why(e)}") for d in batch])
+    return result
