@@ -91,11 +91,10 @@ def fulltext_sql(n_terms: int, *, restricted: bool) -> sql.Composed:
         for i in range(n_terms)
     ]
     return sql.SQL(
-        "WITH m AS MATERIALIZED ("
-        "SELECT c.chunk_id, c.tsv || ''::tsvector AS tsv"
-        " FROM chunks c WHERE c.tsv @@ %(any)s::tsquery{acl}),"
-        " r AS MATERIALIZED ("
-        "SELECT m.chunk_id, {score} AS rank, m.tsv @@ %(all)s::tsquery AS all_terms FROM m"
+        "WITH r AS MATERIALIZED ("
+        "SELECT m.chunk_id, {score} AS rank, m.tsv @@ %(all)s::tsquery AS all_terms"
+        " FROM (SELECT c.chunk_id, c.tsv || ''::tsvector AS tsv"
+        " FROM chunks c WHERE c.tsv @@ %(any)s::tsquery{acl} OFFSET 0) m"
         " ORDER BY rank DESC, m.chunk_id LIMIT %(n)s)"
         " SELECT {cols}, r.rank, r.all_terms FROM r JOIN chunks c ON c.chunk_id = r.chunk_id"
         " ORDER BY r.rank DESC, r.chunk_id"
