@@ -53,7 +53,7 @@ def main() -> None:
                 for v in vectors
             ]
             for ef in EFS:
-                search.ef_search = lambda n, ef=ef: ef  # type: ignore[assignment,misc]
+                search.ef_search = lambda n, share=1.0, ef=ef: ef  # type: ignore[assignment,misc]
                 found = sum(
                     len(
                         t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
@@ -17,6 +18,7 @@ import psycopg
 from netdocs.query import sql as q
 from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
 from netdocs.query.results import Hit
+from netdocs.query.tagshare import cached_share
 from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
 from netdocs.query.timing import timed
 
@@ -52,11 +54,16 @@ def candidates_for(k: int) -> int:
     return max(2 * k, MIN_CANDIDATES)
 
 
-def ef_search(n: int) -> int:
-    """The HNSW candidate-list size for ``n`` rows: twice n, within pgvector's 1..1000.
+def ef_search(n: int, share: float = 1.0) -> int:
+    """The HNSW candidate-list size for ``n`` rows when ``share`` of the chunks pass the tag
+    filter: twice n divided by the share, within pgvector's 1..1000 (at least 64).
 
-    Beyond 500 rows the iterative scan (and the exact re-check) supply the rest."""
-    return min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, 2 * n))
+    With a filter the graph's first ef neighbours hold about share x ef permitted rows; the
+    iterative scan finds more, but not the nearest (recall@20 under a 6 %-visible role on
+    176k chunks: 0.70 at ef 40, 0.82 at 400, 0.92 at 1000, by distance). Beyond the cap the
+    iterative scan (and the exact re-check) supply the rest."""
+    want = 2 * n / max(share, 1e-6)
+    return min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, math.ceil(want)))
 
 
 def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
@@ -121,7 +128,8 @@ def dense_hits(
             exact = restricted and _few_permitted(conn, allowed, stale_max_age)
         params = _params(allowed, stale_max_age, q=vec, n=n)
         if not exact:
-            conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n))})
+            share = cached_share(conn, allowed)
+            conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n, share))})
             stmt = q.dense_sql(dim, restricted=restricted)
             rows = conn.execute(stmt, params, prepare=False).fetchall()
             if len(rows) == n:

@@ -71,13 +71,17 @@ def fulltext_sql(n_terms: int, *, restricted: bool) -> sql.Composed:
     lexeme is in the heading, weight A). Parameters: ``any`` (tsquery text: candidate
     lexemes OR-ed), ``all`` (every lexeme AND-ed), ``q{i}`` / ``h{i}`` (lexeme i, and
     lexeme i restricted to headings, as tsquery text), ``w{i}`` / ``b{i}`` (floats), ``n``.
+
+    Each candidate's ``tsv`` is read once (``|| ''``: a TOASTed tsvector would otherwise be
+    fetched again for each of the 2 x terms + 1 tests) and the ranking runs on narrow rows;
+    only the top ``n`` fetch their text.
     """
     if n_terms < 1:
         raise ValueError("a full-text query needs at least one term")
     parts = [
         sql.SQL(
-            "CASE WHEN c.tsv @@ {q}::tsquery THEN {w}::float8"
-            " + CASE WHEN c.tsv @@ {h}::tsquery THEN {b}::float8 ELSE 0 END ELSE 0 END"
+            "CASE WHEN m.tsv @@ {q}::tsquery THEN {w}::float8"
+            " + CASE WHEN m.tsv @@ {h}::tsquery THEN {b}::float8 ELSE 0 END ELSE 0 END"
         ).format(
             q=sql.Placeholder(f"q{i}"),
             w=sql.Placeholder(f"w{i}"),
@@ -87,9 +91,13 @@ def fulltext_sql(n_terms: int, *, restricted: bool) -> sql.Composed:
         for i in range(n_terms)
     ]
     return sql.SQL(
-        "SELECT {cols}, {score} AS rank, c.tsv @@ %(all)s::tsquery AS all_terms"
-        " FROM chunks c WHERE c.tsv @@ %(any)s::tsquery{acl}"
-        " ORDER BY rank DESC, c.chunk_id LIMIT %(n)s"
+        "WITH r AS MATERIALIZED ("
+        "SELECT m.chunk_id, {score} AS rank, m.tsv @@ %(all)s::tsquery AS all_terms"
+        " FROM (SELECT c.chunk_id, c.tsv || ''::tsvector AS tsv"
+        " FROM chunks c WHERE c.tsv @@ %(any)s::tsquery{acl} OFFSET 0) m"
+        " ORDER BY rank DESC, m.chunk_id LIMIT %(n)s)"
+        " SELECT {cols}, r.rank, r.all_terms FROM r JOIN chunks c ON c.chunk_id = r.chunk_id"
+        " ORDER BY r.rank DESC, r.chunk_id"
     ).format(cols=_COLUMNS, score=sql.SQL(" + ").join(parts), acl=_acl(restricted))
 
 

@@ -6,6 +6,9 @@ chunks containing it)``, read from ``pg_stats.most_common_elems`` of ``chunks.ts
 ANALYZE / autovacuum; lexemes too rare to be listed get half the smallest listed share).
 Candidates are the chunks containing at least one *selective* lexeme (share below
 ``CANDIDATE_MAX_SHARE``), which keeps the scan small; every lexeme still counts in the score.
+On a large index the candidate lexemes are also bounded by an estimated number of rows
+(``CANDIDATE_ROW_BUDGET``, rarest first, at least one): at 20,000 documents the lexemes under
+3 % matched 8,000 chunks for the median question, and scoring each costs a heap visit.
 Without statistics (a new, small index) all lexemes weigh 1 and all select candidates.
 """
 
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import psycopg
 
 CANDIDATE_MAX_SHARE = 0.03
+#: At most about this many chunks (estimated from the shares) are scored per question.
+CANDIDATE_ROW_BUDGET = 2500
 MAX_TERMS = 24
 STATS_TTL_S = 300.0
 
@@ -31,6 +36,7 @@ class TermStats:
 
     shares: dict[str, float]
     floor: float | None  # smallest listed share; None = no statistics
+    rows: float = 0.0  # chunks in the table (pg_class.reltuples); 0 = unknown
 
     def share(self, lexeme: str) -> float | None:
         """Estimated share of chunks containing ``lexeme`` (None without statistics)."""
@@ -62,6 +68,14 @@ def plan_terms(lexemes: Sequence[str], stats: TermStats) -> TermPlan:
     selective = [
         lex for lex in unique if (share := stats.share(lex)) is None or share < CANDIDATE_MAX_SHARE
     ]
+    if stats.rows > 0 and selective:  # rarest first (``unique`` is by weight) within the budget
+        budget, kept = float(CANDIDATE_ROW_BUDGET), list[str]()
+        for lex in selective:
+            budget -= (stats.share(lex) or 0.0) * stats.rows
+            if kept and budget < 0:
+                break
+            kept.append(lex)
+        selective = kept
     return TermPlan(terms, tuple(selective or unique[:1]))
 
 
@@ -73,14 +87,17 @@ def quote_lexeme(lexeme: str) -> str:
 def load_stats(conn: psycopg.Connection) -> TermStats:
     """Read the lexeme statistics of ``chunks.tsv`` (NO_STATS before the first ANALYZE)."""
     row = conn.execute(
-        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs,"
+        " (SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass) FROM pg_stats"
         " WHERE schemaname = current_schema() AND tablename = 'chunks' AND attname = 'tsv'"
     ).fetchone()
     if row is None or not row[0] or not row[1]:
         return NO_STATS
-    elems, freqs = row
+    elems, freqs, rows = row
     shares = freqs[: len(elems)]  # then come min, max and the null share
-    return TermStats(dict(zip(elems, shares, strict=True)), float(min(shares)))
+    return TermStats(
+        dict(zip(elems, shares, strict=True)), float(min(shares)), max(0.0, float(rows or 0))
+    )
 
 
 _cache: weakref.WeakKeyDictionary[psycopg.Connection, tuple[float, TermStats]] = (

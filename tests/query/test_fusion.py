@@ -128,6 +128,18 @@ def test_term_weights_and_candidates() -> None:
     assert plan_terms([], stats) == TermPlan((), ())
 
 
+def test_candidate_lexemes_stay_within_the_row_budget() -> None:
+    # 100,000 chunks: rpki ~500 rows (unlisted: floor / 2), bgp 2,000, ospf 2,500; budget 2,500.
+    stats = TermStats({"bgp": 0.02, "ospf": 0.025, "server": 0.2}, floor=0.01, rows=100_000)
+    plan = plan_terms(["server", "ospf", "bgp", "rpki"], stats)
+    assert plan.candidates == ("rpki", "bgp")  # ospf would pass the budget: left out
+    assert [lex for lex, _ in plan.terms] == ["rpki", "bgp", "ospf", "server"]  # all still score
+    big = TermStats({"bgp": 0.02, "ospf": 0.025}, floor=0.01, rows=1_000_000)
+    assert plan_terms(["ospf", "bgp"], big).candidates == ("bgp",)  # over budget: the rarest
+    small = TermStats({"bgp": 0.02, "ospf": 0.025}, floor=0.01, rows=10_000)
+    assert plan_terms(["ospf", "bgp"], small).candidates == ("bgp", "ospf")
+
+
 def test_fulltext_params_quote_lexemes() -> None:
     plan = TermPlan((("it's", 2.0), ("a\\b", 1.0)), ("it's",))
     params = fulltext_params(plan)

@@ -12,6 +12,7 @@ from netdocs.cli import main
 from netdocs.config import get_settings
 from netdocs.embedding.hashing import HashingEmbedder
 from netdocs.query.search import ef_search, search
+from netdocs.query.tagshare import visible_share
 
 N_CHUNKS = 120
 
@@ -62,3 +63,19 @@ def test_library_search_beyond_the_ef_limit_does_not_fail(
 
 def test_ef_search_bounds() -> None:
     assert [ef_search(n) for n in (1, 40, 499, 500, 501, 10_000)] == [64, 80, 998, 1000, 1000, 1000]
+
+
+def test_ef_search_grows_as_the_tag_filter_narrows() -> None:
+    # 20 candidates: 6 % of the chunks visible needs ~667, a third ~120, within 64..1000.
+    assert [ef_search(20, s) for s in (1.0, 0.34, 0.06, 0.01, 0.0)] == [64, 118, 667, 1000, 1000]
+
+
+def test_visible_share_from_tag_statistics() -> None:
+    shares = {"faq": 0.02, "runbooks": 0.7, "vpn": 0.06}
+    assert visible_share(shares, None) == 1.0
+    assert visible_share(None, ["faq"]) == 1.0  # no statistics yet: no scaling
+    assert visible_share(shares, ["faq", "vpn"]) == pytest.approx(0.08)
+    assert visible_share(shares, ["faq", "unlisted"]) == pytest.approx(0.03)  # half the rarest
+    assert visible_share(shares, ["runbooks", "vpn", "faq", "faq"]) == pytest.approx(0.78)
+    assert visible_share(shares, ["runbooks", "runbooks2"]) == pytest.approx(0.71)
+    assert visible_share({"a": 0.8, "b": 0.7}, ["a", "b"]) == 1.0  # overlap: capped
