@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,17 @@ from netdocs.config import Settings
 from netdocs.devserver import free_port
 
 START_TIMEOUT_S = 180.0  # a first start migrates a new SQLite database; slow on a busy host
+
+
+def quiet_prefect(engine_logs: bool = True) -> None:
+    """No analytics, Prefect's own logs at WARNING; with ``engine_logs=False`` also no flow
+    and task engine logs (a CLI that reports failures itself)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if not engine_logs:
+        for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def prefect_home(settings: Settings) -> Path:

@@ -116,20 +116,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Run the metrics-report flow into --out."""
-    import logging
-
-    from netdocs.cli import _quiet_prefect
-
     _since(args.since)
     if args.days < 1:
         raise ConfigError("--days must be at least 1")
-    _quiet_prefect()
-    if not args.verbose:
-        for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+    from netdocs.prefect_local import cli_api, quiet_prefect
+
+    quiet_prefect(engine_logs=args.verbose)
     from flows.report import metrics_report
     from netdocs.config import get_settings
-    from netdocs.prefect_local import cli_api
 
     with cli_api(get_settings()):
         result: dict[str, Any] = metrics_report(
