@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from netdocs.cli_support import migrated_url
 from netdocs.errors import (
     AccessDenied,
     ConfigError,
@@ -38,14 +39,11 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
 def cmd_status(args: argparse.Namespace) -> int:
     """Print what the index holds."""
     from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
-    from netdocs.store.schema import migrate
+    from netdocs.db import connection
     from netdocs.store.status import status
 
     settings = get_settings()
-    url = database_url(settings)
-    migrate(url)
-    with connection(url) as conn:
+    with connection(migrated_url(settings)) as conn:
         result = status(conn, settings.stale_max_age)
     if args.json:
         print(json.dumps(result))
@@ -67,14 +65,12 @@ def _print_stale(stale: list[dict[str, Any]]) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Compare documents with stored chunks; report (and with --repair, fix) drift."""
     from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.db import connection
     from netdocs.ingest.check import check
     from netdocs.ingest.lock import run_lock
-    from netdocs.store.schema import migrate
 
     settings = get_settings()
-    url = database_url(settings)
-    migrate(url)
+    url = migrated_url(settings)
     with run_lock(url), connection(url) as conn:
         report = check(conn, repair_drift=args.repair, stale_max_age=settings.stale_max_age)
     if args.json:
