@@ -28,15 +28,18 @@ from netdocs.devserver import free_port, healthy, server_command, server_env, wa
 START_TIMEOUT_S = 180.0  # a first start migrates a new SQLite database; slow on a busy host
 
 
-def quiet_prefect(engine_logs: bool = True) -> None:
-    """No analytics, Prefect's own logs at WARNING; with ``engine_logs=False`` also no flow
-    and task engine logs (a CLI that reports failures itself)."""
+def quiet_prefect() -> None:
+    """No analytics, Prefect's own logs at WARNING (call before Prefect is imported)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    if not engine_logs:
-        for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def silence_engine_logs() -> None:
+    """No flow and task engine logs, for a CLI that reports failures itself (call after
+    Prefect is imported: its logging set-up would reset the levels)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def prefect_home(settings: Settings) -> Path:

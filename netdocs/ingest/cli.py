@@ -88,10 +88,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from netdocs.ingest.scope import check_patterns
 
     only = list(check_patterns(args.only)) or None  # a bad pattern fails here, named
-    quiet_prefect(engine_logs=args.verbose)  # the CLI reports failures itself
+    quiet_prefect()
     from flows.ingest import ingest, set_progress
     from netdocs.config import get_settings
-    from netdocs.prefect_local import cli_api
+    from netdocs.prefect_local import cli_api, silence_engine_logs
+
+    if not args.verbose:  # the CLI reports failures itself; no engine tracebacks
+        silence_engine_logs()
 
     bar = None if args.json else _progress_bar()
     if bar:

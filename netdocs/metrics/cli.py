@@ -110,9 +110,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     _since(args.since)
     if args.days < 1:
         raise ConfigError("--days must be at least 1")
-    from netdocs.prefect_local import cli_api, quiet_prefect
+    from netdocs.prefect_local import cli_api, quiet_prefect, silence_engine_logs
 
-    quiet_prefect(engine_logs=args.verbose)
+    quiet_prefect()
+    if not args.verbose:
+        silence_engine_logs()
     from flows.report import metrics_report
     from netdocs.config import get_settings
 
