@@ -102,10 +102,17 @@ class QueryRun:
     def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
         """Audit (fail closed), then the metric row (same connection), then the hooks."""
         svc = self.service
-        user = self.user or audit.current_user(svc.settings)
-        role = getattr(svc, "role", None)
-        tags = None if svc.allowed is None else tuple(sorted(svc.allowed))
-        ids, paths = tuple(h.chunk_id for h in hits), tuple(h.path for h in hits)
+        row: dict[str, Any] = {  # what the audit row and the query record both carry
+            "query_id": self.query_id,
+            "action": self.action,
+            "user": self.user or audit.current_user(svc.settings),
+            "role": getattr(svc, "role", None),
+            "tags": None if svc.allowed is None else tuple(sorted(svc.allowed)),
+            "question": self.question,
+            "chunk_ids": tuple(h.chunk_id for h in hits),
+            "paths": tuple(h.path for h in hits),
+            "cache_hit": cache_hit,
+        }
         details: dict[str, Any] = {
             "k": self.k,
             "mode": self.mode,
@@ -115,7 +122,8 @@ class QueryRun:
         if extra.get("retrieval_notes"):
             details["retrieval"] = list(extra["retrieval_notes"])
         try:
-            self._audit(user, role, tags, ids, paths, cache_hit, details)
+            with svc._lock, svc.conn.transaction():
+                audit.write(svc.conn, **row, details=details)
         except psycopg.Error as e:  # fail closed: no result without its audit row
             raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
         record_fields = {k: v for k, v in extra.items() if k != "cited"}
@@ -123,16 +131,8 @@ class QueryRun:
             "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
         )
         record = QueryRecord(
-            query_id=self.query_id,
+            **row,
             at=self.at,
-            action=self.action,
-            user=user,
-            role=role,
-            tags=tags,
-            question=self.question,
-            chunk_ids=ids,
-            paths=paths,
-            cache_hit=cache_hit,
             latency_ms=latency_ms,
             retrieval_mode=self.mode,
             k=self.k,
@@ -142,29 +142,3 @@ class QueryRun:
         with svc._lock:
             on_query_record(record, conn=svc.conn)
         run_hooks(record)
-
-    def _audit(
-        self,
-        user: str,
-        role: str | None,
-        tags: tuple[str, ...] | None,
-        ids: tuple[str, ...],
-        paths: tuple[str, ...],
-        cache_hit: bool,
-        details: dict[str, Any],
-    ) -> None:
-        svc = self.service
-        with svc._lock, svc.conn.transaction():
-            audit.write(
-                svc.conn,
-                query_id=self.query_id,
-                action=self.action,
-                user=user,
-                role=role,
-                tags=tags,
-                question=self.question,
-                chunk_ids=ids,
-                paths=paths,
-                cache_hit=cache_hit,
-                details=details,
-            )
