@@ -19,114 +19,20 @@ with other rules is re-chunked by the next ingest (see ``netdocs.ingest.plan``).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 
+from netdocs.markdown_blocks import is_lead, sections, units
 from netdocs.sources import split_front_matter
 from netdocs.types import Chunk
 
+__all__ = ["CHUNKER_VERSION", "chunk_document", "embed_text", "is_lead", "sections", "units"]
+
 CountTokens = Callable[[Sequence[str]], list[int]]
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
 #: The chunking rules' version, recorded in the index: change it whenever a change to this
-#: module can move a chunk boundary, so that existing indexes are re-chunked.
+#: module or :mod:`netdocs.markdown_blocks` can move a chunk boundary, so that existing
+#: indexes are re-chunked.
 CHUNKER_VERSION = "2"
-#: A lead line is at most this long (characters) ...
-LEAD_MAX_CHARS = 80
-#: ... and, unless it is inline code or a bold term, at most this many words.
-LEAD_MAX_WORDS = 8
-_CODE_LINE = re.compile(r"^`[^`]+`[:.]?$")
-_BOLD_LINE = re.compile(r"^(\*\*|__)[^*_]+(\*\*|__):?$")
-_NOT_LEAD = re.compile(r"^([-*+]\s|[>|<!\[]|\d+[.)]\s|`{3}|~{3})")  # list, quote, table, ...
-
-
-def is_lead(block: str) -> bool:
-    """True for a one-line block that names what the next block explains: only inline
-    code (a command, an option), only a bold term, or a short line without sentence end."""
-    line = block.strip()
-    if not line or "\n" in line or len(line) > LEAD_MAX_CHARS or _NOT_LEAD.match(line):
-        return False
-    if _CODE_LINE.match(line) or _BOLD_LINE.match(line):
-        return True
-    return len(line.split()) <= LEAD_MAX_WORDS and not line.endswith((".", "!", "?", ";", ","))
-
-
-def units(blocks: Sequence[str], sizes: Sequence[int], budget: int) -> list[list[int]]:
-    """Group block indexes that must share a chunk, within ``budget`` tokens per group.
-
-    A block joins the group before it when that group's last block ends with ``:`` (it
-    introduces this one), or is a lead line (:func:`is_lead`) not itself introduced by a
-    colon (a run of lead lines joins the paragraph after them), or when this block is a
-    definition (starts with ``": "``). Groups never exceed ``budget``: a block that would
-    is packed alone, as before these rules.
-    """
-    groups: list[list[int]] = []
-    used = 0
-    wants_next = False
-    for i, block in enumerate(blocks):
-        joins = wants_next or block.startswith(": ")
-        if groups and joins and used + sizes[i] <= budget:
-            prev = blocks[groups[-1][-1]]
-            groups[-1].append(i)
-            used += sizes[i]
-            introduced = prev.rstrip().endswith(":")
-        else:
-            groups.append([i])
-            used = sizes[i]
-            introduced = False
-        text = block.rstrip()
-        wants_next = text.endswith(":") or (is_lead(text) and not introduced)
-    return groups
-
-
-def sections(text: str) -> list[tuple[tuple[str, ...], list[str]]]:
-    """Split Markdown into (heading path, body blocks) in document order."""
-    out: list[tuple[tuple[str, ...], list[str]]] = []
-    path: list[tuple[int, str]] = []
-    blocks: list[str] = []
-    current: list[str] = []
-    fence: str | None = None
-
-    def end_block() -> None:
-        if current and "".join(current).strip():
-            blocks.append("\n".join(current).strip("\n"))
-        current.clear()
-
-    def end_section() -> None:
-        end_block()
-        if blocks:
-            out.append((tuple(h for _, h in path), list(blocks)))
-        blocks.clear()
-
-    for line in text.split("\n"):
-        if fence is not None:
-            current.append(line)
-            if line.strip().startswith(fence):
-                fence = None
-                end_block()
-            continue
-        m_fence = _FENCE.match(line)
-        if m_fence:
-            end_block()
-            fence = m_fence.group(1)[0] * 3
-            current.append(line)
-            continue
-        m = _HEADING.match(line)
-        if m:
-            end_section()
-            level, title = len(m.group(1)), m.group(2).strip()
-            while path and path[-1][0] >= level:
-                path.pop()
-            path.append((level, title))
-            continue
-        if not line.strip():
-            end_block()
-        else:
-            current.append(line)
-    end_section()
-    return out
 
 
 def embed_text(heading_path: tuple[str, ...], text: str) -> str:

@@ -25,6 +25,56 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def healthy(api: str, timeout: float = 2.0) -> bool:
+    """True when a Prefect server answers on ``api``."""
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=timeout) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def server_env(home: Path, port: int, **extra: str) -> dict[str, str]:
+    """This process's environment for ``prefect server start`` with ``home`` as its
+    PREFECT_HOME on ``port``: no analytics, no inherited PREFECT_API_URL."""
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        **extra,
+    }
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def server_command(port: int) -> list[str]:
+    """``prefect server start`` on 127.0.0.1:``port`` with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def wait_healthy(api: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait until the server of ``proc`` answers on ``api``; False once it has exited or
+    ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not healthy(api):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
 @contextmanager
 def local_server(home: Path, *, timeout: float = 90.0) -> Iterator[str]:
     """Run ``prefect server start`` with ``home`` as its PREFECT_HOME; yield its API URL.
@@ -33,24 +83,20 @@ def local_server(home: Path, *, timeout: float = 90.0) -> Iterator[str]:
     """
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    env.pop("PREFECT_API_URL", None)
-    command = [sys.executable, "-m", "prefect", "server", "start"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    with open(home / "server.log", "w") as log:
+    env = server_env(home, port, PREFECT_UI_ENABLED="false")
+    log = home / "server.log"
+    with open(log, "w") as out:
         proc = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            server_command(port),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             api = f"http://127.0.0.1:{port}/api"
-            _wait_healthy(api, proc, home / "server.log", timeout)
+            if not wait_healthy(api, proc, timeout):
+                raise RuntimeError(f"prefect server did not start:\n{log.read_text()[-4000:]}")
             yield api
         finally:
             proc.terminate()
@@ -58,17 +104,3 @@ def local_server(home: Path, *, timeout: float = 90.0) -> Iterator[str]:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def _wait_healthy(api: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"prefect server did not start:\n{log.read_text()[-4000:]}")
-        time.sleep(0.3)

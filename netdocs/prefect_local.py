@@ -12,20 +12,34 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from netdocs.config import Settings
-from netdocs.devserver import free_port
+from netdocs.devserver import free_port, healthy, server_command, server_env, wait_healthy
 
 START_TIMEOUT_S = 180.0  # a first start migrates a new SQLite database; slow on a busy host
+
+
+def quiet_prefect() -> None:
+    """No analytics, Prefect's own logs at WARNING (call before Prefect is imported)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def silence_engine_logs() -> None:
+    """No flow and task engine logs, for a CLI that reports failures itself (call after
+    Prefect is imported: its logging set-up would reset the levels)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def prefect_home(settings: Settings) -> Path:
@@ -55,15 +69,6 @@ def _write_state(settings: Settings, state: dict[str, int]) -> None:
 def api_url(port: int) -> str:
     """The API URL of a server on ``port`` (the UI is the same address without ``/api``)."""
     return f"http://127.0.0.1:{port}/api"
-
-
-def healthy(api: str, timeout: float = 2.0) -> bool:
-    """True when a Prefect server answers on ``api``."""
-    try:
-        with urllib.request.urlopen(f"{api}/health", timeout=timeout) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
 
 
 def alive(pid: int) -> bool:
@@ -122,21 +127,15 @@ def ensure_server(settings: Settings) -> str:
         state = _read_state(settings)
         port = _port(settings, state.get("port"))
         home = prefect_home(settings)
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(home),
-            "PREFECT_SERVER_API_HOST": "127.0.0.1",
-            "PREFECT_SERVER_API_PORT": str(port),
-            "PREFECT_UI_API_URL": api_url(port),  # else the UI calls port 4200
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-        }
-        env.pop("PREFECT_API_URL", None)
-        command = [sys.executable, "-m", "prefect", "server", "start"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        env = server_env(
+            home,
+            port,
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_UI_API_URL=api_url(port),  # else the UI calls port 4200
+        )
         with open(home / "server.log", "ab") as log:
             proc = subprocess.Popen(
-                command,
+                server_command(port),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -146,18 +145,15 @@ def ensure_server(settings: Settings) -> str:
             )
         _write_state(settings, {"port": port, "pid": proc.pid})
         api = api_url(port)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not healthy(api):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _kill_group(proc.pid)
-                tail = (home / "server.log").read_text(errors="replace")[-2000:]
-                from netdocs.errors import ConfigError
+        if not wait_healthy(api, proc, START_TIMEOUT_S):
+            _kill_group(proc.pid)
+            tail = (home / "server.log").read_text(errors="replace")[-2000:]
+            from netdocs.errors import ConfigError
 
-                raise ConfigError(
-                    f"the local Prefect server did not start on port {port} "
-                    f"(log {home / 'server.log'}):\n{tail}"
-                )
-            time.sleep(0.3)
+            raise ConfigError(
+                f"the local Prefect server did not start on port {port} "
+                f"(log {home / 'server.log'}):\n{tail}"
+            )
         print(f"netdocs: Prefect server started, UI on {api[:-4]}", file=sys.stderr, flush=True)
         return api
 

@@ -158,6 +158,21 @@ def docs_dir(tmp_path: Path) -> Path:
     return copy_corpus(tmp_path / "docs", "routing/bird", "ipv6/radvd", "switching/lldpd")
 
 
+@pytest.fixture
+def few_docs(tmp_path: Path) -> Path:
+    """A small real documentation folder: three top-level folders of two documents each
+    from the bundled sample, whatever corpus is opted in (enough for per-file failures and
+    the mass-delete guard)."""
+    dest = tmp_path / "docs"
+    for folder in FEW_FOLDERS:
+        shutil.copytree(SAMPLE / folder, dest / folder)
+    return dest
+
+
+#: Three top-level folders of the bundled sample with two documents each.
+FEW_FOLDERS = ("dns", "ipv6", "vpn")
+
+
 def remove_most(root: Path, share: float = 0.6) -> set[str]:
     """Delete whole top-level folders of ``root`` until more than ``share`` of its files are
     gone (enough to trip the 50 % mass-delete guard); return the removed document ids."""

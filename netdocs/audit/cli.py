@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from typing import Any
+
+from netdocs.cli_support import duration_arg, migrated_connection
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,27 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=cmd_prune)
 
 
-def _connection() -> Any:
-    from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
-    from netdocs.store.schema import migrate
-
-    url = database_url(get_settings())
-    migrate(url)
-    return connection(url, autocommit=True)
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
     """List audit rows."""
     from netdocs.audit.log import query
-    from netdocs.durations import parse_duration
-    from netdocs.errors import ConfigError
 
-    try:
-        since = None if args.since is None else parse_duration(args.since, "--since")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    with _connection() as conn:
+    since = duration_arg(args.since, "--since")
+    with migrated_connection() as conn:
         rows = query(conn, since_s=since, user=args.user, role=args.role, path_glob=args.path)
     if args.json:
         print(json.dumps({"rows": [r.to_json() for r in rows]}, ensure_ascii=False))
@@ -82,7 +68,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if before > datetime.now(UTC):
         raise ConfigError(f"--before: {before.isoformat()} is in the future")
     settings = get_settings()
-    with _connection() as conn:
+    with migrated_connection() as conn:
         deleted = prune(conn, before, current_user(settings), settings.role)
     if args.json:
         print(json.dumps({"deleted": deleted, "before": before.isoformat()}))

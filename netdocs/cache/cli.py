@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+
+from netdocs.cli_support import duration_arg, migrated_connection
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -24,21 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse._SubParsersActi
     return sub
 
 
-def _connection() -> Any:
-    from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
-    from netdocs.store.schema import migrate
-
-    url = database_url(get_settings())
-    migrate(url)
-    return connection(url, autocommit=True)
-
-
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print the cache figures."""
     from netdocs.cache.stats import cache_stats
 
-    with _connection() as conn:
+    with migrated_connection() as conn:
         stats = cache_stats(conn)
     if args.json:
         print(json.dumps(stats))
@@ -57,14 +48,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_clear(args: argparse.Namespace) -> int:
     """Delete cache entries."""
     from netdocs.cache.stats import clear
-    from netdocs.durations import parse_duration
-    from netdocs.errors import ConfigError
 
-    try:
-        age = None if args.older_than is None else parse_duration(args.older_than, "--older-than")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    with _connection() as conn:
+    age = duration_arg(args.older_than, "--older-than")
+    with migrated_connection() as conn:
         deleted = clear(conn, age, args.kind)
     if args.json:
         print(json.dumps({"deleted": deleted}))

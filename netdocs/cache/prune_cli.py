@@ -31,14 +31,12 @@ def add_prune(sub: argparse._SubParsersAction) -> None:
 
 def cmd_cache_prune(args: argparse.Namespace) -> int:
     """Prune unused embedding-cache entries under the ingest lock; print the counts."""
-    from netdocs.config import get_settings
-    from netdocs.db import connection, database_url
+    from netdocs.cli_support import migrated_url
+    from netdocs.db import connection
     from netdocs.embedding.prune import prune_cache
     from netdocs.ingest.lock import run_lock
-    from netdocs.store.schema import migrate
 
-    url = database_url(get_settings())
-    migrate(url)
+    url = migrated_url()
     with run_lock(url), connection(url) as conn:
         result = prune_cache(conn, args.older_than)
     if args.json:

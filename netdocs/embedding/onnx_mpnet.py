@@ -19,10 +19,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import onnx
-from onnx import TensorProto, helper
 from safetensors.numpy import load_file
 
-from netdocs.embedding.onnx_bert import OPSET, OUTPUT, _GraphBuilder, gelu, mean_pool_normalize
+from netdocs.embedding.onnx_graph import (
+    AttentionNames,
+    EncoderConfig,
+    GraphBuilder,
+    encoder_layer,
+    finish_model,
+    mean_pool_normalize,
+    padding_bias,
+)
 
 #: Bump whenever the graph this module builds changes (it is part of the cache key and id).
 BUILDER_VERSION = 1
@@ -30,18 +37,22 @@ INPUTS = ("input_ids", "attention_mask")
 MAX_DISTANCE = 128  # of the relative position buckets (fixed in HF's MPNet)
 
 
+ATTENTION = AttentionNames(
+    query="attention.attn.q",
+    key="attention.attn.k",
+    value="attention.attn.v",
+    output="attention.attn.o",
+    layer_norm="attention.LayerNorm",
+    bias_node="biased",
+)
+
+
 @dataclass(frozen=True)
-class MPNetConfig:
+class MPNetConfig(EncoderConfig):
     """The few HF ``config.json`` fields the graph needs."""
 
-    hidden_size: int
-    num_heads: int
-    num_layers: int
-    intermediate_size: int
-    layer_norm_eps: float
-    max_positions: int
-    num_buckets: int
-    pad_id: int
+    num_buckets: int = 32
+    pad_id: int = 1
 
     @classmethod
     def from_json(cls, path: Path) -> MPNetConfig:
@@ -52,12 +63,7 @@ class MPNetConfig:
         if raw.get("hidden_act", "gelu") != "gelu":
             raise ValueError(f"{path}: unsupported hidden_act {raw.get('hidden_act')!r}")
         return cls(
-            hidden_size=int(raw["hidden_size"]),
-            num_heads=int(raw["num_attention_heads"]),
-            num_layers=int(raw["num_hidden_layers"]),
-            intermediate_size=int(raw["intermediate_size"]),
-            layer_norm_eps=float(raw["layer_norm_eps"]),
-            max_positions=int(raw["max_position_embeddings"]),
+            **cls.fields(raw),
             num_buckets=int(raw.get("relative_attention_num_buckets", 32)),
             pad_id=int(raw.get("pad_token_id", 1)),
         )
@@ -87,39 +93,7 @@ def relative_position_buckets(
     return ret + np.where(n < max_exact, n, large)
 
 
-def _encoder_layer(g: _GraphBuilder, x: str, bias: str, i: int, cfg: MPNetConfig) -> str:
-    """One MPNet block (post-LN; attention scores + relative position bias + mask)."""
-    p = f"encoder.layer.{i}"
-    head_dim = cfg.hidden_size // cfg.num_heads
-    heads_shape = g.const(f"{p}.heads_shape", [0, 0, cfg.num_heads, head_dim], np.int64)
-    merged_shape = g.const(f"{p}.merged_shape", [0, 0, cfg.hidden_size], np.int64)
-
-    def split_heads(t: str, perm: list[int]) -> str:
-        r = g.op("Reshape", [t, heads_shape], f"{t}.reshape")
-        return g.op("Transpose", [r], f"{t}.transpose", perm=perm)
-
-    q = split_heads(g.linear(x, f"{p}.attention.attn.q"), [0, 2, 1, 3])
-    k = split_heads(g.linear(x, f"{p}.attention.attn.k"), [0, 2, 3, 1])
-    v = split_heads(g.linear(x, f"{p}.attention.attn.v"), [0, 2, 1, 3])
-    scores = g.op("MatMul", [q, k], f"{p}.scores")
-    scores = g.op("Div", [scores, g.const(f"{p}.scale", math.sqrt(head_dim))], f"{p}.scaled")
-    scores = g.op("Add", [scores, bias], f"{p}.biased")
-    probs = g.op("Softmax", [scores], f"{p}.probs", axis=-1)
-    ctx = g.op("MatMul", [probs, v], f"{p}.context")
-    ctx = g.op("Transpose", [ctx], f"{p}.context.transpose", perm=[0, 2, 1, 3])
-    ctx = g.op("Reshape", [ctx, merged_shape], f"{p}.context.reshape")
-
-    attn = g.linear(ctx, f"{p}.attention.attn.o")
-    attn = g.op("Add", [attn, x], f"{p}.attention.residual")
-    attn = g.layer_norm(attn, f"{p}.attention.LayerNorm", cfg.layer_norm_eps)
-
-    inter = gelu(g, g.linear(attn, f"{p}.intermediate.dense"), p)
-    out = g.linear(inter, f"{p}.output.dense")
-    out = g.op("Add", [out, attn], f"{p}.output.residual")
-    return g.layer_norm(out, f"{p}.output.LayerNorm", cfg.layer_norm_eps)
-
-
-def _attention_bias(g: _GraphBuilder, ids: str, mask: str, cfg: MPNetConfig) -> str:
+def _attention_bias(g: GraphBuilder, ids: str, mask: str, cfg: MPNetConfig) -> str:
     """``[batch, heads, seq, seq]``: relative position bias + 0/-10000 padding mask."""
     seq = g.op("Shape", [ids], "bias.shape")
     seq = g.op("Gather", [seq, g.const("bias.one_i", 1, np.int64)], "bias.seq", axis=0)
@@ -136,10 +110,7 @@ def _attention_bias(g: _GraphBuilder, ids: str, mask: str, cfg: MPNetConfig) -> 
     values = g.op("Unsqueeze", [values, g.const("bias.axis_b", [0], np.int64)], "bias.4d")
 
     mask_4d = g.op("Unsqueeze", [mask, g.const("mask.axes", [1, 2], np.int64)], "mask.4d")
-    mask_4d = g.op("Cast", [mask_4d], "mask.4d_float", to=TensorProto.FLOAT)
-    inv = g.op("Sub", [g.const("mask.one", 1.0), mask_4d], "mask.inv")
-    mask_bias = g.op("Mul", [inv, g.const("mask.neg", -10000.0)], "mask.bias")
-    return g.op("Add", [values, mask_bias], "bias.total")
+    return g.op("Add", [values, padding_bias(g, mask_4d)], "bias.total")
 
 
 def build_model(weights_path: Path, config_path: Path) -> onnx.ModelProto:
@@ -147,7 +118,7 @@ def build_model(weights_path: Path, config_path: Path) -> onnx.ModelProto:
     cfg = MPNetConfig.from_json(config_path)
     weights = load_file(str(weights_path))
     weights = {k.removeprefix("mpnet."): v for k, v in weights.items()}
-    g = _GraphBuilder(weights)
+    g = GraphBuilder(weights)
 
     ids, mask = INPUTS
     word = g.op("Gather", [g.weight("embeddings.word_embeddings.weight"), ids], "emb.word")
@@ -162,25 +133,14 @@ def build_model(weights_path: Path, config_path: Path) -> onnx.ModelProto:
 
     bias = _attention_bias(g, ids, mask, cfg)
     for i in range(cfg.num_layers):
-        x = _encoder_layer(g, x, bias, i, cfg)
+        x = encoder_layer(g, x, bias, i, cfg, ATTENTION)
     mean_pool_normalize(g, x, mask)
 
-    def int_input(name: str) -> onnx.ValueInfoProto:
-        return helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"])
-
-    graph = helper.make_graph(
-        g.nodes,
+    return finish_model(
+        g,
         "mpnet_sentence_encoder",
-        [int_input(n) for n in INPUTS],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", cfg.hidden_size])],
-        initializer=g.inits,
+        INPUTS,
+        cfg.hidden_size,
+        "netdocs.embedding.onnx_mpnet",
+        BUILDER_VERSION,
     )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="netdocs.embedding.onnx_mpnet",
-        producer_version=str(BUILDER_VERSION),
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from netdocs.cli_support import migrated_url
 from netdocs.errors import ConfigError
 
 
@@ -47,16 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _url() -> str:
-    from netdocs.config import get_settings
-    from netdocs.db import database_url
-    from netdocs.store.schema import migrate
-
-    url = database_url(get_settings())
-    migrate(url)
-    return url
-
-
 def _since(text: str) -> float | None:
     from netdocs.metrics.summary import parse_since
 
@@ -84,7 +75,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     seconds = _since(args.since)
     now = datetime.now(UTC)
     since = None if seconds is None else now - timedelta(seconds=seconds)
-    with connection(_url()) as conn:
+    with connection(migrated_url()) as conn:
         rows = load_metrics(conn, since, args.role)
         votes = load_votes(conn, since, args.role)
     result = report(rows, votes, since=since, now=now, role=args.role)
@@ -108,7 +99,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise ConfigError("--limit must be at least 1")
-    with connection(_url()) as conn:
+    with connection(migrated_url()) as conn:
         runs = load_runs(conn, args.limit)
     print(json.dumps(runs) if args.json else runs_text(runs))
     return 0
@@ -116,20 +107,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Run the metrics-report flow into --out."""
-    import logging
-
-    from netdocs.cli import _quiet_prefect
-
     _since(args.since)
     if args.days < 1:
         raise ConfigError("--days must be at least 1")
-    _quiet_prefect()
+    from netdocs.prefect_local import cli_api, quiet_prefect, silence_engine_logs
+
+    quiet_prefect()
     if not args.verbose:
-        for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.events"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        silence_engine_logs()
     from flows.report import metrics_report
     from netdocs.config import get_settings
-    from netdocs.prefect_local import cli_api
 
     with cli_api(get_settings()):
         result: dict[str, Any] = metrics_report(

@@ -16,37 +16,22 @@ be written the query fails (fail closed).
 
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-import psycopg
 
-from netdocs.audit import log as audit
-from netdocs.cache import store
 from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
-from netdocs.cache.embeddings import cached_query_vector
-from netdocs.cache.keys import cache_key, key_fields, prompt_version
-from netdocs.errors import DatabaseError
-from netdocs.metrics.hook import on_query_record
+from netdocs.cache.keys import prompt_version
 from netdocs.query.answerer import Answerer
 from netdocs.query.diversity import DocHit
-from netdocs.query.fallback import low_confidence
-from netdocs.query.hooks import QueryRecord, run_hooks
+from netdocs.query.lifecycle import QueryRun
 from netdocs.query.llm import Completion, cost_usd
-from netdocs.query.ranked import (
-    doc_from_json,
-    ranked_plan_documents,
-    ranked_retrieval,
-)
-from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
+from netdocs.query.ranked import doc_from_json, ranked_plan_documents, ranked_retrieval
+from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
-from netdocs.query.search import Mode, clean_text
+from netdocs.query.search import Mode
 from netdocs.query.service import SearchService
-from netdocs.query.timing import timed
 
 
 @dataclass
@@ -73,7 +58,7 @@ class SearchResult:
             "latency_ms": round(self.latency_ms, 1),
             "cache_hit": self.cache_hit,
         }
-        return {**out, "retrieval": self.notes} if self.notes else out
+        return _with_notes(out, self.notes)
 
 
 @dataclass
@@ -97,152 +82,31 @@ class AskResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``netdocs ask --json`` shape (``retrieval`` only when rerank/rewrite is on)."""
-        out = {**self.answer.to_json(), "cache_hit": self.cache_hit}
-        return {**out, "retrieval": self.notes} if self.notes else out
-
-
-@dataclass
-class _Query:
-    service: SearchService
-    action: str
-    question: str
-    k: int
-    mode: Mode
-    user: str | None
-    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
-    key: str | None = None
-    fields: dict[str, Any] | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # per-stage ms, for the metrics
-
-    @property
-    def text(self) -> str:
-        return clean_text(self.question)
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000.0
-
-    def lookup(self, settings: dict[str, Any]) -> store.CachedResult | None:
-        """The servable cached entry, or None (and the key to store under)."""
-        svc = self.service
-        ttl = svc.settings.query_cache_ttl
-        with svc._lock:
-            model = svc.index_model
-            if ttl <= 0 or model is None:
-                return None
-            conn = svc.conn
-            gen = store.current_generation(conn)
-            settings = {**settings, "index_model": model[0]}
-            self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
-            self.key = cache_key(self.fields)
-            entry = store.lookup(conn, self.key, ttl)
-            if entry is not None and store.all_visible(
-                conn, entry.chunk_ids, svc.allowed, svc.settings.stale_max_age
-            ):
-                store.mark_hit(conn, self.key, svc.counters)
-                return entry
-            store.count_lookup(conn, "query", False, svc.counters)
-            return None
-
-    def vector(self) -> np.ndarray | None:
-        """The question's vector through the question-embedding cache (None: not needed)."""
-        svc = self.service
-        with svc._lock:
-            model = svc.index_model
-            if model is None or self.mode == "fulltext":
-                return None
-            with timed(self.timings, "embed_ms"):
-                vec, _ = cached_query_vector(
-                    svc.conn, model[0], self.text, svc.embed_query, svc.counters
-                )
-            return vec
-
-    def save(
-        self, result: dict[str, Any], hits: list[Hit], ids: list[str] | None = None, **usage: Any
-    ) -> None:
-        """Cache ``result``; it is served only while every chunk of ``ids`` (default: the
-        hits') is still visible."""
-        if self.key is None or self.fields is None:
-            return
-        with self.service._lock:
-            ids = [h.chunk_id for h in hits] if ids is None else ids
-            store.store(
-                self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
-            )
-
-    def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
-        """Audit (fail closed), then the metric row (same connection), then the hooks."""
-        svc = self.service
-        user = self.user or audit.current_user(svc.settings)
-        role = getattr(svc, "role", None)
-        tags = None if svc.allowed is None else tuple(sorted(svc.allowed))
-        ids, paths = tuple(h.chunk_id for h in hits), tuple(h.path for h in hits)
-        details: dict[str, Any] = {
-            "k": self.k,
-            "mode": self.mode,
-            "latency_ms": round(latency_ms, 1),
-        }
-        details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
-        if extra.get("retrieval_notes"):
-            details["retrieval"] = list(extra["retrieval_notes"])
-        try:
-            self._audit(user, role, tags, ids, paths, cache_hit, details)
-        except psycopg.Error as e:  # fail closed: no result without its audit row
-            raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
-        record_fields = {k: v for k, v in extra.items() if k != "cited"}
-        record_fields.setdefault(
-            "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
-        )
-        record = QueryRecord(
-            query_id=self.query_id,
-            at=self.at,
-            action=self.action,
-            user=user,
-            role=role,
-            tags=tags,
-            question=self.question,
-            chunk_ids=ids,
-            paths=paths,
-            cache_hit=cache_hit,
-            latency_ms=latency_ms,
-            retrieval_mode=self.mode,
-            k=self.k,
-            timings=dict(self.timings),
-            **record_fields,
-        )
-        with svc._lock:
-            on_query_record(record, conn=svc.conn)
-        run_hooks(record)
-
-    def _audit(
-        self,
-        user: str,
-        role: str | None,
-        tags: tuple[str, ...] | None,
-        ids: tuple[str, ...],
-        paths: tuple[str, ...],
-        cache_hit: bool,
-        details: dict[str, Any],
-    ) -> None:
-        svc = self.service
-        with svc._lock, svc.conn.transaction():
-            audit.write(
-                svc.conn,
-                query_id=self.query_id,
-                action=self.action,
-                user=user,
-                role=role,
-                tags=tags,
-                question=self.question,
-                chunk_ids=ids,
-                paths=paths,
-                cache_hit=cache_hit,
-                details=details,
-            )
+        return _with_notes({**self.answer.to_json(), "cache_hit": self.cache_hit}, self.notes)
 
 
 By = Literal["chunk", "document"]
+
+
+def _with_notes(out: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """``out`` with the retrieval notes under ``"retrieval"`` (only when there are any)."""
+    return {**out, "retrieval": notes} if notes else out
+
+
+def _retrieve(
+    plan: RetrievalPlan, qry: QueryRun, vector: np.ndarray | None, per_doc: int
+) -> Retrieval:
+    """The diversified top ``qry.k`` chunks through ``plan`` (no cache, no audit)."""
+    return ranked_retrieval(
+        plan,
+        qry.service,
+        qry.text,
+        qry.k,
+        qry.mode,
+        vector=vector,
+        timings=qry.timings,
+        per_doc=per_doc,
+    )
 
 
 def run_search(
@@ -265,7 +129,7 @@ def run_search(
         raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
     per_doc = service.settings.diversity_per_doc
-    qry = _Query(service, "search", question, k, mode, user)
+    qry = QueryRun(service, "search", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
     settings: dict[str, Any] = {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
     entry = qry.lookup(settings) if vector is None else None
@@ -290,21 +154,12 @@ def run_search(
                 "documents": [asdict(d) for d in docs],
             }
         else:
-            found = ranked_retrieval(
-                plan,
-                service,
-                qry.text,
-                k,
-                mode,
-                vector=vector,
-                timings=qry.timings,
-                per_doc=per_doc,
-            )
+            found = _retrieve(plan, qry, vector, per_doc)
             hits, ids = found.hits, None
             result = {"hits": hits_to_json(hits)}
         notes, calls = found.notes, found.calls
         if not found.degraded:  # a provider failure's fallback is not cached
-            qry.save({**result, "retrieval": notes} if notes else result, hits, ids)
+            qry.save(_with_notes(result, notes), hits, ids)
     latency = qry.elapsed_ms()
     qry.finish(hits, hit, latency, retrieval_notes=tuple(notes), **usage_fields(calls))
     return SearchResult(qry.query_id, hits, hit, latency, notes, docs)
@@ -338,7 +193,7 @@ def run_ask(
     audited, hooked. A fallback caused by a provider failure is not cached."""
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
-    qry = _Query(service, "ask", question, k, mode, user)
+    qry = QueryRun(service, "ask", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc
     settings = {
@@ -364,25 +219,15 @@ def run_ask(
         answer.latency_ms = qry.elapsed_ms()
         result = AskResult(answer, True, cached_from, notes)
     else:
-        found = ranked_retrieval(
-            plan,
-            service,
-            qry.text,
-            k,
-            mode,
-            vector=qry.vector(),
-            timings=qry.timings,
-            per_doc=per_doc,
-        )
+        found = _retrieve(plan, qry, qry.vector(), per_doc)
         hits, notes, calls = found.hits, found.notes, found.calls
         answer = answerer.answer(
             question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
         )
         good = answerer.chat is None or answer.mode == "llm" or not hits
         if good and not found.degraded:
-            data = answer_to_json(answer)
             qry.save(
-                {**data, "retrieval": notes} if notes else data,
+                _with_notes(answer_to_json(answer), notes),
                 answer.hits,
                 model=answer.model,
                 input_tokens=answer.input_tokens,

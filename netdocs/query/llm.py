@@ -90,15 +90,24 @@ class _SDKChat(ABC):
 
     def __init__(
         self,
+        api_key: str,
+        *,
         model: str,
         router_model: str,
-        base_url: str | None,
-        retry: RetryPolicy,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
         breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         self.model, self.router_model = model, router_model
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.breaker = breaker_for(f"{self.provider}-chat", base_url, *breaker)
+        self._client: Any = self._make_client(api_key, base_url, timeout)
+
+    @staticmethod
+    @abstractmethod
+    def _make_client(api_key: str, base_url: str | None, timeout: float) -> Any:
+        """The SDK client, with the SDK's own retries off."""
 
     @abstractmethod
     def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
@@ -126,21 +135,11 @@ class AnthropicChat(_SDKChat):
 
     provider = "anthropic"
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        model: str,
-        router_model: str,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
-        breaker: tuple[int, float] = (3, 30.0),
-    ) -> None:
-        super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
+    @staticmethod
+    def _make_client(api_key: str, base_url: str | None, timeout: float) -> Any:
         import anthropic
 
-        self._client = anthropic.Anthropic(
+        return anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
@@ -162,23 +161,11 @@ class OpenAIChat(_SDKChat):
 
     provider = "openai"
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        model: str,
-        router_model: str,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
-        breaker: tuple[int, float] = (3, 30.0),
-    ) -> None:
-        super().__init__(model, router_model, base_url, retry or RetryPolicy(), breaker)
+    @staticmethod
+    def _make_client(api_key: str, base_url: str | None, timeout: float) -> Any:
         import openai
 
-        self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
-        )
+        return openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
     def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
         resp: Any = self._client.chat.completions.create(
@@ -202,30 +189,33 @@ def chat_model(settings: Settings) -> ChatModel | None:
     openai_key = settings.openai_api_key
     if provider == "auto":
         provider = "anthropic" if anthropic_key else "openai" if openai_key else "none"
-    retry = RetryPolicy(max_attempts=settings.llm_max_attempts, max_total=settings.llm_timeout)
-    common: dict[str, Any] = {
-        "timeout": settings.llm_timeout,
-        "retry": retry,
-        "breaker": (settings.provider_breaker_threshold, settings.provider_breaker_cooldown_s),
+    chats: dict[str, tuple[type[_SDKChat], Any, str, str, str | None]] = {
+        "anthropic": (
+            AnthropicChat,
+            anthropic_key,
+            settings.anthropic_model,
+            settings.anthropic_router_model,
+            settings.anthropic_base_url,
+        ),
+        "openai": (
+            OpenAIChat,
+            openai_key,
+            settings.openai_chat_model,
+            settings.openai_router_model,
+            settings.openai_base_url,
+        ),
     }
-    if provider == "anthropic":
-        if anthropic_key is None:
-            raise ConfigError("NETDOCS_LLM_PROVIDER=anthropic needs ANTHROPIC_API_KEY")
-        return AnthropicChat(
-            anthropic_key.get_secret_value(),
-            model=settings.anthropic_model,
-            router_model=settings.anthropic_router_model,
-            base_url=settings.anthropic_base_url,
-            **common,
-        )
-    if provider == "openai":
-        if openai_key is None:
-            raise ConfigError("NETDOCS_LLM_PROVIDER=openai needs OPENAI_API_KEY")
-        return OpenAIChat(
-            openai_key.get_secret_value(),
-            model=settings.openai_chat_model,
-            router_model=settings.openai_router_model,
-            base_url=settings.openai_base_url,
-            **common,
-        )
-    return None
+    if provider not in chats:
+        return None
+    cls, key, model, router_model, base_url = chats[provider]
+    if key is None:
+        raise ConfigError(f"NETDOCS_LLM_PROVIDER={provider} needs {provider.upper()}_API_KEY")
+    return cls(
+        key.get_secret_value(),
+        model=model,
+        router_model=router_model,
+        base_url=base_url,
+        timeout=settings.llm_timeout,
+        retry=RetryPolicy(max_attempts=settings.llm_max_attempts, max_total=settings.llm_timeout),
+        breaker=(settings.provider_breaker_threshold, settings.provider_breaker_cooldown_s),
+    )

@@ -14,41 +14,6 @@ from netdocs.query.search import Mode
 from netdocs.query.service import SearchService
 
 
-def ranked_hits(
-    service: SearchService,
-    text: str,
-    k: int,
-    mode: Mode = "fused",
-    *,
-    vector: np.ndarray | None = None,
-    timings: dict[str, float] | None = None,
-    per_doc: int | None = None,
-) -> list[Hit]:
-    """The top ``k`` chunks, at most ``per_doc`` (default NETDOCS_DIVERSITY_PER_DOC) of one
-    document unless fewer documents match; no cache, no audit (:func:`run_search` adds them).
-    """
-    per_doc = service.settings.diversity_per_doc if per_doc is None else per_doc
-    if per_doc <= 0 or k <= 0:
-        return service.search(text, k, mode, vector=vector, timings=timings)
-    pool = service.search(text, k, mode, vector=vector, timings=timings, pool=POOL)
-    return diversify(pool, k, per_doc)
-
-
-def ranked_documents(
-    service: SearchService,
-    text: str,
-    k: int,
-    mode: Mode,
-    vector: np.ndarray | None,
-    timings: dict[str, float],
-) -> tuple[list[DocHit], list[Hit]]:
-    """The top ``k`` documents of the candidate pool, and each one's best chunk."""
-    pool = service.search(text, k, mode, vector=vector, timings=timings, pool=max(POOL, k))
-    docs = documents(pool, limit=k)
-    best = {h.chunk_id: h for h in pool}
-    return docs, [best[d.chunk_id] for d in docs]
-
-
 def ranked_retrieval(
     plan: RetrievalPlan,
     service: SearchService,
@@ -60,8 +25,9 @@ def ranked_retrieval(
     timings: dict[str, float] | None,
     per_doc: int,
 ) -> Retrieval:
-    """:func:`ranked_hits` through ``plan``'s optional stages (rewrite widens and rerank
-    orders the candidate pool; diversity then chooses the top ``k`` from it)."""
+    """The top ``k`` chunks, at most ``per_doc`` of one document unless fewer documents
+    match, through ``plan``'s optional stages (rewrite widens and rerank orders the
+    candidate pool; diversity then chooses the top ``k`` from it)."""
     if per_doc <= 0 or k <= 0:
         return plan.search(service, text, k, mode, vector=vector, timings=timings)
     out = plan.search(service, text, k, mode, vector=vector, timings=timings, pool=POOL)
@@ -78,7 +44,8 @@ def ranked_plan_documents(
     vector: np.ndarray | None,
     timings: dict[str, float],
 ) -> tuple[list[DocHit], list[Hit], Retrieval]:
-    """:func:`ranked_documents` through ``plan``'s optional stages."""
+    """The top ``k`` documents of the candidate pool through ``plan``'s optional stages,
+    each one's best chunk, and what the stages did."""
     out = plan.search(service, text, k, mode, vector=vector, timings=timings, pool=max(POOL, k))
     docs = documents(out.hits, limit=k, in_order=plan.active)
     best = {h.chunk_id: h for h in out.hits}

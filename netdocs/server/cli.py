@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netdocs.cli_support import migrated_connection, migrated_url
+
 if TYPE_CHECKING:
     from netdocs.config import Settings
 
@@ -43,16 +45,6 @@ def _settings(policy: Path | None = None) -> Settings:
     return settings.model_copy(update={"policy": policy}) if policy else settings
 
 
-def _url() -> str:
-    from netdocs.config import get_settings
-    from netdocs.db import database_url
-    from netdocs.store.schema import migrate
-
-    url = database_url(get_settings())
-    migrate(url)
-    return url
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     import uvicorn
@@ -61,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from netdocs.server.runtime import Runtime
 
     settings = _settings(args.policy)
-    rt = Runtime(settings, _url())
+    rt = Runtime(settings, migrated_url())
     try:
         rt.embedder  # load the question model now, not in the first requests  # noqa: B018
         app = create_app(rt)
@@ -82,14 +74,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Create a token bound to --user and --role (a role the policy defines)."""
-    from netdocs.db import connection
     from netdocs.errors import ConfigError
     from netdocs.policy import load_policy
     from netdocs.server.tokens import create_token
     from netdocs.store.policy_store import load_stored_policy
 
     settings = _settings(args.policy)
-    with connection(_url(), autocommit=True) as conn:
+    with migrated_connection() as conn:
         if settings.policy is not None:
             policy = load_policy(settings.policy)
         else:
@@ -111,10 +102,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     """List the tokens: id, user, role, created, revoked, last used."""
-    from netdocs.db import connection
     from netdocs.server.tokens import list_tokens
 
-    with connection(_url(), autocommit=True) as conn:
+    with migrated_connection() as conn:
         tokens = list_tokens(conn)
     if args.json:
         print(json.dumps([t.to_json() for t in tokens]))
@@ -130,10 +120,9 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     """Revoke a token (unknown id: exit 2)."""
-    from netdocs.db import connection
     from netdocs.server.tokens import revoke_token
 
-    with connection(_url(), autocommit=True) as conn:
+    with migrated_connection() as conn:
         info = revoke_token(conn, args.token_id)
     print(f"revoked token {info.token_id} ({info.user}, {info.role})")
     return 0

@@ -44,11 +44,11 @@ def test_ingest_json_then_status(docs_dir: Path, cli_env: dict[str, str]) -> Non
     )
 
 
-def test_bad_files_are_reported_and_exit_code_is_1(docs_dir: Path, cli_env: dict[str, str]) -> None:
-    (docs_dir / "binary.md").write_bytes(bytes(range(256)))
-    (docs_dir / "latin1.md").write_bytes("pare-feu: r\xe8gle".encode("latin-1"))
-    (docs_dir / "empty.md").write_bytes(b"")
-    result = run_cli(cli_env, "ingest", str(docs_dir), "--json")
+def test_bad_files_are_reported_and_exit_code_is_1(few_docs: Path, cli_env: dict[str, str]) -> None:
+    (few_docs / "binary.md").write_bytes(bytes(range(256)))
+    (few_docs / "latin1.md").write_bytes("pare-feu: r\xe8gle".encode("latin-1"))
+    (few_docs / "empty.md").write_bytes(b"")
+    result = run_cli(cli_env, "ingest", str(few_docs), "--json")
     assert result.code == 1, result.stderr
     data = result.json()
     failed = {f["path"]: f["error"] for f in data["failed"]}
@@ -68,10 +68,10 @@ def test_missing_folder_and_bad_policy_exit_2(tmp_path: Path, cli_env: dict[str,
     assert result.code == 2 and "roles.helpdesk.allow" in result.stderr
 
 
-def test_mass_delete_refused_exit_1(docs_dir: Path, cli_env: dict[str, str]) -> None:
-    assert run_cli(cli_env, "ingest", str(docs_dir), "--json").code == 0
-    removed = remove_most(docs_dir)
-    refused = run_cli(cli_env, "ingest", str(docs_dir), "--json")
+def test_mass_delete_refused_exit_1(few_docs: Path, cli_env: dict[str, str]) -> None:
+    assert run_cli(cli_env, "ingest", str(few_docs), "--json").code == 0
+    removed = remove_most(few_docs)
+    refused = run_cli(cli_env, "ingest", str(few_docs), "--json")
     assert refused.code == 1 and "--allow-mass-delete" in refused.stderr
-    allowed = run_cli(cli_env, "ingest", str(docs_dir), "--json", "--allow-mass-delete")
+    allowed = run_cli(cli_env, "ingest", str(few_docs), "--json", "--allow-mass-delete")
     assert allowed.code == 0 and allowed.json()["deleted"] == len(removed)

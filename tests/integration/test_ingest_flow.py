@@ -108,11 +108,11 @@ def test_tag_change_updates_rows_without_embedding(
     assert tags == doc_tags == [(["faq"],)]
 
 
-def test_bad_files_fail_alone(docs_dir: Path, db_url: str) -> None:
-    (docs_dir / "binary.md").write_bytes(b"\x7fELF\x00\x00\x01")
-    (docs_dir / "latin1.md").write_bytes("r\xe9seau".encode("latin-1"))
-    (docs_dir / "empty.md").write_text("")
-    result = run(docs_dir)
+def test_bad_files_fail_alone(few_docs: Path, db_url: str) -> None:
+    (few_docs / "binary.md").write_bytes(b"\x7fELF\x00\x00\x01")
+    (few_docs / "latin1.md").write_bytes("r\xe9seau".encode("latin-1"))
+    (few_docs / "empty.md").write_text("")
+    result = run(few_docs)
     failed = {f["path"]: f["error"] for f in result["failed"]}
     assert set(failed) == {"binary.md", "latin1.md"}
     assert result["new"] == result["scanned"] - 2  # an empty file is a document without text
@@ -125,14 +125,14 @@ def test_bad_files_fail_alone(docs_dir: Path, db_url: str) -> None:
     assert empty == (0,)
 
 
-def test_mass_delete_is_refused_unless_allowed(docs_dir: Path, db_url: str) -> None:
-    run(docs_dir)
+def test_mass_delete_is_refused_unless_allowed(few_docs: Path, db_url: str) -> None:
+    run(few_docs)
     before = fp(db_url)
-    removed = remove_most(docs_dir)
+    removed = remove_most(few_docs)
     with pytest.raises(MassDeleteRefused, match="--allow-mass-delete"):
-        run(docs_dir)
+        run(few_docs)
     assert fp(db_url) == before
-    result = run(docs_dir, allow_mass_delete=True)
+    result = run(few_docs, allow_mass_delete=True)
     assert result["deleted"] == len(removed)
     assert not set(chunk_ids(db_url).values()) & removed
 

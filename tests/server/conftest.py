@@ -77,13 +77,16 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str],
     raise AssertionError(f"server did not become healthy: {log.read_text()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one ingest + server for every module (none restarts it)
 def served(
     prefect_api: str,  # noqa: F811
     server_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Served]:
-    """Ingest the sample docs into a fresh database, create tokens, start the server."""
+    """Ingest the sample docs into a fresh database, create tokens, start the server.
+
+    Shared by the whole session: the tests that use it only add their own rows (queries,
+    feedback, tokens) and assert on those or on counts relative to before."""
     name = f"t_serve_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")

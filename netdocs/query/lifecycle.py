@@ -1,0 +1,144 @@
+"""One query's life between question and result: the query-result cache lookup and store,
+the question vector through the question-embedding cache, then the audit row (fail closed),
+the metric row and the post-query hooks. Used by :mod:`netdocs.query.api`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from netdocs.audit import log as audit
+from netdocs.cache import store
+from netdocs.cache.embeddings import cached_query_vector
+from netdocs.cache.keys import cache_key, key_fields
+from netdocs.errors import DatabaseError
+from netdocs.metrics.hook import on_query_record
+from netdocs.query.fallback import low_confidence
+from netdocs.query.hooks import QueryRecord, run_hooks
+from netdocs.query.results import Hit
+from netdocs.query.search import Mode, clean_text
+from netdocs.query.service import SearchService
+from netdocs.query.timing import timed
+
+
+@dataclass
+class QueryRun:
+    """One search or ask: its id, start time, cache key and per-stage timings."""
+
+    service: SearchService
+    action: str
+    question: str
+    k: int
+    mode: Mode
+    user: str | None
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    key: str | None = None
+    fields: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # per-stage ms, for the metrics
+
+    @property
+    def text(self) -> str:
+        return clean_text(self.question)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+    def lookup(self, settings: dict[str, Any]) -> store.CachedResult | None:
+        """The servable cached entry, or None (and the key to store under)."""
+        svc = self.service
+        ttl = svc.settings.query_cache_ttl
+        with svc._lock:
+            model = svc.index_model
+            if ttl <= 0 or model is None:
+                return None
+            conn = svc.conn
+            gen = store.current_generation(conn)
+            settings = {**settings, "index_model": model[0]}
+            self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
+            self.key = cache_key(self.fields)
+            entry = store.lookup(conn, self.key, ttl)
+            if entry is not None and store.all_visible(
+                conn, entry.chunk_ids, svc.allowed, svc.settings.stale_max_age
+            ):
+                store.mark_hit(conn, self.key, svc.counters)
+                return entry
+            store.count_lookup(conn, "query", False, svc.counters)
+            return None
+
+    def vector(self) -> np.ndarray | None:
+        """The question's vector through the question-embedding cache (None: not needed)."""
+        svc = self.service
+        with svc._lock:
+            model = svc.index_model
+            if model is None or self.mode == "fulltext":
+                return None
+            with timed(self.timings, "embed_ms"):
+                vec, _ = cached_query_vector(
+                    svc.conn, model[0], self.text, svc.embed_query, svc.counters
+                )
+            return vec
+
+    def save(
+        self, result: dict[str, Any], hits: list[Hit], ids: list[str] | None = None, **usage: Any
+    ) -> None:
+        """Cache ``result``; it is served only while every chunk of ``ids`` (default: the
+        hits') is still visible."""
+        if self.key is None or self.fields is None:
+            return
+        with self.service._lock:
+            ids = [h.chunk_id for h in hits] if ids is None else ids
+            store.store(
+                self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
+            )
+
+    def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
+        """Audit (fail closed), then the metric row (same connection), then the hooks."""
+        svc = self.service
+        row: dict[str, Any] = {  # what the audit row and the query record both carry
+            "query_id": self.query_id,
+            "action": self.action,
+            "user": self.user or audit.current_user(svc.settings),
+            "role": getattr(svc, "role", None),
+            "tags": None if svc.allowed is None else tuple(sorted(svc.allowed)),
+            "question": self.question,
+            "chunk_ids": tuple(h.chunk_id for h in hits),
+            "paths": tuple(h.path for h in hits),
+            "cache_hit": cache_hit,
+        }
+        details: dict[str, Any] = {
+            "k": self.k,
+            "mode": self.mode,
+            "latency_ms": round(latency_ms, 1),
+        }
+        details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
+        if extra.get("retrieval_notes"):
+            details["retrieval"] = list(extra["retrieval_notes"])
+        try:
+            with svc._lock, svc.conn.transaction():
+                audit.write(svc.conn, **row, details=details)
+        except psycopg.Error as e:  # fail closed: no result without its audit row
+            raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
+        record_fields = {k: v for k, v in extra.items() if k != "cited"}
+        record_fields.setdefault(
+            "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
+        )
+        record = QueryRecord(
+            **row,
+            at=self.at,
+            latency_ms=latency_ms,
+            retrieval_mode=self.mode,
+            k=self.k,
+            timings=dict(self.timings),
+            **record_fields,
+        )
+        with svc._lock:
+            on_query_record(record, conn=svc.conn)
+        run_hooks(record)
