@@ -23,10 +23,11 @@ def _check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[st
 
 
 def test_check_detects_and_repairs_drift(
-    docs_dir: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+    few_docs: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from flows.ingest import ingest
 
+    docs_dir = few_docs  # five documents of two or more chunks are enough
     first = ingest(path=str(docs_dir))
     assert not first["failed"]
     code, report = _check(capsys)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..conftest import TAGS, remove_most
+from ..conftest import SAMPLE_TAGS, remove_most
 from .conftest import run_cli
 
 
-def test_ingest_json_then_status(docs_dir: Path, cli_env: dict[str, str]) -> None:
-    first = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(TAGS), "--json")
+def test_ingest_json_then_status(few_docs: Path, cli_env: dict[str, str]) -> None:
+    docs_dir = few_docs
+    n = len(list(docs_dir.rglob("*.md")))
+    first = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(SAMPLE_TAGS), "--json")
     assert first.code == 0, first.stderr
     data = first.json()  # stdout is exactly one JSON object
     for key in (
@@ -28,16 +30,17 @@ def test_ingest_json_then_status(docs_dir: Path, cli_env: dict[str, str]) -> Non
         "duration_s",
     ):
         assert key in data
-    assert data["new"] == data["scanned"] > 30 and data["failed"] == []
+    assert data["new"] == data["scanned"] == n and data["failed"] == []
 
     status = run_cli(cli_env, "status", "--json")
     assert status.code == 0, status.stderr
     st = status.json()
-    assert st["documents"] == data["new"] and st["chunks"] > 100
+    assert st["documents"] == n and st["chunks"] > 5 * n
     assert st["last_run_id"] == data["run_id"]
     assert st["embedding_model"] == "hashing/bow@384" and st["embedding_dim"] == 384
 
-    again = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(TAGS), "--json").json()
+    rerun = run_cli(cli_env, "ingest", str(docs_dir), "--policy", str(SAMPLE_TAGS), "--json")
+    again = rerun.json()
     assert again["unchanged"] == data["scanned"] and again["chunks_embedded"] == 0
     assert (
         run_cli(cli_env, "status", "--json").json()["index_fingerprint"] == st["index_fingerprint"]

@@ -92,8 +92,10 @@ def test_a_commit_error_fails_only_its_document(sample: Path, db_url: str) -> No
 
 
 def test_non_utf8_file_name_is_reported_safely_and_json_is_printed(
-    sample: Path, cli_env: dict[str, str], db_url: str
+    few_docs: Path, cli_env: dict[str, str], db_url: str
 ) -> None:
+    sample = few_docs
+    (sample / "routing").mkdir()
     name = os.fsencode(sample / "routing") + b"/bad\xff.md"
     fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644)
     os.write(fd, b"# Bad name\n\nthe content is fine\n")
@@ -110,8 +112,10 @@ def test_non_utf8_file_name_is_reported_safely_and_json_is_printed(
 
 
 def test_control_characters_never_reach_the_terminal(
-    sample: Path, cli_env: dict[str, str], db_url: str
+    few_docs: Path, cli_env: dict[str, str], db_url: str
 ) -> None:
+    sample = few_docs
+    (sample / "routing").mkdir()
     red = "\x1b[31m"
     (sample / f"routing/red{red}alert.md").write_text("# Peering\n\nRed alert peering notes\n")
     ingested = run_cli(cli_env, "ingest", str(sample))

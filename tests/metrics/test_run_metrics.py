@@ -33,8 +33,10 @@ def _token_sums(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def test_tokens_and_savings_of_two_runs(docs_dir: Path, db_url: str) -> None:
+def test_tokens_and_savings_of_two_runs(few_docs: Path, db_url: str) -> None:
     from flows.ingest import ingest
+
+    docs_dir = few_docs
 
     some = sorted(docs_dir.rglob("*.md"))[0]  # a copy: the same chunk texts, embedded once
     shutil.copy(some, docs_dir / "copy-of-a-doc.md")
@@ -80,7 +82,7 @@ def test_tokens_and_savings_of_two_runs(docs_dir: Path, db_url: str) -> None:
 
 
 def test_paid_provider_cost(
-    docs_dir: Path, db_url: str, provider_stub: ProviderStub, monkeypatch: pytest.MonkeyPatch
+    few_docs: Path, db_url: str, provider_stub: ProviderStub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.ingest import ingest
     from netdocs.config import get_settings
@@ -92,11 +94,14 @@ def test_paid_provider_cost(
     monkeypatch.setenv("NETDOCS_EMBEDDING_PRICES_PER_MTOK", '{"text-embedding-3": 1.5}')
     get_settings.cache_clear()
     factory._instances.clear()
+    some = sorted(few_docs.rglob("*.md"))[0]  # a copy: some tokens are saved, not paid
+    shutil.copy(some, few_docs / "copy-of-a-doc.md")
     try:
-        run = ingest(path=str(docs_dir))
+        run = ingest(path=str(few_docs))
     finally:
         factory._instances.clear()
     distinct, total = _token_sums(db_url)
+    assert total > distinct
     endpoint = urlsplit(provider_stub.openai_base_url)  # the id names a non-OpenAI endpoint
     assert run["embedding_model"] == (
         f"openai/text-embedding-3-small@1536+{endpoint.hostname}:{endpoint.port}"

@@ -4,7 +4,6 @@ with examples/tags.yaml (through a real Prefect server), plus tokens made by the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,13 @@ import httpx
 import psycopg
 import pytest
 
+from netdocs.devserver import free_port
+
 from ..conftest import REPO
 from ..integration.conftest import prefect_api, run_cli  # noqa: F401  (fixture re-export)
 
 SAMPLE = REPO / "examples" / "sample-docs"
 POLICY = REPO / "examples" / "tags.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
