@@ -11,7 +11,10 @@ RUN = {
     "run_id": "a",
     "machine": {"load_avg_at_start": [1.0, 1.0, 1.0]},
     "side": {
-        "netdocs": {"full": {"chunks_embedded": 727, "embed_calls": 3, "wall_s": 100.0}},
+        "netdocs": {
+            "full": {"chunks_embedded": 727, "embed_calls": 3, "wall_s": 100.0},
+            "floor": {"chunks_per_s": 40.0},
+        },
         "query": {"p95_ms": 20.0, "p99_ms": 40.0, "recall_at_10": 0.95},
         "peak_rss_mb": 800.0,
     },
@@ -47,6 +50,7 @@ def test_a_different_count_or_a_figure_outside_its_band_disagrees() -> None:
     assert _bad(RUN, _with("side/peak_rss_mb", 900.0)) == {"side/peak_rss_mb"}  # > ±10 %
     assert _bad(RUN, _with("side/query/recall_at_10", 0.90)) == {"side/query/recall_at_10"}
     assert _bad(RUN, _with("side/query/p95_ms", 21.5)) == set()  # within the 2 ms floor
+    assert _bad(RUN, _with("side/netdocs/floor/chunks_per_s", 45.0)) == set()  # a rate
 
 
 def test_the_command_exits_1_when_runs_disagree(tmp_path: Path) -> None:
