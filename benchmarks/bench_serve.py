@@ -18,7 +18,7 @@ the target's (no pause), to be reported separately.
 
 Usage: python benchmarks/bench_serve.py [--clients 50] [--seconds 60] [--role admin]
        [--kinds search,ask] [--cache default|off] [--think-ms 0] [--seed 13]
-       [--client aiohttp|httpx] [--cold] [--json]
+       [--client aiohttp|httpx] [--cold] [--workers 1] [--json]
 """
 
 from __future__ import annotations
@@ -83,6 +83,27 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc): the server's worker processes."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def _server_cpu_s(pid: int) -> float:
+    return sum(map(_cpu_s, _tree(pid)))
+
+
 def _backends() -> list[int]:
     """PIDs of the server's PostgreSQL backends (by application_name)."""
     from netdocs.db import connection
@@ -94,12 +115,23 @@ def _backends() -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def _start(port: int, cache: str) -> subprocess.Popen[bytes]:
+def _start(port: int, cache: str, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "NETDOCS_LLM_PROVIDER": "none"}
     if cache == "off":
         env["NETDOCS_QUERY_CACHE_TTL"] = "0"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netdocs.cli", "serve", "--port", str(port)], env=env, cwd=REPO
+        [
+            sys.executable,
+            "-m",
+            "netdocs.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        cwd=REPO,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -125,6 +157,7 @@ def main() -> None:
     p.add_argument("--cache", choices=("default", "off"), default="default")
     p.add_argument("--think-ms", type=float, default=0.0, help="pause after each answer")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     p.add_argument(
         "--cold",
         action="store_true",
@@ -139,10 +172,10 @@ def main() -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     token_id, token = _token(args.role)
     port = _free_port()
-    proc = _start(port, args.cache)
+    proc = _start(port, args.cache, args.workers)
     try:
         backends = _backends()
-        cpu0 = (_cpu_s(proc.pid), sum(map(_cpu_s, backends)), time.process_time())
+        cpu0 = (_server_cpu_s(proc.pid), sum(map(_cpu_s, backends)), time.process_time())
         load0 = os.getloadavg()
         out = asyncio.run(
             run_clients(
@@ -160,7 +193,7 @@ def main() -> None:
         load1 = os.getloadavg()
         new = [b for b in _backends() if b not in backends]  # opened during the run: from 0
         cpu1 = (
-            _cpu_s(proc.pid),
+            _server_cpu_s(proc.pid),
             sum(map(_cpu_s, backends)) + sum(map(_cpu_s, new)),
             time.process_time(),
         )
@@ -181,6 +214,7 @@ def main() -> None:
         "seconds": args.seconds,
         "role": args.role,
         "cache": args.cache,
+        "workers": args.workers,
         "think_ms": args.think_ms,
         "client": args.client,
         "cold": args.cold,
@@ -191,6 +225,7 @@ def main() -> None:
         return
     print(
         f"{args.clients} clients, {args.seconds:.0f} s, role {args.role}, cache {args.cache}, "
+        f"{args.workers} server process(es), "
         f"think {args.think_ms:.0f} ms, {len(questions())} questions"
         f"{' (cold)' if args.cold else ''}, {args.client} clients"
     )

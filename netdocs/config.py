@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # A live API token is re-checked against the database at most this often (seconds): a
     # revoked token is refused within this bound. 0: look the token up on every request.
     serve_token_cache_s: float = Field(default=5.0, ge=0)
+    # Server processes (uvicorn workers) sharing the port; each has its own pool, question
+    # model and NETDOCS_SERVE_MAX_CONCURRENT slots. One process runs Python on one core.
+    serve_workers: int = Field(default=1, ge=1, le=64)
 
     # --- diversity branch: at most this many chunks of one document in a top k (results
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).

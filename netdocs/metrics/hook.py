@@ -134,29 +134,34 @@ def on_query(record: Any, *, conn: psycopg.Connection | str | None = None) -> No
         log.warning("query metric not recorded: %s", type(e).__name__)
 
 
+def metric_of_record(record: QueryRecord) -> QueryMetric:
+    """The metric row of a ``netdocs.query.api`` record (``action``, ``chunk_ids``,
+    ``answer_mode``, ...; raises on a malformed record)."""
+    flat = {
+        "query_id": record.query_id,
+        "kind": record.action,
+        "role": record.role,
+        "user": record.user,
+        "k": record.k,
+        "latency_ms": record.latency_ms,
+        "cache_hit": record.cache_hit,
+        "result_count": len(record.chunk_ids),
+        "low_confidence": record.low_confidence,
+        "mode": record.answer_mode,
+        "model": record.model,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cost_usd": record.cost_usd,
+        "timings": dict(record.timings),
+    }
+    return metric_from_record(flat, get_settings())
+
+
 def on_query_record(record: QueryRecord, *, conn: psycopg.Connection | str | None = None) -> None:
-    """The built-in post-query hook of ``netdocs.query.api``: adapt its ``QueryRecord``
-    (``action``, ``chunk_ids``, ``answer_mode``, ...) to ``on_query``'s flat record.
-    Never raises."""
+    """The built-in post-query hook of ``netdocs.query.api``: the record's metric row, to
+    ``conn`` or the configured database. Never raises."""
     try:
-        flat = {
-            "query_id": record.query_id,
-            "kind": record.action,
-            "role": record.role,
-            "user": record.user,
-            "k": record.k,
-            "latency_ms": record.latency_ms,
-            "cache_hit": record.cache_hit,
-            "result_count": len(record.chunk_ids),
-            "low_confidence": record.low_confidence,
-            "mode": record.answer_mode,
-            "model": record.model,
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "cost_usd": record.cost_usd,
-            "timings": dict(record.timings),
-        }
+        metric = metric_of_record(record)
+        record_query(conn if conn is not None else _url(get_settings()), metric)
     except Exception as e:
         log.warning("query metric not recorded: %s", type(e).__name__)
-        return
-    on_query(flat, conn=conn)

@@ -77,7 +77,8 @@ _LOCAL_SETTINGS = (
 SELECT_SQL = f"SELECT {', '.join(_DB_COLUMNS)} FROM query_metrics"
 
 
-def _values(m: QueryMetric) -> list[Any]:
+def insert_values(m: QueryMetric) -> list[Any]:
+    """The parameters of ``INSERT_SQL`` for ``m``."""
     values = [getattr(m, c) for c in COLUMNS]
     values[COLUMNS.index("ts")] = m.ts or datetime.now(UTC)
     return values
@@ -124,7 +125,7 @@ def record_query(conn_or_url: psycopg.Connection | str, metric: QueryMetric) -> 
     with a URL, on this process's cached connection to that database.
     """
     try:
-        values = _values(metric)
+        values = insert_values(metric)
         if isinstance(conn_or_url, str):
             _pool.execute(conn_or_url, INSERT_SQL, values)
         elif conn_or_url.autocommit:  # our own short transaction: no WAL flush wait

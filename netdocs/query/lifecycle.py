@@ -4,6 +4,7 @@ the metric row and the post-query hooks. Used by :mod:`netdocs.query.api`."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,13 +19,16 @@ from netdocs.cache import store
 from netdocs.cache.embeddings import cached_query_vector
 from netdocs.cache.keys import cache_key, key_fields
 from netdocs.errors import DatabaseError
-from netdocs.metrics.hook import on_query_record
+from netdocs.metrics.hook import metric_of_record, on_query_record
+from netdocs.metrics.record import INSERT_SQL, insert_values
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
 from netdocs.query.timing import timed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,8 +103,30 @@ class QueryRun:
                 self.service.conn, self.key, self.fields, self.service.allowed, result, ids, **usage
             )
 
+    def _write_together(
+        self, row: dict[str, Any], details: dict[str, Any], record: QueryRecord
+    ) -> bool:
+        """The audit row and the metric row in one transaction and one round trip (pipeline
+        mode); False when that failed (nothing was written: the caller writes them apart)."""
+        conn = self.service.conn
+        if not conn.autocommit:
+            return False
+        try:
+            values = insert_values(metric_of_record(record))
+        except Exception:  # a malformed metric: the audit row is written alone
+            return False
+        try:
+            with self.service._lock, conn.pipeline(), conn.transaction():
+                audit.write(conn, **row, details=details)
+                conn.execute(INSERT_SQL, values)
+        except psycopg.Error as e:
+            log.debug("audit and metric rows not written together: %s", type(e).__name__)
+            return False
+        return True
+
     def finish(self, hits: list[Hit], cache_hit: bool, latency_ms: float, **extra: Any) -> None:
-        """Audit (fail closed), then the metric row (same connection), then the hooks."""
+        """The audit row (fail closed: no result without it) and the metric row, together in
+        one round trip when possible; then the hooks."""
         svc = self.service
         row: dict[str, Any] = {  # what the audit row and the query record both carry
             "query_id": self.query_id,
@@ -121,11 +147,6 @@ class QueryRun:
         details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
         if extra.get("retrieval_notes"):
             details["retrieval"] = list(extra["retrieval_notes"])
-        try:
-            with svc._lock, svc.conn.transaction():
-                audit.write(svc.conn, **row, details=details)
-        except psycopg.Error as e:  # fail closed: no result without its audit row
-            raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
         record_fields = {k: v for k, v in extra.items() if k != "cited"}
         record_fields.setdefault(
             "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
@@ -139,6 +160,14 @@ class QueryRun:
             timings=dict(self.timings),
             **record_fields,
         )
-        with svc._lock:
-            on_query_record(record, conn=svc.conn)
+        if not self._write_together(row, details, record):
+            try:
+                with svc._lock, svc.conn.transaction():
+                    audit.write(svc.conn, **row, details=details)
+            except psycopg.Error as e:  # fail closed: no result without its audit row
+                raise DatabaseError(
+                    f"the audit log could not be written, result withheld: {e}"
+                ) from e
+            with svc._lock:
+                on_query_record(record, conn=svc.conn)
         run_hooks(record)

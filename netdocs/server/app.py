@@ -7,7 +7,8 @@ then the answer is 503 with ``Retry-After``, never a queue that hangs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
@@ -54,12 +55,23 @@ class FeedbackIn(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def create_app(rt: Runtime) -> FastAPI:
-    """The application around ``rt`` (the caller owns and closes it)."""
+def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
+    """The application around ``rt``; the caller closes ``rt`` unless ``owns_runtime``
+    (then the application's shutdown does)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await run_in_threadpool(rt.close)
+
     app = FastAPI(
         title="netdocs",
         summary="Search and ask the network team's documentation",
         version="1",
+        lifespan=lifespan,
     )
     retry_after = str(rt.settings.serve_retry_after_s)
     slots = asyncio.Semaphore(rt.limit)

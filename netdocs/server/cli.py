@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default: NETDOCS_SERVE_WORKERS, 1)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("token", help="API tokens for `netdocs serve`")
@@ -46,30 +52,46 @@ def _settings(policy: Path | None = None) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the server until interrupted."""
+    """Run the server until interrupted (in this process, or in ``--workers`` processes)."""
     import uvicorn
 
+    from netdocs.errors import ConfigError
     from netdocs.server.app import create_app
     from netdocs.server.runtime import Runtime
 
     settings = _settings(args.policy)
-    rt = Runtime(settings, migrated_url())
+    workers = settings.serve_workers if args.workers is None else args.workers
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": False,  # the TCP peer is the client; trusted proxies are ours
+        "timeout_keep_alive": settings.serve_keepalive_s,  # outlive the clients' pools
+        "log_level": "info" if args.verbose else "warning",
+        "access_log": bool(args.verbose),
+    }
+    rt = Runtime(settings, migrated_url())  # schema, policy and pool checked before serving
+    if workers > 1:
+        rt.close()
+        if args.policy is not None:  # the workers read their settings from the environment
+            os.environ["NETDOCS_POLICY"] = str(args.policy.resolve())
+        _serving(args, workers)
+        uvicorn.run("netdocs.server.asgi:app_from_env", factory=True, workers=workers, **options)
+        return 0
     try:
         rt.embedder  # load the question model now, not in the first requests  # noqa: B018
         app = create_app(rt)
-        print(f"netdocs: serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            proxy_headers=False,  # the TCP peer is the client; trusted proxies are ours
-            timeout_keep_alive=settings.serve_keepalive_s,  # outlive the clients' pools
-            log_level="info" if args.verbose else "warning",
-            access_log=bool(args.verbose),
-        )
+        _serving(args, 1)
+        uvicorn.run(app, **options)
     finally:
         rt.close()
     return 0
+
+
+def _serving(args: argparse.Namespace, workers: int) -> None:
+    what = f" ({workers} worker processes)" if workers > 1 else ""
+    print(f"netdocs: serving on http://{args.host}:{args.port}{what}", file=sys.stderr, flush=True)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ connection, then call the query entry point / feedback / metrics code. No HTTP t
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,6 +127,7 @@ def health(rt: Runtime) -> tuple[bool, dict[str, Any]]:
     details["embedding_model"] = model[0] if model else None
     details["breakers"] = {**stored, **live}
     details["slots"] = rt.limit
+    details["process"] = os.getpid()  # which worker answered (netdocs serve --workers)
     try:
         with rt.connection(timeout=2.0) as conn:
             rt.policy(conn)

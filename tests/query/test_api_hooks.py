@@ -83,3 +83,27 @@ def test_no_result_without_its_audit_row(
             run_search(svc, "refused question", k=2)
     finally:
         query_conn.execute("ALTER TABLE audit_log DROP CONSTRAINT test_refuse")
+
+
+def _rows(conn: psycopg.Connection, table: str, query_id: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table} WHERE query_id = %s", (query_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_refused_metric_row_keeps_the_answer_and_its_audit_row(
+    query_conn: psycopg.Connection, embedder: HashingEmbedder
+) -> None:
+    """The audit and metric rows go in one transaction; when the metric half is refused the
+    answer is still returned, with its audit row written alone."""
+    svc = service(query_conn, embedder)
+    kept = run_search(svc, "what is a BGP peer, metric kept", k=3)
+    assert _rows(query_conn, "audit_log", kept.query_id) == 1
+    assert _rows(query_conn, "query_metrics", kept.query_id) == 1
+    query_conn.execute("ALTER TABLE query_metrics ADD CONSTRAINT test_refuse_k CHECK (k <> 4)")
+    try:
+        refused = run_search(svc, "what is a BGP peer, metric refused", k=4)
+    finally:
+        query_conn.execute("ALTER TABLE query_metrics DROP CONSTRAINT test_refuse_k")
+    assert [h.path for h in refused.hits] == ["faq/bgp.md"]
+    assert _rows(query_conn, "audit_log", refused.query_id) == 1
+    assert _rows(query_conn, "query_metrics", refused.query_id) == 0

@@ -45,12 +45,12 @@ class Served:
         return str(res.json()["token"])
 
 
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[str], str]:
-    """`netdocs serve` on a free port; returns once /healthz answers 200."""
+def start_server(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`netdocs serve ARGS` on a free port; returns once /healthz answers 200."""
     port = free_port()
     out = log.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netdocs.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "netdocs.cli", "serve", "--port", str(port), *args],
         env=env,
         cwd=REPO,
         stdout=out,

@@ -1,0 +1,99 @@
+"""`netdocs serve --workers 2`: two processes share the port, each with its own runtime built
+from what the parent was given (--policy), and each enforces the tokens."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from .conftest import POLICY, Served, run_cli, start_server
+from .test_serve import QUESTIONS, _visible_to
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
+    served: Served, tmp_path: Path
+) -> None:
+    # The --policy file adds a role the stored policy lacks: a worker that fell back to the
+    # stored policy would answer that role's token 403.
+    data = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
+    data["roles"]["night_shift"] = {"allow": list(data["roles"]["helpdesk"]["allow"])}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = {k: v for k, v in served.env.items() if k != "NETDOCS_POLICY"}  # only --policy
+    proc, url = start_server(
+        env, tmp_path / "workers.log", "--workers", "2", "--policy", str(policy)
+    )
+    try:
+        pids: set[int] = set()
+        for _ in range(200):  # a new connection each time: the kernel spreads them
+            health = httpx.get(url + "/healthz", timeout=10).json()
+            assert health["status"] == "ok" and health["policy"] == "ok", health
+            pids.add(health["process"])
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2 and proc.pid not in pids, pids
+        visible = _visible_to("helpdesk")
+        made = run_cli(
+            served.env,
+            "token",
+            "create",
+            "--user",
+            "dave",
+            "--role",
+            "night_shift",
+            "--policy",
+            str(policy),
+            "--json",
+        )
+        assert made.code == 0, made.stderr
+        token = str(made.json()["token"])
+        for q in QUESTIONS * 2:
+            r = httpx.post(
+                url + "/v1/search",
+                json={"question": q, "k": 10},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+            assert r.status_code == 200, r.text
+            assert all(visible(h["path"]) for h in r.json()["results"]), r.json()
+        token_id = next(
+            t["token_id"]
+            for t in run_cli(served.env, "token", "list", "--json").json()
+            if t["user"] == "dave"
+        )
+        assert run_cli(served.env, "token", "revoke", token_id).code == 0
+        time.sleep(float(served.env["NETDOCS_SERVE_TOKEN_CACHE_S"]))  # each worker's bound
+        codes = {
+            httpx.post(
+                url + "/v1/search",
+                json={"question": "vpn"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ).status_code
+            for _ in range(20)
+        }
+        assert codes == {401}, codes
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    deadline = time.monotonic() + 10
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_alive, pids)), "worker processes outlived the server"
