@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import yaml
 
-from .conftest import POLICY, Served, run_cli, start_server
+from netdocs.server.tokens import create_token, revoke_token
+
+from .conftest import POLICY, Served, start_server
 from .test_serve import QUESTIONS, _visible_to
 
 
@@ -46,20 +49,8 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
                 break
         assert len(pids) == 2 and proc.pid not in pids, pids
         visible = _visible_to("helpdesk")
-        made = run_cli(
-            served.env,
-            "token",
-            "create",
-            "--user",
-            "dave",
-            "--role",
-            "night_shift",
-            "--policy",
-            str(policy),
-            "--json",
-        )
-        assert made.code == 0, made.stderr
-        token = str(made.json()["token"])
+        with psycopg.connect(served.db_url, autocommit=True) as conn:  # the CLI is tested apart
+            info, token = create_token(conn, "dave", "night_shift")
         for q in QUESTIONS * 2:
             r = httpx.post(
                 url + "/v1/search",
@@ -69,12 +60,8 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
             )
             assert r.status_code == 200, r.text
             assert all(visible(h["path"]) for h in r.json()["results"]), r.json()
-        token_id = next(
-            t["token_id"]
-            for t in run_cli(served.env, "token", "list", "--json").json()
-            if t["user"] == "dave"
-        )
-        assert run_cli(served.env, "token", "revoke", token_id).code == 0
+        with psycopg.connect(served.db_url, autocommit=True) as conn:
+            revoke_token(conn, info.token_id)
         time.sleep(float(served.env["NETDOCS_SERVE_TOKEN_CACHE_S"]))  # each worker's bound
         codes = {
             httpx.post(
