@@ -62,6 +62,16 @@ def pad_batch(
     return feeds
 
 
+def length_batches(
+    encodings: Sequence[Encoding], batch_size: int
+) -> tuple[npt.NDArray[np.int_], list[npt.NDArray[np.int_]]]:
+    """Each text's token count, and the text indices in batches of ``batch_size`` sorted by
+    length (similar lengths share a batch: less padding), shortest batch first."""
+    lengths = np.array([len(e.ids) for e in encodings])
+    order = np.argsort(lengths, kind="stable")
+    return lengths, [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+
+
 def _usable_cpus() -> int:
     """CPUs this process may run on (the affinity mask on Linux; all CPUs elsewhere)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -205,21 +215,18 @@ class LocalEmbedder:
         embed_tok, _ = self._get_tokenizers()
         session = self._get_session()
         encodings = embed_tok.encode_batch(list(texts))
-        lengths = np.array([len(e.ids) for e in encodings])
-        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+        lengths, batches = length_batches(encodings, self.batch_size)
         out = np.empty((len(encodings), self.dim), dtype=np.float32)
 
-        def run(start: int) -> None:
-            idx = order[start : start + self.batch_size]
+        def run(idx: npt.NDArray[np.int_]) -> None:
             feeds = pad_batch(encodings, lengths, idx, self.spec)
             out[idx] = session.run([onnx_bert.OUTPUT], feeds)[0]
 
-        starts = range(0, len(order), self.batch_size)
-        if self.workers == 1 or len(starts) == 1:
-            for start in starts:
-                run(start)
+        if self.workers == 1 or len(batches) == 1:
+            for idx in batches:
+                run(idx)
         else:  # the longest batches first, so the workers finish together
-            list(self._get_pool().map(run, reversed(starts)))
+            list(self._get_pool().map(run, reversed(batches)))
         return out
 
     def _get_pool(self) -> ThreadPoolExecutor:

@@ -22,7 +22,7 @@ import numpy as np
 from netdocs.embedding import onnx_bert, onnx_cache
 from netdocs.embedding.backend import InferencePrecision
 from netdocs.embedding.base import Vectors
-from netdocs.embedding.local import LocalEmbedder, _usable_cpus, pad_batch
+from netdocs.embedding.local import LocalEmbedder, _usable_cpus, length_batches, pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +128,8 @@ class OpenVINOEmbedder(LocalEmbedder):
         embed_tok, _ = self._get_tokenizers()
         compiled = self._get_compiled()
         encodings = embed_tok.encode_batch(list(texts))
-        lengths = np.array([len(e.ids) for e in encodings])
-        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch
+        lengths, batches = length_batches(encodings, self.batch_size)
         out = np.empty((len(encodings), self.dim), dtype=np.float32)
-        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         with self._run_lock:
             if self.streams == 1 or len(batches) == 1:
                 for idx in batches:

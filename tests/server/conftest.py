@@ -72,6 +72,18 @@ def start_server(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess
     raise AssertionError(f"server did not become healthy: {log.read_text()}")
 
 
+def stop_server(proc: subprocess.Popen[str], timeout: float = 15) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout`` s; True when it stopped on SIGTERM."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")  # one ingest + server for every module (none restarts it)
 def served(
     prefect_api: str,  # noqa: F811
@@ -110,10 +122,6 @@ def served(
     try:
         yield served
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -4,7 +4,6 @@ from what the parent was given (--policy), and each enforces the tokens."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import yaml
 
 from netdocs.server.tokens import create_token, revoke_token
 
-from .conftest import POLICY, Served, start_server
+from .conftest import POLICY, Served, start_server, stop_server
 from .test_serve import QUESTIONS, _visible_to
 
 
@@ -74,12 +73,8 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
         }
         assert codes == {401}, codes
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        stopped = stop_server(proc, timeout=30)
+    assert stopped, "the server did not stop on SIGTERM"
     deadline = time.monotonic() + 10
     while any(map(_alive, pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
