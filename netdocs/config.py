@@ -9,8 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from netdocs.errors import ConfigError
 
 
 def _default_home() -> Path:
@@ -214,7 +216,47 @@ class Settings(BaseSettings):
     stat_racy_margin_s: float = Field(default=2.0, ge=0)
 
 
+#: Settings whose values are never quoted in an error (credentials, URLs that carry them).
+_SECRET_WORDS = ("key", "password", "secret", "token", "url")
+
+
+def _variable(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return alias if isinstance(alias, str) else f"NETDOCS_{field.upper()}"
+
+
+def settings_error(e: ValidationError) -> ConfigError:
+    """One line per bad setting, named by its environment variable; the value is quoted
+    only for settings that cannot hold a credential."""
+    lines = []
+    for err in e.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        var = _variable(field)
+        if any(w in field.lower() for w in _SECRET_WORDS):
+            lines.append(f"{var}: has a value of the wrong type")
+            continue
+        what = err["msg"].removeprefix("Value error, ").removeprefix(f"{var}: ")
+        value = repr(str(err.get("input", ""))[:80])
+        got = "" if "input" not in err or value in what else f" (got {value})"
+        lines.append(f"{var}: {what}{got}")
+    return ConfigError("invalid settings:\n  " + "\n  ".join(lines))
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a ConfigError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise settings_error(e) from None
+    except SettingsError as e:  # a list/JSON setting that does not parse (names no value)
+        m = re.search(r'field "(\w+)"', str(e))
+        var = _variable(m.group(1)) if m else "a NETDOCS_ setting"
+        raise ConfigError(f"invalid settings:\n  {var}: not valid JSON ({e})") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    return load_settings()

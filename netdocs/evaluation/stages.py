@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from netdocs.config import Settings, get_settings
+from netdocs.config import Settings, get_settings, load_settings
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def overrides(env: Mapping[str, str]) -> Iterator[Settings]:
     os.environ.update(env)
     get_settings.cache_clear()
     try:
-        yield Settings()
+        yield load_settings()
     finally:
         for k, v in saved.items():
             if v is None:
