@@ -111,7 +111,10 @@ class Policy:
         if role is None or role not in self.roles:
             known = ", ".join(sorted(self.roles))
             what = "no role given" if role is None else f"unknown role {role!r}"
-            raise AccessDenied(f"{what}; the policy {self.source} defines: {known}")
+            where = self.source
+            if not where.startswith("the policy"):
+                where = f"the policy {where}"
+            raise AccessDenied(f"{what}; {where} defines: {known}")
         allowed = self.roles[role]
         return None if WILDCARD in allowed else allowed
 

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` and ``token`` subcommands."""
     p = subparsers.add_parser("serve", help="the HTTP API and the ask page for the team")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
     p.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
     p.add_argument(
         "--workers",
@@ -42,6 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = sub.add_parser("revoke", help="revoke a token by its id")
     r.add_argument("token_id")
     r.set_defaults(func=cmd_token_revoke)
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 1..65535 (argparse names the option on a bad one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1..65535, not {port}")
+    return port
 
 
 def _settings(policy: Path | None = None) -> Settings:

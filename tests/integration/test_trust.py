@@ -244,6 +244,7 @@ def test_roles_resolve_against_the_stored_policy(
     for args in (["--role", "intern"], []):  # unknown role; no role under a stored policy
         code, out, err = cli(capsys, "search", "BGP", "--json", *args)
         assert code == 2 and out is None and ROLES in err
+        assert "the policy the policy" not in err  # the stored policy is named once
         code, out, err = cli(capsys, "ask", "BGP", "--json", *args)
         assert code == 2 and out is None and ROLES in err
 
