@@ -110,6 +110,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     _since(args.since)
     if args.days < 1:
         raise ConfigError("--days must be at least 1")
+    try:  # before the flow starts: a bad --out is a usage error, not a failed run
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {args.out}: cannot create the folder: {e.strerror}") from None
     from netdocs.prefect_local import cli_api, quiet_prefect, silence_engine_logs
 
     quiet_prefect()

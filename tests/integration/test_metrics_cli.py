@@ -34,3 +34,8 @@ def test_report_cli_writes_the_charts(cli_env: dict[str, str], db_url: str, tmp_
     assert run_cli(cli_env, "report", "--out", str(out), "--since", "yesterday").code == 2
     assert run_cli(cli_env, "metrics", "--since", "5x").code == 2
     assert run_cli(cli_env, "runs", "--limit", "0").code == 2
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    res = run_cli(cli_env, "report", "--out", str(blocked / "r"))  # before any flow runs
+    assert res.code == 2 and "cannot create the folder" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
