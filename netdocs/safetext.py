@@ -4,6 +4,7 @@
   lone surrogates, PEP 383) rendered valid UTF-8: ``b"bad\\xff.md"`` -> ``"bad\\\\xff.md"``.
 * :func:`for_terminal` — control characters (ANSI escape sequences, NUL, C1, bidi
   overrides) shown as ``\\xNN`` escapes, so a heading cannot recolour or rewrite the screen.
+* :func:`storable` — text PostgreSQL ``text`` accepts (NUL and lone surrogates replaced).
 * :func:`json_safe` — a JSON-able value whose strings PostgreSQL ``jsonb`` accepts (no lone
   surrogates, no NUL).
 """
@@ -17,6 +18,12 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # C0 except tab/newline, DEL, C1, and the bidirectional overrides/isolates.
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _TERMINAL_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can take it: NUL and lone surrogates (undecodable argv bytes,
+    ``\\ud800`` escapes in JSON) become spaces / U+FFFD instead of failing the statement."""
+    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
 
 
 def is_valid_utf8(name: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Literal
 import psycopg
 
 from netdocs.errors import ConfigError
+from netdocs.safetext import storable
 
 Rating = Literal["helpful", "not_helpful"]
 RATINGS: tuple[Rating, ...] = ("helpful", "not_helpful")
@@ -61,7 +62,7 @@ def give_feedback(
         migrate(url)
         with connection(url) as own:
             return give_feedback(query_id, rating, comment, user=user, conn=own)
-    clean = comment.replace("\x00", " ") if comment else None
+    clean = storable(comment) if comment else None  # NUL, lone surrogates
     try:
         with conn.transaction():
             row = conn.execute(

@@ -30,7 +30,7 @@ from netdocs.query.llm import Completion, cost_usd
 from netdocs.query.ranked import doc_from_json, ranked_plan_documents, ranked_retrieval
 from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
-from netdocs.query.search import Mode
+from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
 
 
@@ -129,6 +129,7 @@ def run_search(
         raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
     per_doc = service.settings.diversity_per_doc
+    question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
     qry = QueryRun(service, "search", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
     settings: dict[str, Any] = {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
@@ -193,6 +194,7 @@ def run_ask(
     audited, hooked. A fallback caused by a provider failure is not cached."""
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
+    question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
     qry = QueryRun(service, "ask", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc

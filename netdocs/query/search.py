@@ -21,6 +21,7 @@ from netdocs.query.results import Hit
 from netdocs.query.tagshare import cached_share
 from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
 from netdocs.query.timing import timed
+from netdocs.safetext import storable
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,8 @@ def _hit(row: Sequence[Any], score: float, **evidence: Any) -> Hit:
 
 
 def clean_text(text: str) -> str:
-    """``text`` as PostgreSQL can take it: NUL and lone surrogates (undecodable argv bytes)
-    become spaces / U+FFFD instead of failing the query."""
-    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+    """``text`` as PostgreSQL can take it (see :func:`netdocs.safetext.storable`)."""
+    return storable(text)
 
 
 def _storable(tag: str) -> bool:

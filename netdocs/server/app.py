@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from netdocs.errors import AccessDenied, ConfigError, DatabaseError
+from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
 from netdocs.server.page import ask_page
@@ -99,6 +101,16 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
             status_code=503,
             headers={"Retry-After": retry_after},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes each bad input, and fails (500) on one it cannot
+        # encode, e.g. a lone surrogate from a "\\ud800" escape: name the field, not the value.
+        errors = [
+            {"loc": [str(p) for p in err.get("loc", ())], "msg": storable(str(err.get("msg")))}
+            for err in e.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, e: AuthError) -> Response:

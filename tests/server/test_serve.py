@@ -129,6 +129,31 @@ def test_feedback_is_stored_for_the_callers_own_query(served: Served) -> None:
     assert rows == [("helpful", "alice")]
 
 
+def test_nul_is_answered_and_audited_and_a_lone_surrogate_is_a_422_not_a_500(
+    served: Served,
+) -> None:
+    """JSON may carry \\u0000 and lone \\ud800 escapes; PostgreSQL text cannot hold NUL (it
+    becomes a space, never a 'database unavailable' 503) and a lone surrogate is not a
+    string (a 422 naming the field; FastAPI's own handler failed with a 500 echoing it)."""
+    headers = {"Content-Type": "application/json"}
+    with served.client(served.tokens["alice"]) as alice:
+        for path in ("/v1/search", "/v1/ask"):
+            r = alice.post(path, content='{"question": "chrony\\u0000 faq"}', headers=headers)
+            assert r.status_code == 200, (path, r.text)
+            bad = alice.post(path, content='{"question": "chrony \\ud800"}', headers=headers)
+            assert bad.status_code == 422, (path, bad.text)
+            assert bad.json()["detail"][0]["loc"] == ["body", "question"]
+        qid = r.json()["query_id"]
+        vote = '{"query_id": "' + qid + '", "rating": "helpful", "comment": "ok\\u0000 fine"}'
+        assert alice.post("/v1/feedback", content=vote, headers=headers).status_code == 200
+    with psycopg.connect(served.db_url) as conn:
+        row = conn.execute("SELECT question FROM audit_log WHERE query_id = %s", (qid,)).fetchone()
+        comment = conn.execute(
+            "SELECT comment FROM query_feedback WHERE query_id = %s", (qid,)
+        ).fetchone()
+    assert row == ("chrony  faq",) and comment == ("ok  fine",)
+
+
 def test_metrics_parse_and_healthz(served: Served) -> None:
     with served.client(served.tokens["alice"]) as alice:
         assert alice.post("/v1/search", json={"question": "ovs faq qos"}).is_success
