@@ -189,6 +189,8 @@ class Settings(BaseSettings):
     # Server processes (uvicorn workers) sharing the port; each has its own pool, question
     # model and NETDOCS_SERVE_MAX_CONCURRENT slots. One process runs Python on one core.
     serve_workers: int = Field(default=1, ge=1, le=64)
+    # Largest request body `netdocs serve` reads (bytes); larger ones get 413 unread.
+    serve_max_body_bytes: int = Field(default=65536, ge=1024)
 
     # --- diversity branch: at most this many chunks of one document in a top k (results
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).

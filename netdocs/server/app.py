@@ -21,6 +21,7 @@ from netdocs.errors import AccessDenied, ConfigError, DatabaseError
 from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
+from netdocs.server.limits import BodyLimit
 from netdocs.server.page import ask_page
 from netdocs.server.runtime import Busy, Runtime
 
@@ -75,6 +76,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         version="1",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=rt.settings.serve_max_body_bytes)
     retry_after = str(rt.settings.serve_retry_after_s)
     slots = asyncio.Semaphore(rt.limit)
     queue_timeout = max(rt.settings.serve_queue_timeout_s, 0.0)

@@ -7,7 +7,7 @@ import http.client
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import psycopg
@@ -152,6 +152,24 @@ def test_nul_is_answered_and_audited_and_a_lone_surrogate_is_a_422_not_a_500(
             "SELECT comment FROM query_feedback WHERE query_id = %s", (qid,)
         ).fetchone()
     assert row == ("chrony  faq",) and comment == ("ok  fine",)
+
+
+def test_a_body_over_the_limit_is_refused_unread_with_413(served: Served) -> None:
+    """Declared (Content-Length) and chunked bodies over NETDOCS_SERVE_MAX_BODY_BYTES (64 KiB
+    by default) get 413; the server keeps answering."""
+    big = '{"question": "' + "x" * 200_000 + '"}'
+    headers = {"Content-Type": "application/json"}
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding chunked
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192].encode()
+
+    with served.client(served.tokens["alice"]) as alice:
+        r = alice.post("/v1/search", content=big, headers=headers)
+        assert r.status_code == 413 and "over 65536 bytes" in r.json()["detail"], r.text
+        r = alice.post("/v1/ask", content=chunked(), headers=headers)
+        assert r.status_code == 413, r.text
+        assert alice.post("/v1/search", json={"question": "chrony faq"}).status_code == 200
 
 
 def test_metrics_parse_and_healthz(served: Served) -> None:
