@@ -191,6 +191,9 @@ class Settings(BaseSettings):
     serve_workers: int = Field(default=1, ge=1, le=64)
     # Largest request body `netdocs serve` reads (bytes); larger ones get 413 unread.
     serve_max_body_bytes: int = Field(default=65536, ge=1024)
+    # /metrics (no token) is computed by one request at a time and its text reused for this
+    # many seconds per window: a flood of scrapes costs one computation, not one per request.
+    serve_metrics_cache_s: float = Field(default=10.0, ge=0)
 
     # --- diversity branch: at most this many chunks of one document in a top k (results
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).

@@ -21,7 +21,7 @@ from netdocs.errors import AccessDenied, ConfigError, DatabaseError
 from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
-from netdocs.server.limits import BodyLimit
+from netdocs.server.limits import BodyLimit, MetricsText
 from netdocs.server.page import ask_page
 from netdocs.server.runtime import Busy, Runtime
 
@@ -169,6 +169,8 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
             lambda: handlers.feedback(rt, h, host, body.query_id, body.rating, body.comment),
         )
 
+    exposition = MetricsText(rt.settings.serve_metrics_cache_s)
+
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
     async def metrics(since: str = "24h") -> Response:
         """Prometheus text exposition of the query metrics (window ``since``: 24h, 7d, all)."""
@@ -178,7 +180,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
             seconds = parse_since(since)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        text = await run_in_threadpool(handlers.metrics_text, rt, seconds)
+        text = await exposition.get(seconds, lambda: handlers.metrics_text(rt, seconds))
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/healthz", tags=["operations"])

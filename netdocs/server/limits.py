@@ -1,4 +1,5 @@
-"""A bound on request bodies (HTTP 413), as a plain ASGI middleware.
+"""Bounds on what one caller can make the server do: request bodies (HTTP 413, a plain ASGI
+middleware) and the unauthenticated ``/metrics`` computation (one at a time, reused).
 
 Every API body is a small JSON object (a question of at most 2,000 characters), but uvicorn
 and FastAPI read any body whole before the route's own checks run: without a bound, a few
@@ -8,10 +9,14 @@ bound are refused before reading; chunked bodies are counted as they arrive.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -74,3 +79,32 @@ class BodyLimit:
 
         with contextlib.suppress(_TooLarge):  # already answered 413
             await self.app(scope, counted, watched)
+
+
+class MetricsText:
+    """The ``/metrics`` text per window, computed by one request at a time (in a worker
+    thread) and reused for ``ttl_s`` seconds; at most ``max_windows`` windows are kept."""
+
+    def __init__(self, ttl_s: float, max_windows: int = 8) -> None:
+        self.ttl_s, self._max = ttl_s, max_windows
+        self._texts: dict[float | None, tuple[float, str]] = {}
+        self._lock = asyncio.Lock()
+
+    def _fresh(self, window: float | None) -> str | None:
+        hit = self._texts.get(window)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
+
+    async def get(self, window: float | None, compute: Callable[[], str]) -> str:
+        """The text for ``window``: reused while fresh, else computed (one at a time)."""
+        text = self._fresh(window)
+        if text is not None:
+            return text
+        async with self._lock:
+            text = self._fresh(window)  # computed while this request waited
+            if text is None:
+                text = await run_in_threadpool(compute)
+                if len(self._texts) >= self._max:
+                    self._texts.clear()
+                if self.ttl_s > 0:
+                    self._texts[window] = (time.monotonic(), text)
+            return text

@@ -111,6 +111,7 @@ def served(
         "NETDOCS_POLICY": str(POLICY),
         "NETDOCS_SERVE_MAX_CONCURRENT": "1",
         "NETDOCS_SERVE_TOKEN_CACHE_S": "1",  # a revoked token is refused within 1 s
+        "NETDOCS_SERVE_METRICS_CACHE_S": "0",  # /metrics shows the query just made
         "PYTHONUNBUFFERED": "1",
     }
     res = run_cli(env, "ingest", str(SAMPLE), "--policy", str(POLICY), "--json")
