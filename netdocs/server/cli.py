@@ -72,8 +72,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.policy)
     workers = settings.serve_workers if args.workers is None else args.workers
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, not {workers}")
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"--workers must be from 1 to 64, not {workers}")
     options = {
         "host": args.host,
         "port": args.port,

@@ -18,3 +18,13 @@ def test_a_bad_port_is_a_usage_error(port: str, capsys: pytest.CaptureFixture[st
 
 def test_a_good_port_is_kept() -> None:
     assert build_parser().parse_args(["serve", "--port", "65535"]).port == 65535
+
+
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_workers_out_of_range_is_exit_2_before_anything_starts(
+    workers: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netdocs.cli import main
+
+    assert main(["serve", "--workers", workers]) == 2
+    assert "--workers must be from 1 to 64" in capsys.readouterr().err
