@@ -22,7 +22,7 @@ from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
 from netdocs.server.limits import BodyLimit, MetricsText
-from netdocs.server.page import ask_page
+from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
 
 T = TypeVar("T")
@@ -137,8 +137,8 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        return ask_page()
+    async def index() -> HTMLResponse:
+        return HTMLResponse(ask_page(), headers=page_headers())
 
     @app.post("/v1/search", tags=["query"])
     async def search(body: SearchIn, request: Request) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import psycopg
@@ -29,7 +30,12 @@ def test_ask_page_cited_answer_and_helpful_vote(served: Served) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = browser.new_page()
-            page.goto(served.url + "/")
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            response = page.goto(served.url + "/")
+            assert response is not None
+            csp = response.headers["content-security-policy"]
+            assert "script-src 'sha256-" in csp and "frame-ancestors 'none'" in csp
             page.fill("#token", served.tokens["alice"])
             page.click("#save-token")
             page.fill("#question", question)
@@ -41,13 +47,15 @@ def test_ask_page_cited_answer_and_helpful_vote(served: Served) -> None:
             page.click("#passages-box summary")
             passages = page.locator("#passages pre").count()
             page.click("#helpful")
-            page.wait_for_function(
-                "document.getElementById('feedback-state').textContent.startsWith('thanks')",
-                timeout=30_000,
+            # a locator wait, not wait_for_function: the page's CSP refuses eval, as it should
+            sync_api.expect(page.locator("#feedback-state")).to_have_text(
+                re.compile("^thanks"), timeout=30_000
             )
         finally:
             browser.close()
     assert answer.strip() and "ms" in latency and passages >= len(sources) > 0
+    # the page's own script and style run under its policy; nothing was refused
+    assert not [m for m in console if "Content Security Policy" in m], console
     with psycopg.connect(served.db_url) as conn:
         rows = conn.execute(
             "SELECT f.rating, f.user_name, a.paths FROM query_feedback f"
