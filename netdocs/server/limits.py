@@ -25,7 +25,7 @@ ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
 class _TooLarge(Exception):
-    pass
+    """The body went over the bound (413 already answered)."""
 
 
 async def _reply(send: Send, status: int, detail: str) -> None:

@@ -4,8 +4,6 @@ line per setting), never a traceback, and a credential's value is never quoted."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 from pydantic import ValidationError
@@ -13,7 +11,7 @@ from pydantic import ValidationError
 from netdocs.config import Settings, get_settings, load_settings, settings_error
 from netdocs.errors import ConfigError
 
-from ..conftest import REPO
+from ..integration.conftest import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -49,16 +47,8 @@ def test_a_credentials_value_is_never_quoted() -> None:
 
 
 def test_the_cli_exits_2_with_the_message_and_no_traceback() -> None:
-    env = {**os.environ, "NETDOCS_STAT_RACY_MARGIN_S": "-1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "netdocs.cli", "status"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 2, out.stderr
+    out = run_cli({**os.environ, "NETDOCS_STAT_RACY_MARGIN_S": "-1"}, "status", timeout=120)
+    assert out.code == 2, out.stderr
     assert out.stderr.startswith("netdocs: error: invalid settings:")
     assert "NETDOCS_STAT_RACY_MARGIN_S: Input should be greater than or equal to 0" in out.stderr
     assert "Traceback" not in out.stderr
