@@ -19,7 +19,13 @@ from netdocs.query import sql as q
 from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
 from netdocs.query.results import Hit
 from netdocs.query.tagshare import cached_share
-from netdocs.query.terms import TermPlan, cached_stats, plan_terms, quote_lexeme
+from netdocs.query.terms import (
+    HEADING_BONUS,
+    TermPlan,
+    cached_stats,
+    plan_terms,
+    quote_lexeme,
+)
 from netdocs.query.timing import timed
 from netdocs.safetext import storable
 
@@ -40,8 +46,6 @@ MIN_EF_SEARCH = 64
 MAX_EF_SEARCH = 1000
 #: The largest top-k the CLI accepts (the library accepts more; ef_search stays bounded).
 MAX_K = 100
-#: A query lexeme found in a chunk's heading adds this share of its weight again.
-HEADING_BONUS = 0.5
 #: Default of NETDOCS_STALE_MAX_AGE: older stale versions are withdrawn from results.
 DEFAULT_STALE_MAX_AGE = timedelta(days=7)
 
@@ -177,13 +181,14 @@ def _few_permitted(
     return few
 
 
-def fulltext_params(plan: TermPlan) -> dict[str, Any]:
-    """Bind parameters of :func:`sql.fulltext_sql` for a term plan (pure)."""
+def fulltext_params(plan: TermPlan, *, narrow: bool = True) -> dict[str, Any]:
+    """Bind parameters of :func:`sql.fulltext_sql` for a term plan (pure); ``narrow=False``
+    ignores ``plan.narrow`` (the broad query)."""
     quoted = {lex: quote_lexeme(lex) for lex, _ in plan.terms}
-    params: dict[str, Any] = {
-        "any": " | ".join(quoted[lex] for lex in plan.candidates),
-        "all": " & ".join(quoted.values()),
-    }
+    candidates = " | ".join(quoted[lex] for lex in plan.candidates)
+    if narrow and plan.narrow:
+        candidates = f"{candidates} & ({' | '.join(quoted[lex] for lex in plan.narrow)})"
+    params: dict[str, Any] = {"any": candidates, "all": " & ".join(quoted.values())}
     for i, (lex, weight) in enumerate(plan.terms):
         params.update(
             {
@@ -215,6 +220,10 @@ def fulltext_hits(
         params = _params(allowed, stale_max_age, n=n, **fulltext_params(plan))
         stmt = q.fulltext_sql(len(plan.terms), restricted=allowed is not None)
         rows = conn.execute(stmt, params, prepare=False).fetchall()
+        if plan.narrow and not (len(rows) == n and float(rows[-1][5]) > plan.bound):
+            # a chunk left out might belong in the top n: score every candidate
+            params.update(fulltext_params(plan, narrow=False))
+            rows = conn.execute(stmt, params, prepare=False).fetchall()
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
 
 
