@@ -79,7 +79,8 @@ def _run(
         )
     stats.messages.extend(plan.scan.warnings)
     plan.scan.docs = []  # counted and warned about: not needed while batches run
-    if given is not None and t.save_policy(url, given, run_id):
+    policy_changed = given is not None and t.save_policy(url, given, run_id)
+    if policy_changed and given is not None:
         stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     if plan.scan.vanished:
         stats.messages.append(
@@ -131,6 +132,8 @@ def _run(
     started = time.perf_counter()
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
+    if bulk or policy_changed or plan.to_process or deletable:  # chunks or roles changed
+        stats.messages.extend(t.sync_role_indexes(url, settings, policy))
     stats.deleted = len(deletable)
     # The chunking signature is recorded once no processed document failed for a reason a
     # rerun can fix (else the next run re-chunks again); a quarantined document is retried

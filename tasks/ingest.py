@@ -24,7 +24,7 @@ from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
 from netdocs.resilience import CircuitBreaker, breaker_snapshots
-from netdocs.store import writer
+from netdocs.store import role_indexes, writer
 from netdocs.store.breakers import load_snapshots, save_breakers
 from netdocs.store.generation import Rebuild, prepare_model
 from netdocs.store.policy_store import load_stored_policy, store_policy
@@ -84,6 +84,17 @@ def vector_index(url: str, settings: Settings, present: bool) -> None:
             conn.commit()
         else:
             drop_vector_index(conn, dim)
+            with conn.transaction():
+                role_indexes.drop_all(conn)
+
+
+@task(name="role-indexes", **RETRIES)  # type: ignore[call-overload]
+def sync_role_indexes(url: str, settings: Settings, policy: Policy | None) -> list[str]:
+    """Build the HNSW index of each selective role and drop those no role needs
+    (:mod:`netdocs.store.role_indexes`); what was done."""
+    dim = get_embedder(settings).dim
+    with connection(url) as conn, conn.transaction():
+        return role_indexes.sync(conn, dim, policy)
 
 
 @task(name="index-policy", **RETRIES)  # type: ignore[call-overload]

@@ -28,6 +28,7 @@ from netdocs.query.terms import (
 )
 from netdocs.query.timing import timed
 from netdocs.safetext import storable
+from netdocs.store import role_indexes
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,9 @@ def dense_hits(
             exact = restricted and _few_permitted(conn, allowed, stale_max_age)
         params = _params(allowed, stale_max_age, q=vec, n=n)
         if not exact:
-            share = cached_share(conn, allowed)
+            # a role index holds only permitted chunks: no widening for the filter
+            own = restricted and role_indexes.has_index(conn, dim, allowed or ())
+            share = 1.0 if own else cached_share(conn, allowed)
             conn.execute(q.SCAN_SETTINGS, {"ef": str(ef_search(n, share))})
             stmt = q.dense_sql(dim, restricted=restricted)
             rows = conn.execute(stmt, params, prepare=False).fetchall()

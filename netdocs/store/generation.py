@@ -21,6 +21,7 @@ from psycopg import sql
 from netdocs.chunking import embed_text
 from netdocs.embedding.cache import lookup
 from netdocs.errors import EmbeddingError, ModelChangeRefused
+from netdocs.store import role_indexes
 from netdocs.store.schema import _LOCK_KEY, _index_name, ensure_vector_index, recorded_model
 from netdocs.store.writer import commit_document, quarantine
 from netdocs.types import Chunk, SourceDoc
@@ -81,6 +82,7 @@ def prepare_model(
         old_model, old_dim = current
         if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM chunks)").fetchone() == (True,):
             conn.execute(f"DROP INDEX IF EXISTS {_index_name(old_dim)}")  # nothing to rebuild
+            role_indexes.drop_all(conn)
             conn.execute("DELETE FROM index_meta WHERE key = %s", (PENDING_KEY,))
             ensure_vector_index(conn, dim)
             _record(conn, model_id, dim)
@@ -189,6 +191,7 @@ def swap(
             )
         conn.execute(f"DROP INDEX IF EXISTS {_index_name(rebuild.old_dim)}")
         conn.execute(f"DROP INDEX IF EXISTS {_index_name(rebuild.new_dim)}")
+        role_indexes.drop_all(conn)  # built again by the next ingest's sync
         conn.execute("TRUNCATE chunks")
         conn.execute(sql.SQL("INSERT INTO chunks ({0}) SELECT {0} FROM swap_keep").format(cols))
         for doc, chunks in ready:
