@@ -97,7 +97,7 @@ def test_the_planner_takes_the_role_index_for_the_search_statement(role_db: str)
     assert f"Index Scan using {name}" in plan
 
 
-def test_a_search_with_a_role_index_does_not_widen_ef_and_finds_the_exact_top(
+def test_a_search_with_a_role_index_sizes_ef_for_it_and_finds_the_exact_top(
     role_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shares: list[float] = []
@@ -116,7 +116,7 @@ def test_a_search_with_a_role_index_does_not_widen_ef_and_finds_the_exact_top(
             got = search.dense_hits(conn, vec, HELPDESK, 5, emb.dim, exact=False)
             want = search.dense_hits(conn, vec, HELPDESK, 5, emb.dim, exact=True)
             assert [h.chunk_id for h in got] == [h.chunk_id for h in want]
-    assert shares == [1.0, 1.0]  # the role index holds permitted chunks only
+    assert shares == [search.ROLE_INDEX_SHARE] * 2  # not the tag statistics' share
 
 
 def test_a_policy_without_the_role_drops_its_index(role_db: str, tmp_path: Path) -> None:
