@@ -1,9 +1,13 @@
-"""Reciprocal rank fusion (Cormack et al., 2009): pure, deterministic."""
+"""Reciprocal rank fusion (Cormack et al., 2009), and the fusion of the dense and full-text
+hit lists with it: pure, deterministic."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 from typing import TypeVar
+
+from netdocs.query.results import Hit
 
 K = TypeVar("K", bound=Hashable)
 
@@ -46,3 +50,24 @@ def rrf(
             best[key] = min(best.get(key, rank), rank)
             order.setdefault(key, len(order))
     return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
+
+
+def fuse(
+    dense: Sequence[Hit],
+    text: Sequence[Hit],
+    k: int,
+    rrf_k: int = RRF_K,
+    dense_weight: float = DENSE_WEIGHT,
+) -> list[Hit]:
+    """Weighted reciprocal rank fusion of the two lists; each hit keeps both lists' evidence."""
+    by_id: dict[str, Hit] = {}
+    for h in text:
+        by_id[h.chunk_id] = h
+    for h in dense:
+        other = by_id.get(h.chunk_id)
+        by_id[h.chunk_id] = (
+            h if other is None else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
+        )
+    rankings = [[h.chunk_id for h in dense], [h.chunk_id for h in text]]
+    fused = rrf(rankings, k=rrf_k, weights=[dense_weight, 1.0])
+    return [replace(by_id[cid], score=score) for cid, score in fused[:k]]

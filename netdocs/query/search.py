@@ -8,7 +8,6 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -16,16 +15,10 @@ import numpy as np
 import psycopg
 
 from netdocs.query import sql as q
-from netdocs.query.fusion import DENSE_WEIGHT, RRF_K, rrf
+from netdocs.query.fusion import fuse
 from netdocs.query.results import Hit
 from netdocs.query.tagshare import cached_share
-from netdocs.query.terms import (
-    HEADING_BONUS,
-    TermPlan,
-    cached_stats,
-    plan_terms,
-    quote_lexeme,
-)
+from netdocs.query.terms import HEADING_BONUS, TermPlan, cached_stats, plan_terms, quote_lexeme
 from netdocs.query.timing import timed
 from netdocs.safetext import storable
 from netdocs.store import role_indexes
@@ -232,27 +225,6 @@ def fulltext_hits(
             params.update(fulltext_params(plan, narrow=False))
             rows = conn.execute(stmt, params, prepare=False).fetchall()
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
-
-
-def fuse(
-    dense: Sequence[Hit],
-    text: Sequence[Hit],
-    k: int,
-    rrf_k: int = RRF_K,
-    dense_weight: float = DENSE_WEIGHT,
-) -> list[Hit]:
-    """Weighted reciprocal rank fusion of the two lists; each hit keeps both lists' evidence."""
-    by_id: dict[str, Hit] = {}
-    for h in text:
-        by_id[h.chunk_id] = h
-    for h in dense:
-        other = by_id.get(h.chunk_id)
-        by_id[h.chunk_id] = (
-            h if other is None else replace(h, text_rank=other.text_rank, all_terms=other.all_terms)
-        )
-    rankings = [[h.chunk_id for h in dense], [h.chunk_id for h in text]]
-    fused = rrf(rankings, k=rrf_k, weights=[dense_weight, 1.0])
-    return [replace(by_id[cid], score=score) for cid, score in fused[:k]]
 
 
 def search(
