@@ -155,3 +155,19 @@ def sample_db(query_pg: Any, prefect_harness: None, request: pytest.FixtureReque
     get_settings.cache_clear()
     assert summary["new"] == summary["scanned"] == 43 and not summary["failed"]
     return url
+
+
+@pytest.fixture
+def ef_shares(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The visible shares the dense search sized ``hnsw.ef_search`` for, call by call."""
+    from netdocs.query import search
+
+    shares: list[float] = []
+    real = search.ef_search
+
+    def spy(n: int, share: float = 1.0) -> int:
+        shares.append(share)
+        return real(n, share)
+
+    monkeypatch.setattr(search, "ef_search", spy)
+    return shares

@@ -19,6 +19,7 @@ def test_filtered_hnsw_search_widens_ef_by_the_visible_share(
     add_doc: InsertDoc,
     embedder: HashingEmbedder,
     monkeypatch: pytest.MonkeyPatch,
+    ef_shares: list[float],
 ) -> None:
     for i in range(16):
         add_doc(f"wide{i}.md", ["runbooks"], [(f"Wide {i}", f"runbook number {i} about ospf")])
@@ -26,16 +27,8 @@ def test_filtered_hnsw_search_widens_ef_by_the_visible_share(
         add_doc(f"narrow{i}.md", ["faq"], [(f"Narrow {i}", f"faq number {i} about ospf")])
     query_conn.execute("ANALYZE chunks")
     monkeypatch.setattr(tagshare, "_cache", weakref.WeakKeyDictionary())
-    shares: list[float] = []
-    real = search.ef_search
-
-    def spy(n: int, share: float = 1.0) -> int:
-        shares.append(share)
-        return real(n, share)
-
-    monkeypatch.setattr(search, "ef_search", spy)
     vec = embedder.embed(["ospf"])[0]
     hits = search.dense_hits(query_conn, vec, frozenset({"faq"}), 3, embedder.dim, exact=False)
     assert len(hits) == 3 and all(h.path.startswith("narrow") for h in hits)
     search.dense_hits(query_conn, vec, None, 3, embedder.dim, exact=False)
-    assert shares == [pytest.approx(4 / 20), 1.0]  # faq: 4 of 20 chunks; unrestricted: all
+    assert ef_shares == [pytest.approx(4 / 20), 1.0]  # faq: 4 of 20 chunks; unrestricted: all

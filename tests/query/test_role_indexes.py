@@ -98,16 +98,8 @@ def test_the_planner_takes_the_role_index_for_the_search_statement(role_db: str)
 
 
 def test_a_search_with_a_role_index_sizes_ef_for_it_and_finds_the_exact_top(
-    role_db: str, monkeypatch: pytest.MonkeyPatch
+    role_db: str, monkeypatch: pytest.MonkeyPatch, ef_shares: list[float]
 ) -> None:
-    shares: list[float] = []
-    real = search.ef_search
-
-    def spy(n: int, share: float = 1.0) -> int:
-        shares.append(share)
-        return real(n, share)
-
-    monkeypatch.setattr(search, "ef_search", spy)
     monkeypatch.setattr(role_indexes, "_cache", weakref.WeakKeyDictionary())
     emb = HashingEmbedder()
     with connect(role_db) as conn:
@@ -116,7 +108,7 @@ def test_a_search_with_a_role_index_sizes_ef_for_it_and_finds_the_exact_top(
             got = search.dense_hits(conn, vec, HELPDESK, 5, emb.dim, exact=False)
             want = search.dense_hits(conn, vec, HELPDESK, 5, emb.dim, exact=True)
             assert [h.chunk_id for h in got] == [h.chunk_id for h in want]
-    assert shares == [search.ROLE_INDEX_SHARE] * 2  # not the tag statistics' share
+    assert ef_shares == [search.ROLE_INDEX_SHARE] * 2  # not the tag statistics' share
 
 
 def test_a_policy_without_the_role_drops_its_index(role_db: str, tmp_path: Path) -> None:
