@@ -3,8 +3,9 @@
     python benchmarks/counted_cli.py COUNTS.json ingest DOCS --json ...
 
 Wraps ``LocalEmbedder.embed`` and ``OpenVINOEmbedder.embed`` (the class methods, so every
-instance the run builds is counted), runs ``netdocs.cli.main`` and writes to COUNTS.json the
-calls, texts and seconds inside the model, and this process's peak RSS.
+instance the run builds is counted; installed when the run first builds a local embedder),
+runs ``netdocs.cli.main`` and writes to COUNTS.json the calls, texts and seconds inside the
+model, and this process's peak RSS.
 """
 
 from __future__ import annotations
@@ -52,14 +53,34 @@ class Counter:
         return {"embed_calls": self.calls, "embed_texts": self.texts, "model_s": self.seconds}
 
 
-def install(counter: Counter) -> None:
-    """Count every local-model embed call in this process (both runtimes)."""
+def _patch_classes(counter: Counter) -> None:
     from netdocs.embedding.local import LocalEmbedder
     from netdocs.embedding.openvino_backend import OpenVINOEmbedder
 
     LocalEmbedder.embed = counter.wrap(LocalEmbedder.embed)  # type: ignore[method-assign]
     if "embed" in OpenVINOEmbedder.__dict__:
         OpenVINOEmbedder.embed = counter.wrap(OpenVINOEmbedder.__dict__["embed"])  # type: ignore[method-assign]
+
+
+def install(counter: Counter) -> None:
+    """Count every local-model embed call in this process (both runtimes).
+
+    The classes are wrapped when the run first builds a local embedder, not before: a run
+    that never builds one (hashing vectors) does not import the model runtimes (~1 s of
+    CPU a user's process would not spend)."""
+    from netdocs.embedding import factory
+
+    build = factory._build
+    patched = False
+
+    def counted_build(settings: Any, purpose: Any) -> Any:
+        nonlocal patched
+        if settings.embedding_provider == "local" and not patched:
+            _patch_classes(counter)  # wraps the methods; instances built later use them
+            patched = True
+        return build(settings, purpose)
+
+    factory._build = counted_build
 
 
 def peak_rss_mb() -> float:

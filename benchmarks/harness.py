@@ -84,6 +84,22 @@ def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return result
 
 
+NOCHANGE_ROUNDS = 3  # cold no-change runs per step: the median is the figure
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time among ``runs`` (an odd number of the same step), with
+    every run's wall and flow seconds under ``rounds``: one slow round (a checkpoint, another
+    job on the host) moves the range, not the figure."""
+    ordered = sorted(runs, key=lambda r: float(r["wall_s"]))
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["rounds"] = [
+        {"wall_s": r["wall_s"], "duration_s": r.get("duration_s"), "cpu_s": r.get("cpu_s")}
+        for r in runs
+    ]
+    return chosen
+
+
 def sample_corpus(src: Path, dst: Path, share: float, seed: int = 14) -> int:
     """Copy a seeded ``share`` of ``src``'s Markdown files (same relative paths, so the
     policy's globs still apply) and its top-level non-Markdown files; returns the count."""

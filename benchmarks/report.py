@@ -67,9 +67,11 @@ def side_table(side: dict[str, Any]) -> list[str]:
 
 
 def scale_table(scale: dict[str, Any]) -> list[str]:
-    """One row per corpus size."""
+    """One row per corpus size (no-change: the median of the cold rounds; warm: the flow run
+    again in one process, as a served deployment runs it)."""
     lines = [
         f"{'docs':>6} {'chunks':>7} {'full s':>8} {'embedded':>9} {'no-change s':>11} "
+        f"{'warm s':>6} "
         f"{'edit s':>7} {'RSS MB':>7} {'index MB':>9} {'p50/p95/p99 ms all':>20} "
         f"{'p95 ne':>7} {'p95 hd':>7} {'recall hd':>9}",
     ]
@@ -84,6 +86,7 @@ def scale_table(scale: dict[str, Any]) -> list[str]:
         lines.append(
             f"{n:>6} {f['size']['chunks']:>7} {f['full']['wall_s']:>8.1f} "
             f"{f['full']['chunks_embedded']:>9} {f['nochange_cold']['wall_s']:>11.2f} "
+            f"{f.get('nochange_inprocess', {}).get('wall_s', float('nan')):>6.2f} "
             f"{f['edit']['wall_s']:>7.1f} {f['full']['peak_rss_mb']:>7.0f} "
             f"{f['size']['database_bytes'] / 2**20:>9.0f} "
             f"{un.get('p50', 0):>6.1f}/{un.get('p95', 0):.1f}/{un.get('p99', 0):.1f} "

@@ -60,3 +60,21 @@ def test_the_command_exits_1_when_runs_disagree(tmp_path: Path) -> None:
     assert main([str(a), str(b)]) == 1
     assert main([str(a), str(a)]) == 0
     assert main([str(a), str(b), "--report-only"]) == 0
+
+
+def test_seconds_named_like_a_ratio_get_the_seconds_band() -> None:
+    """ "duration_s" holds the letters of "ratio": it is still seconds (±25 % or 0.5 s),
+    not a ratio (±20 % or 0.02)."""
+    run = _with("side/netdocs/full/duration_s", 0.60)
+    assert _bad(run, _with("side/netdocs/full/duration_s", 0.80)) == set()  # 0.2 s < 0.5 s
+    share = _with("side/netdocs/full/visible_share", 0.60)
+    assert _bad(share, _with("side/netdocs/full/visible_share", 0.80)) == {
+        "side/netdocs/full/visible_share"
+    }
+
+
+def test_single_rounds_of_a_repeated_step_are_not_compared() -> None:
+    """A repeated step is judged by its median; its rounds are the raw material."""
+    a = _with("side/netdocs/full/rounds", [{"wall_s": 3.0}, {"wall_s": 9.0}])  # type: ignore[arg-type]
+    b = _with("side/netdocs/full/rounds", [{"wall_s": 3.1}, {"wall_s": 3.2}])  # type: ignore[arg-type]
+    assert _bad(a, b) == set()
