@@ -3,7 +3,7 @@
     python benchmarks/counted_cli.py COUNTS.json ingest DOCS --json ...
 
 Wraps ``LocalEmbedder.embed`` and ``OpenVINOEmbedder.embed`` (the class methods, so every
-instance the run builds is counted; installed when the run first builds a local embedder),
+instance the run builds is counted; installed when the run first builds the local model),
 runs ``netdocs.cli.main`` and writes to COUNTS.json the calls, texts and seconds inside the
 model, and this process's peak RSS.
 """
@@ -65,22 +65,23 @@ def _patch_classes(counter: Counter) -> None:
 def install(counter: Counter) -> None:
     """Count every local-model embed call in this process (both runtimes).
 
-    The classes are wrapped when the run first builds a local embedder, not before: a run
-    that never builds one (hashing vectors) does not import the model runtimes (~1 s of
-    CPU a user's process would not spend)."""
+    The classes are wrapped when the run first builds a local model's embedder
+    (``factory._build_local``, on its first use), not before: a run that never embeds with
+    it (hashing vectors; a no-change run) does not import the model runtimes (~1 s of CPU a
+    user's process would not spend)."""
     from netdocs.embedding import factory
 
-    build = factory._build
+    build = factory._build_local
     patched = False
 
     def counted_build(settings: Any, purpose: Any) -> Any:
         nonlocal patched
-        if settings.embedding_provider == "local" and not patched:
+        if not patched:
             _patch_classes(counter)  # wraps the methods; instances built later use them
             patched = True
         return build(settings, purpose)
 
-    factory._build = counted_build
+    factory._build_local = counted_build
 
 
 def peak_rss_mb() -> float:

@@ -46,11 +46,45 @@ def _breaker(settings: Settings) -> CircuitBreaker:
     )
 
 
+def _build_local(settings: Settings, purpose: Purpose) -> Embedder:
+    """The local model's embedder on the backend chosen for this CPU (imports its runtime)."""
+    from netdocs.embedding.backend import choose_backend
+    from netdocs.embedding.local import LocalEmbedder, _usable_cpus
+
+    model = settings.local_model
+    choice = choose_backend(settings.local_backend, settings.local_precision)
+    log.info("local model on %s %s (%s)", choice.backend, choice.precision or "", choice.reason)
+    if choice.backend == "openvino" and choice.precision is not None:
+        from netdocs.embedding.openvino_backend import OpenVINOEmbedder
+
+        # bulk: batches of OPENVINO_BATCH_SIZE on one single-threaded stream per core
+        # (throughput, and no thread barriers to stall when other work takes a core);
+        # query: one question on one stream over every core (latency). See README.
+        bulk = purpose == "bulk"
+        streams = _usable_cpus() if bulk else 1
+        return OpenVINOEmbedder(
+            precision=choice.precision,
+            model=model,
+            cache_dir=settings.home / "models",
+            batch_size=settings.openvino_batch_size if bulk else 1,
+            streams=streams,
+            threads=streams if bulk else 0,
+        )
+    return LocalEmbedder(
+        model=model,
+        cache_dir=settings.home / "models",
+        batch_size=settings.embed_batch_size,
+        precision=settings.local_precision,
+        # bulk: one single-threaded worker per core (throughput); query: one run on
+        # every core (latency of a single question). Same vectors either way.
+        workers=1 if purpose == "query" else 0,
+    )
+
+
 def _build(settings: Settings, purpose: Purpose) -> Embedder:
     provider = settings.embedding_provider
     if provider == "local":
         from netdocs.embedding.backend import choose_backend
-        from netdocs.embedding.local import LocalEmbedder, _usable_cpus
 
         model = settings.local_model
         if model != "all-MiniLM-L6-v2":
@@ -62,32 +96,14 @@ def _build(settings: Settings, purpose: Purpose) -> Embedder:
             from netdocs.embedding import mpnet_files
 
             mpnet_files.part_paths()  # ConfigError with the install command if missing
-        choice = choose_backend(settings.local_backend, settings.local_precision)
-        log.info("local model on %s %s (%s)", choice.backend, choice.precision or "", choice.reason)
-        if choice.backend == "openvino" and choice.precision is not None:
-            from netdocs.embedding.openvino_backend import OpenVINOEmbedder
+        if settings.local_backend == "openvino":  # forced: a backend that cannot run fails now
+            choose_backend(settings.local_backend, settings.local_precision)
+        from netdocs.embedding.lazy import LazyEmbedder
 
-            # bulk: batches of OPENVINO_BATCH_SIZE on one single-threaded stream per core
-            # (throughput, and no thread barriers to stall when other work takes a core);
-            # query: one question on one stream over every core (latency). See README.
-            bulk = purpose == "bulk"
-            streams = _usable_cpus() if bulk else 1
-            return OpenVINOEmbedder(
-                precision=choice.precision,
-                model=model,
-                cache_dir=settings.home / "models",
-                batch_size=settings.openvino_batch_size if bulk else 1,
-                streams=streams,
-                threads=streams if bulk else 0,
-            )
-        return LocalEmbedder(
-            model=model,
-            cache_dir=settings.home / "models",
-            batch_size=settings.embed_batch_size,
-            precision=settings.local_precision,
-            # bulk: one single-threaded worker per core (throughput); query: one run on
-            # every core (latency of a single question). Same vectors either way.
-            workers=1 if purpose == "query" else 0,
+        # The runtime is imported and the backend chosen on first use: a run that only
+        # compares the model's id with the index's (no change) imports neither.
+        return LazyEmbedder(
+            settings.local_precision, model, lambda: _build_local(settings, purpose)
         )
     if provider == "openai":
         if settings.openai_api_key is None:
@@ -130,8 +146,8 @@ def get_embedder(settings: Settings, purpose: Purpose = "bulk") -> Embedder:
 def _variants(settings: Settings, model_id: str) -> list[Settings]:
     """Settings that may build ``model_id`` (same settings, another provider or variant)."""
     if model_id.startswith("local/"):
-        from netdocs.embedding.local import model_id_for
-        from netdocs.embedding.models import LOCAL_MODELS
+        from netdocs.embedding.lazy import IDENTITIES as LOCAL_MODELS
+        from netdocs.embedding.lazy import local_model_id as model_id_for
 
         return [
             settings.model_copy(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import onnx
 import onnxruntime as ort
 
-from netdocs.embedding import onnx_bert
+from netdocs.embedding import lazy, onnx_bert
 
 if TYPE_CHECKING:
     from netdocs.embedding.models import LocalModel
@@ -35,7 +35,7 @@ _MODEL_SUBDIR = "data/embeddings/sentence-transformers__all-MiniLM-L6-v2"
 ORT_VERSION = ".".join(ort.__version__.split(".")[:2])
 #: Names the int8 recipe (per-channel QInt8 weights, FFN down-projections kept fp32);
 #: change it whenever the recipe changes -- it is part of file names and the model_id.
-INT8_RECIPE = "int8pc-ffn32"
+INT8_RECIPE = lazy.INT8_RECIPE
 
 _digests: dict[tuple[str, int, int], str] = {}
 

@@ -82,7 +82,7 @@ def test_packaged_model_end_to_end(
     docs = copy_corpus(tmp_path / "docs", "routing/frr/bgp")
     doc_ids = sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*.md"))
     embedder = get_embedder(get_settings())
-    assert isinstance(embedder, LocalEmbedder)  # the model users get, not the test one
+    assert isinstance(embedder.real(), LocalEmbedder)  # the model users get, not the test one
     spy = ModelSpy(embedder)
     monkeypatch.setattr(embedder, "embed", spy)
 
