@@ -4,7 +4,9 @@ One step per process (as a user would run a script from cron):
 
     python benchmarks/peer_llamaindex.py DOCS STATE DB_URL [--again]
 
-reads DOCS with ``SimpleDirectoryReader`` (``*.md``, recursive, file name as id), loads the
+reads DOCS with ``SimpleDirectoryReader`` (``*.md``, recursive, file name as id, the
+``file_path`` metadata relative to DOCS so that chunk sizes do not depend on where the bench
+put the copy), loads the
 pipeline's docstore and ``IngestionCache`` from STATE (``pipeline.load``), runs
 ``SentenceSplitter(256, 32)`` → the embed model into ``PGVectorStore`` (HNSW, cosine) with
 ``DocstoreStrategy.UPSERTS_AND_DELETE``, persists STATE, and prints one JSON object.
@@ -116,10 +118,23 @@ def build_pipeline(url: str, counter: Counter) -> Any:
 def run_once(pipeline: Any, docs: Path) -> dict[str, Any]:
     """Read the folder and run the pipeline; seconds of each part."""
     from llama_index.core import SimpleDirectoryReader
+    from llama_index.core.readers.file.base import default_file_metadata_func
+
+    def metadata(path: str) -> dict[str, Any]:
+        # The reader keeps ``file_path`` in the text every chunk is sized with; an absolute
+        # path under the bench's random temporary folder made the node count differ from
+        # run to run (routing/: 1,329 vs 1,442 nodes). Relative to DOCS, as netdocs' ids.
+        found: dict[str, Any] = default_file_metadata_func(path)
+        found["file_path"] = Path(path).relative_to(docs).as_posix()
+        return found
 
     t0 = time.perf_counter()
     documents = SimpleDirectoryReader(
-        str(docs), recursive=True, required_exts=[".md"], filename_as_id=True
+        str(docs),
+        recursive=True,
+        required_exts=[".md"],
+        filename_as_id=True,
+        file_metadata=metadata,
     ).load_data()
     t1 = time.perf_counter()
     nodes = pipeline.run(documents=documents)
