@@ -1,6 +1,6 @@
 """benchmarks/peer_llamaindex.py: the peer's node count does not depend on where the bench
-copied the corpus (the reader's ``file_path`` metadata is sized into every chunk). Needs the
-bench extra (``pip install -e '.[bench]'``); skipped without it."""
+copied the corpus (the reader's ``file_path`` metadata is sized into every chunk). Uses only
+llama-index-core (a netdocs dependency): the splitter, no model, no database."""
 
 from __future__ import annotations
 
