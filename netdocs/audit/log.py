@@ -30,8 +30,14 @@ def current_user(settings: Settings) -> str:
         return os.environ.get("USER") or "unknown"
 
 
-def write(
-    conn: psycopg.Connection,
+#: The audit INSERT (its parameters: :func:`row_values`).
+INSERT_SQL = (
+    "INSERT INTO audit_log (query_id, action, user_name, role, tags, question, chunk_ids,"
+    " paths, cache_hit, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def row_values(
     *,
     query_id: str,
     action: str,
@@ -43,24 +49,26 @@ def write(
     paths: Sequence[str],
     cache_hit: bool,
     details: dict[str, Any],
-) -> None:
-    """Append one row (raises on failure: an unaudited answer is not returned)."""
-    conn.execute(
-        "INSERT INTO audit_log (query_id, action, user_name, role, tags, question, chunk_ids,"
-        " paths, cache_hit, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            query_id,
-            action,
-            user,
-            role,
-            None if tags is None else list(tags),
-            question,
-            list(chunk_ids),
-            list(paths),
-            cache_hit,
-            Jsonb(details),
-        ),
-    )
+) -> list[Any]:
+    """The parameters of :data:`INSERT_SQL` for one row."""
+    return [
+        query_id,
+        action,
+        user,
+        role,
+        None if tags is None else list(tags),
+        question,
+        list(chunk_ids),
+        list(paths),
+        cache_hit,
+        Jsonb(details),
+    ]
+
+
+def write(conn: psycopg.Connection, **row: Any) -> None:
+    """Append one row (the keywords of :func:`row_values`; raises on failure: an
+    unaudited answer is not returned)."""
+    conn.execute(INSERT_SQL, row_values(**row))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The query-result cache in PostgreSQL: generation, lookup, visibility re-check, store.
+"""The query-result cache in PostgreSQL: generation, lookup with its visibility re-check, store.
 
 Every function takes a connection and runs its statements in one transaction; callers that
 share a connection between threads hold their own lock around these calls.
@@ -42,34 +42,24 @@ def current_generation(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def lookup(conn: psycopg.Connection, key: str, ttl_s: float) -> CachedResult | None:
-    """The entry for ``key`` if it is younger than ``ttl_s`` seconds."""
-    row = conn.execute(
-        "SELECT cache_key, result, chunk_ids, model, input_tokens, output_tokens"
-        " FROM query_cache WHERE cache_key = %s"
-        " AND created_at > now() - make_interval(secs => %s)",
-        (key, ttl_s),
-    ).fetchone()
-    return None if row is None else CachedResult(row[0], row[1], list(row[2]), *row[3:])
-
-
-def all_visible(
+def lookup_visible(
     conn: psycopg.Connection,
-    chunk_ids: list[str],
+    key: str,
+    ttl_s: float,
     allowed: frozenset[str] | None,
     stale_max_age: timedelta = timedelta(days=7),
-) -> bool:
-    """True when every chunk id still exists, is not withdrawn (stale longer than
-    ``stale_max_age``) and ``allowed`` may see it (one query, the search's own filter)."""
-    ids = sorted(set(chunk_ids))
-    if not ids:
-        return True
-    params: dict[str, Any] = {"ids": ids, "stale_max_age": stale_max_age}
+) -> CachedResult | None:
+    """The entry for ``key`` when it is younger than ``ttl_s`` seconds and every chunk it
+    holds still exists, is not withdrawn (stale longer than ``stale_max_age``) and
+    ``allowed`` may see it: one statement, the search's own filter."""
+    params: dict[str, Any] = {"key": key, "ttl": ttl_s, "stale_max_age": stale_max_age}
     if allowed is not None:
         params["allowed"] = sorted(allowed)
-    stmt = q.visible_count_sql(restricted=allowed is not None)
-    row = conn.execute(stmt, params, prepare=False).fetchone()
-    return row is not None and int(row[0]) == len(ids)
+    stmt = q.cached_entry_sql(restricted=allowed is not None)
+    row = conn.execute(stmt, params).fetchone()
+    if row is None or int(row[6]) != int(row[7]):
+        return None
+    return CachedResult(row[0], row[1], list(row[2]), *row[3:6])
 
 
 def count_lookup(

@@ -30,6 +30,9 @@ from netdocs.query.timing import timed
 
 log = logging.getLogger(__name__)
 
+#: Both rows in one autocommit statement: the audit INSERT as a WITH part of the metric's.
+_TOGETHER_SQL = f"WITH audit_row AS ({audit.INSERT_SQL}) {INSERT_SQL}"
+
 
 @dataclass
 class QueryRun:
@@ -64,14 +67,16 @@ class QueryRun:
             if ttl <= 0 or model is None:
                 return None
             conn = svc.conn
-            gen = store.current_generation(conn)
+            gen = svc.take_generation()
+            if gen is None:
+                gen = store.current_generation(conn)
             settings = {**settings, "index_model": model[0]}
             self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
             self.key = cache_key(self.fields)
-            entry = store.lookup(conn, self.key, ttl)
-            if entry is not None and store.all_visible(
-                conn, entry.chunk_ids, svc.allowed, svc.settings.stale_max_age
-            ):
+            entry = store.lookup_visible(
+                conn, self.key, ttl, svc.allowed, svc.settings.stale_max_age
+            )
+            if entry is not None:
                 store.mark_hit(conn, self.key, svc.counters)
                 return entry
             store.count_lookup(conn, "query", False, svc.counters)
@@ -106,8 +111,9 @@ class QueryRun:
     def _write_together(
         self, row: dict[str, Any], details: dict[str, Any], record: QueryRecord
     ) -> bool:
-        """The audit row and the metric row in one transaction and one round trip (pipeline
-        mode); False when that failed (nothing was written: the caller writes them apart)."""
+        """The audit row and the metric row in one statement (a data-modifying WITH: one
+        round trip, one implicit transaction, both rows or neither); False when that failed
+        (nothing was written: the caller writes them apart)."""
         conn = self.service.conn
         if not conn.autocommit:
             return False
@@ -116,9 +122,9 @@ class QueryRun:
         except Exception:  # a malformed metric: the audit row is written alone
             return False
         try:
-            with self.service._lock, conn.pipeline(), conn.transaction():
-                audit.write(conn, **row, details=details)
-                conn.execute(INSERT_SQL, values)
+            params = audit.row_values(**row, details=details) + values
+            with self.service._lock:
+                conn.execute(_TOGETHER_SQL, params)
         except psycopg.Error as e:
             log.debug("audit and metric rows not written together: %s", type(e).__name__)
             return False

@@ -73,6 +73,7 @@ class SearchService:
         self._lock = threading.Lock()
         self._model: tuple[str, int] | None = None
         self._model_read = False
+        self._generation: int | None = None
 
     @classmethod
     def for_role(
@@ -119,6 +120,17 @@ class SearchService:
                 self._model = None
             self._model_read = self._model is not None  # re-read while the index is empty
         return self._model
+
+    def preset(self, model: tuple[str, int] | None, generation: int) -> None:
+        """What the caller already read of the index this instant (the server, once per
+        request): the recorded model, and the generation for the next cache lookup only."""
+        self._model, self._model_read = model, model is not None
+        self._generation = generation
+
+    def take_generation(self) -> int | None:
+        """The preset generation, once (a later lookup reads the current one itself)."""
+        generation, self._generation = self._generation, None
+        return generation
 
     @property
     def embedder(self) -> Embedder:

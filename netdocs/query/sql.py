@@ -111,9 +111,14 @@ def permitted_count_sql() -> sql.Composed:
     ).format(acl=_acl(True))
 
 
-def visible_count_sql(*, restricted: bool) -> sql.Composed:
-    """How many of the chunk ids ``%(ids)s`` exist and the tag set may see (same filter as
-    the ranking queries): a cached result is served only when all of them are."""
+def cached_entry_sql(*, restricted: bool) -> sql.Composed:
+    """The query-cache entry ``%(key)s`` younger than ``%(ttl)s`` seconds, with how many of
+    its distinct chunk ids exist and the tag set may see (the ranking queries' filter) and
+    how many distinct ids it holds: a cached result is served only when all of them are."""
     return sql.SQL(
-        "SELECT count(*) FROM chunks c WHERE c.chunk_id = ANY(%(ids)s::text[]){acl}"
+        "SELECT e.cache_key, e.result, e.chunk_ids, e.model, e.input_tokens, e.output_tokens,"
+        " (SELECT count(*) FROM chunks c WHERE c.chunk_id = ANY(e.chunk_ids){acl}),"
+        " (SELECT count(DISTINCT i) FROM unnest(e.chunk_ids) AS i)"
+        " FROM query_cache e WHERE e.cache_key = %(key)s"
+        " AND e.created_at > now() - make_interval(secs => %(ttl)s)"
     ).format(acl=_acl(restricted))

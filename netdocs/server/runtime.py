@@ -30,6 +30,7 @@ from netdocs.query.service import SearchService
 from netdocs.server.auth import Principal
 from netdocs.server.tokens import TokenCache
 from netdocs.store.policy_store import load_stored_policy
+from netdocs.store.snapshot import read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,10 @@ class Runtime:
             raise
         self._flusher.start()
 
-    def policy(self, conn: psycopg.Connection) -> Policy:
+    def policy(self, conn: psycopg.Connection, stored_sha256: str | None = None) -> Policy:
         """NETDOCS_POLICY (re-read when the file changes), else the policy stored in the
-        index (re-read when its hash changes); none at all is a ConfigError (fail closed)."""
+        index (re-read when its hash changes; ``stored_sha256``: the hash just read, so an
+        unchanged policy costs no query); none at all is a ConfigError (fail closed)."""
         if self._policy_path is not None:
             try:
                 version: object = self._policy_path.stat().st_mtime
@@ -118,6 +120,8 @@ class Runtime:
                 ) from None
             if self._policy is None or self._policy[0] != version:
                 self._policy = (version, load_policy(self._policy_path))
+            return self._policy[1]
+        if stored_sha256 is not None and self._policy and self._policy[0] == stored_sha256:
             return self._policy[1]
         stored = load_stored_policy(conn)
         if stored is None:
@@ -150,9 +154,12 @@ class Runtime:
 
     def service(self, conn: psycopg.Connection, principal: Principal) -> SearchService:
         """A search service for ``principal``'s role (AccessDenied for a role the policy
-        no longer defines) on ``conn``."""
-        allowed = self.policy(conn).allowed_tags(principal.role)
+        no longer defines) on ``conn``, given the index's generation and model as read now
+        (one query for those and the policy's hash)."""
+        index = read_snapshot(conn)  # one query: generation, model, policy hash
+        allowed = self.policy(conn, index.policy_sha256).allowed_tags(principal.role)
         svc = SearchService(allowed, settings=self.settings, conn=conn, embedder=self.embedder)
+        svc.preset(index.model, index.generation)
         svc.role = principal.role
         svc.counters = self.counters
         return svc

@@ -1,0 +1,38 @@
+"""What a served query needs to know about the index, read in one statement: its
+generation, the embedding model it was built with, and the stored policy's hash.
+
+``netdocs serve`` reads this once per request instead of three separate queries (the
+generation for the cache key, the model for the question vector, the policy hash to see
+whether its cached policy is still the stored one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+_SQL = (
+    "SELECT (SELECT generation FROM index_generation WHERE id),"
+    " (SELECT value FROM index_meta WHERE key = 'embedding_model'),"
+    " (SELECT value FROM index_meta WHERE key = 'embedding_dim'),"
+    " (SELECT sha256 FROM index_policy)"
+)
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """The index as one request sees it."""
+
+    generation: int
+    model: tuple[str, int] | None  # (model id, dimension); None for an empty index
+    policy_sha256: str | None  # None: no policy stored
+
+
+def read_snapshot(conn: psycopg.Connection) -> IndexSnapshot:
+    """The generation, recorded model and stored policy hash (one round trip)."""
+    row = conn.execute(_SQL).fetchone()
+    assert row is not None  # a SELECT of scalar subqueries always returns one row
+    generation, model_id, dim, sha = row
+    model = (str(model_id), int(dim)) if model_id is not None and dim is not None else None
+    return IndexSnapshot(int(generation or 0), model, sha)
