@@ -7,7 +7,10 @@ then the answer is 503 with ``Retry-After``, never a queue that hangs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
@@ -67,6 +70,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            workers.shutdown(wait=False)
             if owns_runtime:
                 await run_in_threadpool(rt.close)
 
@@ -81,15 +85,23 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     slots = asyncio.Semaphore(rt.limit)
     queue_timeout = max(rt.settings.serve_queue_timeout_s, 0.0)
 
+    # One worker thread per slot: a request holding a slot never waits for a thread (and
+    # this skips anyio's limiter, ~0.1 ms of event-loop CPU per request here).
+    workers = ThreadPoolExecutor(rt.limit, thread_name_prefix="netdocs-query")
+
     async def guarded(request: Request, work: Callable[[], T]) -> T:
-        if queue_timeout == 0 and slots.locked():
+        if not slots.locked():
+            await slots.acquire()  # free: taken at once, no timer or waiter task
+        elif queue_timeout == 0:
             raise Busy("too many requests in flight")
+        else:
+            try:
+                await asyncio.wait_for(slots.acquire(), queue_timeout or None)
+            except TimeoutError:
+                raise Busy("too many requests in flight") from None
         try:
-            await asyncio.wait_for(slots.acquire(), queue_timeout or None)
-        except TimeoutError:
-            raise Busy("too many requests in flight") from None
-        try:
-            return await run_in_threadpool(work)
+            call = functools.partial(contextvars.copy_context().run, work)
+            return await asyncio.get_running_loop().run_in_executor(workers, call)
         finally:
             slots.release()
 
