@@ -46,7 +46,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         too_large = f"request body over {self.max_bytes} bytes"
-        declared = [v for k, v in scope.get("headers", ()) if k.lower() == b"content-length"]
+        headers = scope.get("headers", ())
+        declared = [v for k, v in headers if k.lower() == b"content-length"]
+        framed = any(k.lower() == b"transfer-encoding" for k, _ in headers)
         if declared:
             try:
                 length = int(declared[0])
@@ -55,6 +57,9 @@ class BodyLimit:
                 return
             if length > self.max_bytes:
                 await _reply(send, 413, too_large)
+                return
+            if not framed:  # the parser delivers exactly the declared length: no counting
+                await self.app(scope, receive, send)
                 return
         seen, started, refused = 0, False, False
 
