@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -59,13 +58,9 @@ async def ask(body: AskIn) -> dict[str, Any]:
     return await run_in_threadpool(lambda: {**RESULT, "answer": "a" * 600})
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
-    from serve_clients import run_clients, summary  # the script's folder
+    from bench_serve import _cpu_s, _free_port  # the script's folder
+    from serve_clients import run_clients, summary
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=50)
@@ -73,9 +68,7 @@ def main() -> None:
     p.add_argument("--http", default="auto")
     p.add_argument("--loop", default="auto")
     args = p.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "bench_serve_floor:app", "--port", str(port)]
     cmd += ["--log-level", "warning", "--no-access-log", "--http", args.http, "--loop", args.loop]
     server = subprocess.Popen(cmd, cwd=HERE)
