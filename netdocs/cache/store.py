@@ -6,11 +6,13 @@ share a connection between threads hold their own lock around these calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from netdocs.query import sql as q
@@ -52,11 +54,23 @@ def lookup_visible(
     """The entry for ``key`` when it is younger than ``ttl_s`` seconds and every chunk it
     holds still exists, is not withdrawn (stale longer than ``stale_max_age``) and
     ``allowed`` may see it: one statement, the search's own filter."""
+    stmt, params = lookup_statement(key, ttl_s, allowed, stale_max_age)
+    return entry_of_row(conn.execute(stmt, params).fetchone())
+
+
+def lookup_statement(
+    key: str, ttl_s: float, allowed: frozenset[str] | None, stale_max_age: timedelta
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The statement and parameters of :func:`lookup_visible` (pure; for any driver)."""
     params: dict[str, Any] = {"key": key, "ttl": ttl_s, "stale_max_age": stale_max_age}
     if allowed is not None:
         params["allowed"] = sorted(allowed)
-    stmt = q.cached_entry_sql(restricted=allowed is not None)
-    row = conn.execute(stmt, params).fetchone()
+    return q.cached_entry_sql(restricted=allowed is not None), params
+
+
+def entry_of_row(row: Sequence[Any] | None) -> CachedResult | None:
+    """The servable entry of a :func:`lookup_statement` row: None when there is none or
+    any of its chunks is gone, withdrawn or outside the tag set."""
     if row is None or int(row[6]) != int(row[7]):
         return None
     return CachedResult(row[0], row[1], list(row[2]), *row[3:6])

@@ -23,6 +23,7 @@ import numpy as np
 
 from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
 from netdocs.cache.keys import prompt_version
+from netdocs.cache.store import CachedResult
 from netdocs.query.answerer import Answerer
 from netdocs.query.diversity import DocHit
 from netdocs.query.lifecycle import QueryRun
@@ -132,15 +133,12 @@ def run_search(
     question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
     qry = QueryRun(service, "search", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
-    settings: dict[str, Any] = {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
+    settings = search_key_settings(k, mode, by, per_doc, plan)
     entry = qry.lookup(settings) if vector is None else None
     docs: list[DocHit] | None = None
     calls: list[Completion] = []
     if entry is not None:
-        hits, hit = hits_from_json(entry.result["hits"]), True
-        notes = list(entry.result.get("retrieval") or [])
-        if by == "document":
-            docs = [doc_from_json(d) for d in entry.result["documents"]]
+        (hits, notes, docs), hit = search_of_entry(entry, by), True
     else:
         if vector is None:
             vector = qry.vector()
@@ -198,28 +196,11 @@ def run_ask(
     qry = QueryRun(service, "ask", question, k, mode, user)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc
-    settings = {
-        "mode": mode,
-        "k": k,
-        "per_doc": per_doc,
-        "answer": answer_settings(answerer),
-        **plan.key(),
-    }
-    entry = qry.lookup(settings)
+    entry = qry.lookup(ask_key_settings(k, mode, per_doc, answerer, plan))
     saved: float | None = 0.0
     calls: list[Completion] = []
     if entry is not None:
-        cached = dict(entry.result)
-        notes = list(cached.pop("retrieval", None) or [])
-        answer = answer_from_json(cached)
-        cached_from = answer.query_id
-        answer.query_id, answer.question = qry.query_id, question
-        answer.input_tokens = answer.output_tokens = 0
-        answer.cost_usd = 0.0
-        if entry.model:
-            saved = cost_usd(entry.model, entry.input_tokens, entry.output_tokens)
-        answer.latency_ms = qry.elapsed_ms()
-        result = AskResult(answer, True, cached_from, notes)
+        result, saved = ask_of_entry(entry, qry.query_id, question, qry.elapsed_ms())
     else:
         found = _retrieve(plan, qry, qry.vector(), per_doc)
         hits, notes, calls = found.hits, found.notes, found.calls
@@ -237,17 +218,64 @@ def run_ask(
             )
         result = AskResult(answer, False, notes=notes)
     a = result.answer
-    usage = usage_fields(calls, (a.input_tokens, a.output_tokens, a.cost_usd))
-    qry.finish(
-        a.hits,
-        result.cache_hit,
-        a.latency_ms,
-        answer_mode=a.mode,
-        model=a.model,
-        cited=[c.chunk_id for c in a.citations],
-        saved_usd=saved,
-        low_confidence=a.low_confidence,
-        retrieval_notes=tuple(result.notes),
-        **usage,
-    )
+    qry.finish(a.hits, result.cache_hit, a.latency_ms, **ask_extra(result, calls, saved))
     return result
+
+
+def search_key_settings(
+    k: int, mode: Mode, by: By, per_doc: int, plan: RetrievalPlan
+) -> dict[str, Any]:
+    """A search's settings part of the cache key (pure)."""
+    return {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
+
+
+def ask_key_settings(
+    k: int, mode: Mode, per_doc: int, answerer: Answerer, plan: RetrievalPlan
+) -> dict[str, Any]:
+    """An ask's settings part of the cache key (pure)."""
+    answer = answer_settings(answerer)
+    return {"mode": mode, "k": k, "per_doc": per_doc, "answer": answer, **plan.key()}
+
+
+def search_of_entry(
+    entry: CachedResult, by: By
+) -> tuple[list[Hit], list[str], list[DocHit] | None]:
+    """A cached search result: its hits, retrieval notes and (``by="document"``) documents."""
+    hits = hits_from_json(entry.result["hits"])
+    notes = list(entry.result.get("retrieval") or [])
+    docs = [doc_from_json(d) for d in entry.result["documents"]] if by == "document" else None
+    return hits, notes, docs
+
+
+def ask_of_entry(
+    entry: CachedResult, query_id: str, question: str, elapsed_ms: float
+) -> tuple[AskResult, float | None]:
+    """A cached answer served as query ``query_id`` (this call's tokens and cost: zero), and
+    what producing it had cost."""
+    cached = dict(entry.result)
+    notes = list(cached.pop("retrieval", None) or [])
+    answer = answer_from_json(cached)
+    cached_from = answer.query_id
+    answer.query_id, answer.question = query_id, question
+    answer.input_tokens = answer.output_tokens = 0
+    answer.cost_usd = 0.0
+    saved: float | None = 0.0
+    if entry.model:
+        saved = cost_usd(entry.model, entry.input_tokens, entry.output_tokens)
+    answer.latency_ms = elapsed_ms
+    return AskResult(answer, True, cached_from, notes), saved
+
+
+def ask_extra(result: AskResult, calls: list[Completion], saved: float | None) -> dict[str, Any]:
+    """What an ask's audit and metric rows carry beyond the hits (pure)."""
+    a = result.answer
+    usage = usage_fields(calls, (a.input_tokens, a.output_tokens, a.cost_usd))
+    return {
+        "answer_mode": a.mode,
+        "model": a.model,
+        "cited": [c.chunk_id for c in a.citations],
+        "saved_usd": saved,
+        "low_confidence": a.low_confidence,
+        "retrieval_notes": tuple(result.notes),
+        **usage,
+    }

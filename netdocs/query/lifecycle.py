@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import psycopg
@@ -18,6 +18,7 @@ from netdocs.audit import log as audit
 from netdocs.cache import store
 from netdocs.cache.embeddings import cached_query_vector
 from netdocs.cache.keys import cache_key, key_fields
+from netdocs.config import Settings
 from netdocs.errors import DatabaseError
 from netdocs.metrics.hook import metric_of_record, on_query_record
 from netdocs.metrics.record import INSERT_SQL, insert_values
@@ -31,7 +32,7 @@ from netdocs.query.timing import timed
 log = logging.getLogger(__name__)
 
 #: Both rows in one autocommit statement: the audit INSERT as a WITH part of the metric's.
-_TOGETHER_SQL = f"WITH audit_row AS ({audit.INSERT_SQL}) {INSERT_SQL}"
+TOGETHER_SQL = f"WITH audit_row AS ({audit.INSERT_SQL}) {INSERT_SQL}"
 
 
 @dataclass
@@ -70,9 +71,9 @@ class QueryRun:
             gen = svc.take_generation()
             if gen is None:
                 gen = store.current_generation(conn)
-            settings = {**settings, "index_model": model[0]}
-            self.fields = key_fields(self.action, self.text, svc.allowed, gen, settings)
-            self.key = cache_key(self.fields)
+            self.fields, self.key = query_key(
+                self.action, self.text, svc.allowed, gen, settings, model[0]
+            )
             entry = store.lookup_visible(
                 conn, self.key, ttl, svc.allowed, svc.settings.stale_max_age
             )
@@ -115,16 +116,12 @@ class QueryRun:
         round trip, one implicit transaction, both rows or neither); False when that failed
         (nothing was written: the caller writes them apart)."""
         conn = self.service.conn
-        if not conn.autocommit:
+        params = together_params(row, details, record)
+        if not conn.autocommit or params is None:
             return False
         try:
-            values = insert_values(metric_of_record(record))
-        except Exception:  # a malformed metric: the audit row is written alone
-            return False
-        try:
-            params = audit.row_values(**row, details=details) + values
             with self.service._lock:
-                conn.execute(_TOGETHER_SQL, params)
+                conn.execute(TOGETHER_SQL, params)
         except psycopg.Error as e:
             log.debug("audit and metric rows not written together: %s", type(e).__name__)
             return False
@@ -134,46 +131,108 @@ class QueryRun:
         """The audit row (fail closed: no result without it) and the metric row, together in
         one round trip when possible; then the hooks."""
         svc = self.service
-        row: dict[str, Any] = {  # what the audit row and the query record both carry
-            "query_id": self.query_id,
-            "action": self.action,
-            "user": self.user or audit.current_user(svc.settings),
-            "role": getattr(svc, "role", None),
-            "tags": None if svc.allowed is None else tuple(sorted(svc.allowed)),
-            "question": self.question,
-            "chunk_ids": tuple(h.chunk_id for h in hits),
-            "paths": tuple(h.path for h in hits),
-            "cache_hit": cache_hit,
-        }
-        details: dict[str, Any] = {
-            "k": self.k,
-            "mode": self.mode,
-            "latency_ms": round(latency_ms, 1),
-        }
-        details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
-        if extra.get("retrieval_notes"):
-            details["retrieval"] = list(extra["retrieval_notes"])
-        record_fields = {k: v for k, v in extra.items() if k != "cited"}
-        record_fields.setdefault(
-            "low_confidence", low_confidence(hits, svc.settings.fallback_min_cosine)
-        )
-        record = QueryRecord(
-            **row,
-            at=self.at,
-            latency_ms=latency_ms,
-            retrieval_mode=self.mode,
-            k=self.k,
-            timings=dict(self.timings),
-            **record_fields,
+        row, details, record = record_parts(
+            self,
+            svc.allowed,
+            getattr(svc, "role", None),
+            svc.settings,
+            hits,
+            cache_hit,
+            latency_ms,
+            extra,
         )
         if not self._write_together(row, details, record):
-            try:
-                with svc._lock, svc.conn.transaction():
-                    audit.write(svc.conn, **row, details=details)
-            except psycopg.Error as e:  # fail closed: no result without its audit row
-                raise DatabaseError(
-                    f"the audit log could not be written, result withheld: {e}"
-                ) from e
             with svc._lock:
-                on_query_record(record, conn=svc.conn)
+                write_apart(svc.conn, row, details, record)
         run_hooks(record)
+
+
+class RunInfo(Protocol):
+    """What the audit and metric rows take from a query run."""
+
+    query_id: str
+    action: str
+    question: str
+    k: int
+    mode: Mode
+    user: str | None
+    at: datetime
+    timings: dict[str, float]
+
+
+def query_key(
+    action: str,
+    text: str,
+    allowed: frozenset[str] | None,
+    generation: int,
+    settings: dict[str, Any],
+    model_id: str,
+) -> tuple[dict[str, Any], str]:
+    """The cache-key fields and the key of one query (pure)."""
+    fields = key_fields(action, text, allowed, generation, {**settings, "index_model": model_id})
+    return fields, cache_key(fields)
+
+
+def record_parts(
+    run: RunInfo,
+    allowed: frozenset[str] | None,
+    role: str | None,
+    settings: Settings,
+    hits: list[Hit],
+    cache_hit: bool,
+    latency_ms: float,
+    extra: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], QueryRecord]:
+    """The audit row's fields, its details and the query record of a finished run (pure)."""
+    row: dict[str, Any] = {  # what the audit row and the query record both carry
+        "query_id": run.query_id,
+        "action": run.action,
+        "user": run.user or audit.current_user(settings),
+        "role": role,
+        "tags": None if allowed is None else tuple(sorted(allowed)),
+        "question": run.question,
+        "chunk_ids": tuple(h.chunk_id for h in hits),
+        "paths": tuple(h.path for h in hits),
+        "cache_hit": cache_hit,
+    }
+    details: dict[str, Any] = {"k": run.k, "mode": run.mode, "latency_ms": round(latency_ms, 1)}
+    details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
+    if extra.get("retrieval_notes"):
+        details["retrieval"] = list(extra["retrieval_notes"])
+    record_fields = {k: v for k, v in extra.items() if k != "cited"}
+    record_fields.setdefault("low_confidence", low_confidence(hits, settings.fallback_min_cosine))
+    record = QueryRecord(
+        **row,
+        at=run.at,
+        latency_ms=latency_ms,
+        retrieval_mode=run.mode,
+        k=run.k,
+        timings=dict(run.timings),
+        **record_fields,
+    )
+    return row, details, record
+
+
+def together_params(
+    row: dict[str, Any], details: dict[str, Any], record: QueryRecord
+) -> list[Any] | None:
+    """The parameters of :data:`TOGETHER_SQL`; None for a malformed metric (then the audit
+    row is written alone)."""
+    try:
+        values = insert_values(metric_of_record(record))
+    except Exception:
+        return None
+    return audit.row_values(**row, details=details) + values
+
+
+def write_apart(
+    conn: psycopg.Connection, row: dict[str, Any], details: dict[str, Any], record: QueryRecord
+) -> None:
+    """The audit row in its own transaction (DatabaseError when it fails: no result
+    without it), then the metric row (best effort)."""
+    try:
+        with conn.transaction():
+            audit.write(conn, **row, details=details)
+    except psycopg.Error as e:  # fail closed: no result without its audit row
+        raise DatabaseError(f"the audit log could not be written, result withheld: {e}") from e
+    on_query_record(record, conn=conn)

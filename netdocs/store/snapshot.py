@@ -8,11 +8,13 @@ whether its cached policy is still the stored one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
-_SQL = (
+SNAPSHOT_SQL = (
     "SELECT (SELECT generation FROM index_generation WHERE id),"
     " (SELECT value FROM index_meta WHERE key = 'embedding_model'),"
     " (SELECT value FROM index_meta WHERE key = 'embedding_dim'),"
@@ -31,7 +33,11 @@ class IndexSnapshot:
 
 def read_snapshot(conn: psycopg.Connection) -> IndexSnapshot:
     """The generation, recorded model and stored policy hash (one round trip)."""
-    row = conn.execute(_SQL).fetchone()
+    return snapshot_of_row(conn.execute(SNAPSHOT_SQL).fetchone())
+
+
+def snapshot_of_row(row: Sequence[Any] | None) -> IndexSnapshot:
+    """The snapshot of a :data:`SNAPSHOT_SQL` row (pure; for any driver)."""
     assert row is not None  # a SELECT of scalar subqueries always returns one row
     generation, model_id, dim, sha = row
     model = (str(model_id), int(dim)) if model_id is not None and dim is not None else None
