@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     # /metrics (no token) is computed by one request at a time and its text reused for this
     # many seconds per window: a flood of scrapes costs one computation, not one per request.
     serve_metrics_cache_s: float = Field(default=10.0, ge=0)
+    # Serve cached searches and answers on the event loop (an asyncio connection pool, no
+    # worker thread); off: every request takes a worker thread (netdocs.server.fastpath).
+    serve_async_hits: bool = True
 
     # --- diversity branch: at most this many chunks of one document in a top k (results
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).

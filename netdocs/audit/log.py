@@ -31,9 +31,20 @@ def current_user(settings: Settings) -> str:
 
 
 #: The audit INSERT (its parameters: :func:`row_values`).
+COLUMNS = (
+    "query_id",
+    "action",
+    "user_name",
+    "role",
+    "tags",
+    "question",
+    "chunk_ids",
+    "paths",
+    "cache_hit",
+    "details",
+)
 INSERT_SQL = (
-    "INSERT INTO audit_log (query_id, action, user_name, role, tags, question, chunk_ids,"
-    " paths, cache_hit, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('%s' for _ in COLUMNS)})"
 )
 
 

@@ -6,13 +6,13 @@ share a connection between threads hold their own lock around these calls.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from netdocs.query import sql as q
@@ -31,6 +31,7 @@ class CachedResult:
     model: str | None
     input_tokens: int
     output_tokens: int
+    created_at: datetime | None = None  # when it was stored (None: not read)
 
 
 #: Hit/miss counters are statistics: their commits need not wait for the WAL flush (a crash
@@ -60,20 +61,26 @@ def lookup_visible(
 
 def lookup_statement(
     key: str, ttl_s: float, allowed: frozenset[str] | None, stale_max_age: timedelta
-) -> tuple[sql.Composed, dict[str, Any]]:
+) -> tuple[bytes, dict[str, Any]]:
     """The statement and parameters of :func:`lookup_visible` (pure; for any driver)."""
     params: dict[str, Any] = {"key": key, "ttl": ttl_s, "stale_max_age": stale_max_age}
     if allowed is not None:
         params["allowed"] = sorted(allowed)
-    return q.cached_entry_sql(restricted=allowed is not None), params
+    return _lookup_sql(allowed is not None), params
+
+
+@functools.cache
+def _lookup_sql(restricted: bool) -> bytes:
+    """Composed once: composing costs more client CPU than the lookup itself."""
+    return q.cached_entry_sql(restricted=restricted).as_bytes(None)
 
 
 def entry_of_row(row: Sequence[Any] | None) -> CachedResult | None:
     """The servable entry of a :func:`lookup_statement` row: None when there is none or
     any of its chunks is gone, withdrawn or outside the tag set."""
-    if row is None or int(row[6]) != int(row[7]):
+    if row is None or row[7] is not True:
         return None
-    return CachedResult(row[0], row[1], list(row[2]), *row[3:6])
+    return CachedResult(row[0], row[1], list(row[2]), *row[3:7])
 
 
 def count_lookup(

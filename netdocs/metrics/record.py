@@ -66,15 +66,15 @@ class QueryMetric:
 
 
 COLUMNS = [f.name for f in fields(QueryMetric)]
-_DB_COLUMNS = ["user_name" if c == "user" else c for c in COLUMNS]
+DB_COLUMNS = ["user_name" if c == "user" else c for c in COLUMNS]
 INSERT_SQL = (
-    f"INSERT INTO query_metrics ({', '.join(_DB_COLUMNS)}) "
+    f"INSERT INTO query_metrics ({', '.join(DB_COLUMNS)}) "
     f"VALUES ({', '.join('%s' for _ in COLUMNS)}) ON CONFLICT (query_id) DO NOTHING"
 )
 _LOCAL_SETTINGS = (
     f"SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"
 )
-SELECT_SQL = f"SELECT {', '.join(_DB_COLUMNS)} FROM query_metrics"
+SELECT_SQL = f"SELECT {', '.join(DB_COLUMNS)} FROM query_metrics"
 
 
 def insert_values(m: QueryMetric) -> list[Any]:

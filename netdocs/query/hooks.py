@@ -69,6 +69,12 @@ def add_hook(hook: QueryHook) -> Callable[[], None]:
     return remove
 
 
+def any_hooks() -> bool:
+    """True when a hook is registered."""
+    with _lock:
+        return bool(_hooks)
+
+
 def run_hooks(record: QueryRecord) -> None:
     """Call every hook with ``record``; failures are logged, never raised."""
     with _lock:

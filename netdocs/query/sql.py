@@ -111,14 +111,21 @@ def permitted_count_sql() -> sql.Composed:
     ).format(acl=_acl(True))
 
 
+def entry_visible_sql(*, restricted: bool) -> sql.Composed:
+    """True when every distinct chunk id of the query-cache entry ``e`` exists, is not
+    withdrawn and the tag set may see it (the ranking queries' filter)."""
+    return sql.SQL(
+        "(SELECT count(*) FROM chunks c WHERE c.chunk_id = ANY(e.chunk_ids){acl})"
+        " = (SELECT count(DISTINCT i) FROM unnest(e.chunk_ids) AS i)"
+    ).format(acl=_acl(restricted))
+
+
 def cached_entry_sql(*, restricted: bool) -> sql.Composed:
-    """The query-cache entry ``%(key)s`` younger than ``%(ttl)s`` seconds, with how many of
-    its distinct chunk ids exist and the tag set may see (the ranking queries' filter) and
-    how many distinct ids it holds: a cached result is served only when all of them are."""
+    """The query-cache entry ``%(key)s`` younger than ``%(ttl)s`` seconds, and whether all
+    of its chunks are visible (:func:`entry_visible_sql`): served only when they are."""
     return sql.SQL(
         "SELECT e.cache_key, e.result, e.chunk_ids, e.model, e.input_tokens, e.output_tokens,"
-        " (SELECT count(*) FROM chunks c WHERE c.chunk_id = ANY(e.chunk_ids){acl}),"
-        " (SELECT count(DISTINCT i) FROM unnest(e.chunk_ids) AS i)"
+        " e.created_at, {visible}"
         " FROM query_cache e WHERE e.cache_key = %(key)s"
         " AND e.created_at > now() - make_interval(secs => %(ttl)s)"
-    ).format(acl=_acl(restricted))
+    ).format(visible=entry_visible_sql(restricted=restricted))

@@ -24,6 +24,7 @@ from netdocs.errors import AccessDenied, ConfigError, DatabaseError
 from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
+from netdocs.server.fastpath import CachedAnswers
 from netdocs.server.limits import BodyLimit, MetricsText
 from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
@@ -67,9 +68,11 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await cached.open()
         try:
             yield
         finally:
+            await cached.close()
             workers.shutdown(wait=False)
             if owns_runtime:
                 await run_in_threadpool(rt.close)
@@ -88,6 +91,8 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     # One worker thread per slot: a request holding a slot never waits for a thread (and
     # this skips anyio's limiter, ~0.1 ms of event-loop CPU per request here).
     workers = ThreadPoolExecutor(rt.limit, thread_name_prefix="netdocs-query")
+    # Cached answers on the event loop (no worker thread); anything else takes a thread.
+    cached = CachedAnswers(rt)
 
     async def guarded(request: Request, work: Callable[[], T]) -> T:
         if not slots.locked():
@@ -156,6 +161,9 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     async def search(body: SearchIn, request: Request) -> dict[str, Any]:
         """The top passages the caller's role may see (the ``netdocs search --json`` shape)."""
         h, host = who(request)
+        hit = await cached.search(h, host, body.question, body.k, body.mode, body.role, body.by)
+        if hit is not None:
+            return hit
         return await guarded(
             request,
             lambda: handlers.search(
@@ -167,6 +175,9 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     async def ask(body: AskIn, request: Request) -> dict[str, Any]:
         """An answer with numbered citations (the ``netdocs ask --json`` shape)."""
         h, host = who(request)
+        hit = await cached.ask(h, host, body.question, body.k, body.role, body.passages)
+        if hit is not None:
+            return hit
         return await guarded(
             request,
             lambda: handlers.ask(rt, h, host, body.question, body.k, body.role, body.passages),

@@ -76,12 +76,34 @@ def authenticate(
         if info is None:
             raise AuthError(401, "invalid or revoked token")
         return Principal(info.user, info.role, "token")
+    who = _proxy_principal(headers, host, settings)
+    if who is not None:
+        return who
+    raise AuthError(401, "missing token: send 'Authorization: Bearer <token>'")
+
+
+def known_principal(
+    headers: Mapping[str, str], host: str | None, settings: Settings, tokens: TokenCache
+) -> Principal | None:
+    """The caller when no database is needed to tell: a token live in ``tokens``, or (no
+    token) a trusted proxy's user and role; None otherwise (then :func:`authenticate`
+    decides, refusing what it must)."""
+    token = bearer_token(headers)
+    if token is not None:
+        info = tokens.peek(token)
+        return None if info is None else Principal(info.user, info.role, "token")
+    return _proxy_principal(headers, host, settings)
+
+
+def _proxy_principal(
+    headers: Mapping[str, str], host: str | None, settings: Settings
+) -> Principal | None:
     if trusted_proxy(host, settings):
         user = (headers.get(settings.proxy_user_header.lower()) or "").strip()
         role = (headers.get(settings.proxy_role_header.lower()) or "").strip()
         if user and role:
             return Principal(user, role, "proxy")
-    raise AuthError(401, "missing token: send 'Authorization: Bearer <token>'")
+    return None
 
 
 def check_role(principal: Principal, requested: str | None) -> None:

@@ -79,6 +79,7 @@ class Runtime:
         if settings.serve_max_concurrent < 1:
             raise ConfigError("NETDOCS_SERVE_MAX_CONCURRENT must be at least 1")
         self.settings = settings
+        self.url = url  # the async cached-answer pool connects to it too (see fastpath)
         self._policy_path: Path | None = settings.policy
         self._policy: tuple[object, Policy] | None = None
         self.limit = settings.serve_max_concurrent
@@ -112,15 +113,7 @@ class Runtime:
         index (re-read when its hash changes; ``stored_sha256``: the hash just read, so an
         unchanged policy costs no query); none at all is a ConfigError (fail closed)."""
         if self._policy_path is not None:
-            try:
-                version: object = self._policy_path.stat().st_mtime
-            except OSError as e:
-                raise ConfigError(
-                    f"{self._policy_path}: cannot read the policy file: {e}"
-                ) from None
-            if self._policy is None or self._policy[0] != version:
-                self._policy = (version, load_policy(self._policy_path))
-            return self._policy[1]
+            return self._file_policy(self._policy_path)
         if stored_sha256 is not None and self._policy and self._policy[0] == stored_sha256:
             return self._policy[1]
         stored = load_stored_policy(conn)
@@ -132,6 +125,28 @@ class Runtime:
         if self._policy is None or self._policy[0] != stored.sha256:
             self._policy = (stored.sha256, stored.policy())
         return self._policy[1]
+
+    def cached_policy(self, stored_sha256: str | None) -> Policy | None:
+        """The policy in force when no database read is needed: NETDOCS_POLICY's, or the
+        stored one already parsed for hash ``stored_sha256``; None otherwise."""
+        if self._policy_path is not None:
+            return self._file_policy(self._policy_path)
+        cached = self._policy
+        if stored_sha256 is not None and cached is not None and cached[0] == stored_sha256:
+            return cached[1]
+        return None
+
+    def _file_policy(self, path: Path) -> Policy:
+        """NETDOCS_POLICY, parsed again when its modification time changes."""
+        try:
+            version: object = path.stat().st_mtime
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read the policy file: {e}") from None
+        cached = self._policy
+        if cached is None or cached[0] != version:
+            cached = (version, load_policy(path))
+            self._policy = cached
+        return cached[1]
 
     @property
     def embedder(self) -> SharedEmbedder:

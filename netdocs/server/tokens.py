@@ -122,6 +122,18 @@ class TokenCache:
         self._entries: dict[str, tuple[float, TokenInfo]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, token: str) -> TokenInfo | None:
+        """The cached live token while its entry is younger than ``ttl_s``; None when only
+        the database can tell (unknown, expired from the cache, or the cache off)."""
+        if self.ttl_s <= 0:
+            return None
+        digest = token_hash(token)
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit is not None and self._clock() - hit[0] < self.ttl_s:
+            return hit[1]
+        return None
+
     def lookup(self, conn: psycopg.Connection, token: str) -> TokenInfo | None:
         """As :func:`lookup`, from the cache while the entry is younger than ``ttl_s``."""
         if self.ttl_s <= 0:

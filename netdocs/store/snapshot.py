@@ -22,6 +22,16 @@ SNAPSHOT_SQL = (
 )
 
 
+#: True while the index is still as ``%(gen)s``, ``%(model)s``, ``%(dim)s`` and ``%(sha)s``
+#: describe it (a snapshot's :func:`match_params`): the same columns as ``SNAPSHOT_SQL``.
+SNAPSHOT_MATCHES = (
+    "(SELECT generation FROM index_generation WHERE id) = %(gen)s"
+    " AND (SELECT value FROM index_meta WHERE key = 'embedding_model') = %(model)s"
+    " AND (SELECT value FROM index_meta WHERE key = 'embedding_dim') = %(dim)s"
+    " AND (SELECT sha256 FROM index_policy) IS NOT DISTINCT FROM %(sha)s"
+)
+
+
 @dataclass(frozen=True)
 class IndexSnapshot:
     """The index as one request sees it."""
@@ -42,3 +52,11 @@ def snapshot_of_row(row: Sequence[Any] | None) -> IndexSnapshot:
     generation, model_id, dim, sha = row
     model = (str(model_id), int(dim)) if model_id is not None and dim is not None else None
     return IndexSnapshot(int(generation or 0), model, sha)
+
+
+def match_params(snap: IndexSnapshot) -> dict[str, Any]:
+    """The parameters of :data:`SNAPSHOT_MATCHES` for ``snap`` (which must name a model)."""
+    if snap.model is None:
+        raise ValueError("an empty index has no snapshot to match")
+    model, dim = snap.model
+    return {"gen": snap.generation, "model": model, "dim": str(dim), "sha": snap.policy_sha256}

@@ -1,0 +1,295 @@
+"""Cached answers served on the event loop, without a worker thread.
+
+Most questions a team asks have been asked before: their answer is a query-cache entry.
+Serving one in a worker thread takes three short statements (the index snapshot, the lookup
+with its visibility re-check, the audit and metric rows), each round trip handing the GIL
+back and forth with the event loop. Here they run in the request's own coroutine on an
+asyncio pool (psycopg's ``AsyncConnectionPool``), and an entry served once is remembered:
+the next time its key comes in, ONE statement (``netdocs.cache.replay``) re-checks all that
+the three check and writes the rows only if it all still holds.
+
+The statements, the cache key, the served result and the rows are the same pure functions
+the threaded path uses (``netdocs.query.api`` / ``lifecycle``, ``netdocs.cache.store``,
+``netdocs.store.snapshot``). Whatever this path cannot decide alone -- a token not in the
+token cache, a policy not parsed yet, no cache entry, a database error -- makes it return
+None before anything is written, and the request takes the threaded path from the start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
+
+from netdocs.cache.replay import replay_params, replay_sql
+from netdocs.cache.store import CachedResult, entry_of_row, lookup_statement
+from netdocs.query import api
+from netdocs.query.answerer import Answerer
+from netdocs.query.hooks import QueryRecord, any_hooks, run_hooks
+from netdocs.query.lifecycle import (
+    TOGETHER_SQL,
+    query_key,
+    record_parts,
+    together_params,
+    write_apart,
+)
+from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
+from netdocs.query.results import Hit
+from netdocs.query.search import Mode, clean_text
+from netdocs.server.auth import Principal, check_role, known_principal
+from netdocs.server.runtime import APP_NAME, POOL_WAIT_S, Busy, Runtime
+from netdocs.store.snapshot import SNAPSHOT_SQL, IndexSnapshot, snapshot_of_row
+
+log = logging.getLogger(__name__)
+
+#: Entries remembered for one-statement replays (the oldest is forgotten first).
+MEMORY_ENTRIES = 4096
+#: What a served entry becomes: hits, latency (ms), the rows' extras, the JSON reply.
+Shaped = tuple[list[Hit], float, dict[str, Any], dict[str, Any]]
+Shape = Callable[[CachedResult], Shaped]
+
+
+@dataclass
+class HitRun:
+    """One query served from the cache (the fields the audit and metric rows take)."""
+
+    action: str
+    question: str
+    k: int
+    mode: Mode
+    user: str | None
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
+class CachedAnswers:
+    """The event-loop path for cached searches and answers (opened by the app's lifespan)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.pool: AsyncConnectionPool | None = None
+        self._snapshot: IndexSnapshot | None = None  # as last read; None: read it again
+        self._memory: dict[str, CachedResult] = {}  # entries served, by cache key
+        self.enabled = rt.settings.serve_async_hits and rt.settings.query_cache_ttl > 0
+
+    async def open(self) -> None:
+        """Start the pool (it connects in the background; until then, the threaded path)."""
+        if not self.enabled:
+            return
+        self.pool = AsyncConnectionPool(
+            self.rt.url,
+            min_size=1,
+            max_size=self.rt.limit,
+            kwargs={"autocommit": True, "connect_timeout": 10, "application_name": APP_NAME},
+            open=False,
+            name="netdocs-serve-hits",
+        )
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    async def search(
+        self,
+        headers: Mapping[str, str],
+        host: str | None,
+        question: str,
+        k: int,
+        mode: Mode,
+        role: str | None,
+        by: api.By,
+    ) -> dict[str, Any] | None:
+        """``POST /v1/search`` from the cache, or None (take the threaded path)."""
+        who = self._who(headers, host, role)
+        if who is None:
+            return None
+        k = max(k, 0)
+        run = HitRun("search", clean_text(question), k, mode, who.user)
+        s = self.rt.settings
+        settings = api.search_key_settings(k, mode, by, s.diversity_per_doc, RetrievalPlan.build(s))
+
+        def shape(entry: CachedResult) -> Shaped:
+            hits, notes, docs = api.search_of_entry(entry, by)
+            latency = run.elapsed_ms()
+            extra = {"retrieval_notes": tuple(notes), **usage_fields([])}
+            out = api.SearchResult(run.query_id, hits, True, latency, notes, docs).to_json()
+            return hits, latency, extra, out
+
+        return await self._serve(run, who, settings, shape)
+
+    async def ask(
+        self,
+        headers: Mapping[str, str],
+        host: str | None,
+        question: str,
+        k: int | None,
+        role: str | None,
+        passages: bool,
+    ) -> dict[str, Any] | None:
+        """``POST /v1/ask`` from the cache, or None (take the threaded path)."""
+        who = self._who(headers, host, role)
+        if who is None:
+            return None
+        s = self.rt.settings
+        k = max(s.answer_top_k if k is None else k, 0)
+        run = HitRun("ask", clean_text(question), k, "fused", who.user)
+        answerer, plan = Answerer(s), RetrievalPlan.build(s)
+        settings = api.ask_key_settings(k, "fused", s.diversity_per_doc, answerer, plan)
+
+        def shape(entry: CachedResult) -> Shaped:
+            result, saved = api.ask_of_entry(entry, run.query_id, run.question, run.elapsed_ms())
+            a = result.answer
+            out = result.to_json()
+            if passages:
+                out["passages"] = [h.to_json() for h in a.hits]
+            return a.hits, a.latency_ms, api.ask_extra(result, [], saved), out
+
+        return await self._serve(run, who, settings, shape)
+
+    def _who(
+        self, headers: Mapping[str, str], host: str | None, role: str | None
+    ) -> Principal | None:
+        if self.pool is None:
+            return None
+        who = known_principal(headers, host, self.rt.settings, self.rt.tokens)
+        if who is not None:
+            check_role(who, role)  # a body naming another role: 403, as on the threaded path
+        return who
+
+    async def _serve(
+        self, run: HitRun, who: Principal, settings: dict[str, Any], shape: Shape
+    ) -> dict[str, Any] | None:
+        """A remembered entry replayed in one statement, else the index snapshot and the
+        entry read, and the rows written; None when there is no servable entry."""
+        assert self.pool is not None
+        try:
+            conn = await self.pool.getconn(timeout=POOL_WAIT_S)
+        except PoolTimeout:
+            raise Busy("no database connection free") from None
+        apart: tuple[dict[str, Any], dict[str, Any], QueryRecord] | None = None
+        try:
+            out = await self._replay(conn, run, who, settings, shape)
+            if out is not None:
+                return out
+            found = await self._lookup(conn, run, who, settings)
+            if found is None:
+                return None
+            entry, allowed = found
+            hits, latency, extra, out = shape(entry)
+            row, details, record = record_parts(
+                run, allowed, who.role, self.rt.settings, hits, True, latency, extra
+            )
+            params = together_params(row, details, record)
+            apart = (row, details, record)
+            if params is not None:
+                try:
+                    await conn.execute(TOGETHER_SQL, params)
+                    apart = None
+                except psycopg.Error as e:
+                    log.debug("audit and metric rows not written together: %s", type(e).__name__)
+        finally:
+            await self.pool.putconn(conn)
+        if apart is not None:  # fail closed: the audit row alone, or no answer
+            await run_in_threadpool(self._write_apart, *apart)
+        self._remember(entry)
+        await self._served(entry.cache_key, record)
+        return out
+
+    async def _replay(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        run: HitRun,
+        who: Principal,
+        settings: dict[str, Any],
+        shape: Shape,
+    ) -> dict[str, Any] | None:
+        """The remembered entry for this key, served with its audit and metric rows in one
+        statement that re-checks it; None when there is none or it no longer holds."""
+        snap = self._snapshot
+        if snap is None or snap.model is None:
+            return None
+        policy = self.rt.cached_policy(snap.policy_sha256)
+        if policy is None:
+            return None
+        allowed = policy.allowed_tags(who.role)  # AccessDenied: 403, as threaded
+        _, key = query_key(
+            run.action, run.question, allowed, snap.generation, settings, snap.model[0]
+        )
+        entry = self._memory.get(key)
+        if entry is None:
+            return None
+        s = self.rt.settings
+        hits, latency, extra, out = shape(entry)
+        row, details, record = record_parts(run, allowed, who.role, s, hits, True, latency, extra)
+        values = together_params(row, details, record)
+        ok = False
+        if values is not None:
+            params = replay_params(snap, entry, s.query_cache_ttl, allowed, s.stale_max_age, values)
+            try:
+                cur = await conn.execute(replay_sql(restricted=allowed is not None), params)
+                ok = bool((await cur.fetchone() or (False,))[0])
+            except psycopg.Error as e:  # nothing was written: read it all again
+                log.debug("remembered entry not replayed: %s", type(e).__name__)
+        if not ok:  # changed, expired or withdrawn: forget it and read the index again
+            self._memory.pop(key, None)
+            self._snapshot = None
+            return None
+        await self._served(key, record)
+        return out
+
+    async def _lookup(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        run: HitRun,
+        who: Principal,
+        settings: dict[str, Any],
+    ) -> tuple[CachedResult, frozenset[str] | None] | None:
+        s = self.rt.settings
+        try:
+            snap = snapshot_of_row(await (await conn.execute(SNAPSHOT_SQL)).fetchone())
+            self._snapshot = snap
+            policy = self.rt.cached_policy(snap.policy_sha256)
+            if policy is None or snap.model is None:
+                return None
+            allowed = policy.allowed_tags(who.role)  # AccessDenied: 403, as threaded
+            _, key = query_key(
+                run.action, run.question, allowed, snap.generation, settings, snap.model[0]
+            )
+            stmt, params = lookup_statement(key, s.query_cache_ttl, allowed, s.stale_max_age)
+            entry = entry_of_row(await (await conn.execute(stmt, params)).fetchone())
+        except psycopg.Error as e:  # the threaded path reports the database's state
+            log.debug("cached answer not served on the event loop: %s", type(e).__name__)
+            return None
+        return None if entry is None else (entry, allowed)
+
+    def _remember(self, entry: CachedResult) -> None:
+        if len(self._memory) >= MEMORY_ENTRIES:
+            self._memory.pop(next(iter(self._memory)))  # the oldest
+        self._memory[entry.cache_key] = entry
+
+    async def _served(self, key: str, record: QueryRecord) -> None:
+        self.rt.counters.entry_hit(key)
+        if any_hooks():
+            await run_in_threadpool(run_hooks, record)
+
+    def _write_apart(
+        self, row: dict[str, Any], details: dict[str, Any], record: QueryRecord
+    ) -> None:
+        with self.rt.connection() as conn:
+            write_apart(conn, row, details, record)
