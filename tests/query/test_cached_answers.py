@@ -1,0 +1,315 @@
+"""Cached answers served on the event loop (netdocs.server.fastpath) and the one-statement
+replay of a remembered entry (netdocs.cache.replay), on real PostgreSQL: served only while
+everything the three-statement path checks still holds, always with its audit and metric
+rows, never to a caller whose tags cannot see it, and declined (None: the threaded path
+decides) whenever the loop alone cannot tell."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from netdocs.cache import store
+from netdocs.cache.replay import replay_params, replay_sql
+from netdocs.config import Settings
+from netdocs.policy import load_policy
+from netdocs.query.api import run_search
+from netdocs.query.lifecycle import record_parts, together_params
+from netdocs.server.auth import AuthError, Principal
+from netdocs.server.fastpath import CachedAnswers, HitRun
+from netdocs.server.runtime import Runtime
+from netdocs.server.tokens import create_token
+from netdocs.store.policy_store import store_policy
+from netdocs.store.snapshot import read_snapshot
+
+T = TypeVar("T")
+Q = "how do I rotate the vpn gateway keys"
+POLICY = "roles:\n  hd: {allow: [faq]}\n  sec: {allow: [faq, secret]}\n"
+HD = Principal("dana", "hd", "token")
+SEC = Principal("sam", "sec", "token")
+
+
+def _store_policy(conn: psycopg.Connection, folder: Path, text: str) -> None:
+    path = folder / "tags.yaml"
+    path.write_text(text, encoding="utf-8")
+    store_policy(conn, load_policy(path), None)
+
+
+@pytest.fixture(scope="module")
+def rt(
+    query_db: str,
+    query_conn: psycopg.Connection,
+    add_doc: Callable[..., None],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Runtime]:
+    add_doc("faq/vpn.md", ["faq"], [("VPN", "Rotate the vpn gateway keys from the portal.")])
+    add_doc("sec/vpn-keys.md", ["secret"], [("Keys", "The vpn gateway keys live in vault 7.")])
+    _store_policy(query_conn, tmp_path_factory.mktemp("p"), POLICY)
+    settings = Settings(
+        policy=None,
+        embedding_provider="hashing",
+        llm_provider="none",
+        query_cache_ttl="24h",
+        serve_token_cache_s=600,
+    )
+    runtime = Runtime(settings, query_db)
+    yield runtime
+    runtime.close()
+
+
+def _token(rt: Runtime, who: Principal) -> dict[str, str]:
+    """A real token for ``who``, looked up once (as a first request would) so it is cached."""
+    with rt.connection() as conn:
+        _, secret = create_token(conn, who.user, who.role)
+        assert rt.tokens.lookup(conn, secret) is not None
+    return {"authorization": f"Bearer {secret}"}
+
+
+def _loop(rt: Runtime, work: Callable[[CachedAnswers], Awaitable[T]]) -> T:
+    async def main() -> T:
+        ca = CachedAnswers(rt)
+        await ca.open()
+        assert ca.pool is not None
+        await ca.pool.wait()
+        try:
+            return await work(ca)
+        finally:
+            await ca.close()
+
+    return asyncio.run(main())
+
+
+def _audit(conn: psycopg.Connection, query_id: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT user_name, role, cache_hit, paths FROM audit_log WHERE query_id = %s",
+        (query_id,),
+    ).fetchall()
+
+
+def _metrics(conn: psycopg.Connection, query_id: str) -> int:
+    row = conn.execute("SELECT count(*) FROM query_metrics WHERE query_id = %s", (query_id,))
+    return int((row.fetchone() or (0,))[0])
+
+
+def _rank(rt: Runtime, who: Principal) -> list[str]:
+    """The threaded path (ranks and caches on a miss): the result's paths."""
+    with rt.connection() as conn:
+        return [h.path for h in run_search(rt.service(conn, who), Q, k=3).hits]
+
+
+def test_a_cached_search_is_served_then_replayed_each_time_with_its_audit_rows(
+    rt: Runtime, query_conn: psycopg.Connection
+) -> None:
+    headers = _token(rt, HD)
+    ranked = _rank(rt, HD)
+    assert ranked and all(p.startswith("faq/") for p in ranked)
+
+    async def work(ca: CachedAnswers) -> list[dict[str, Any] | None]:
+        return [await ca.search(headers, None, Q, 3, "fused", None, "chunk") for _ in range(3)]
+
+    served = _loop(rt, work)
+    ids = set()
+    for out in served:  # the first read from the index, the next two replayed
+        assert out is not None and out["cache_hit"] is True
+        assert [r["path"] for r in out["results"]] == ranked
+        ids.add(out["query_id"])
+        assert _audit(query_conn, out["query_id"]) == [("dana", "hd", True, ranked)]
+        assert _metrics(query_conn, out["query_id"]) == 1
+    assert len(ids) == 3
+
+
+def test_a_cached_answer_is_served_with_its_citations_and_audit_rows(
+    rt: Runtime, query_conn: psycopg.Connection
+) -> None:
+    from netdocs.query.api import run_ask
+
+    headers = _token(rt, HD)
+    with rt.connection() as conn:
+        first = run_ask(rt.service(conn, HD), Q, k=3).to_json()
+    assert first["cache_hit"] is False and first["citations"]
+
+    async def work(ca: CachedAnswers) -> list[dict[str, Any] | None]:
+        return [await ca.ask(headers, None, Q, 3, None, passages) for passages in (False, True)]
+
+    plain, with_passages = _loop(rt, work)
+    for out in (plain, with_passages):
+        assert out is not None and out["cache_hit"] is True
+        assert (out["answer"], out["citations"]) == (first["answer"], first["citations"])
+        assert out["query_id"] != first["query_id"]
+        (row,) = _audit(query_conn, out["query_id"])
+        assert row[:3] == ("dana", "hd", True)
+    assert plain is not None and "passages" not in plain
+    assert with_passages is not None and with_passages["passages"]
+
+
+def test_the_loop_declines_what_only_the_threaded_path_can_decide(rt: Runtime) -> None:
+    headers = _token(rt, HD)
+    _rank(rt, HD)
+    unknown = {"authorization": "Bearer nd_" + uuid.uuid4().hex}
+    with rt.connection() as conn:
+        _, fresh = create_token(conn, "erin", "hd")  # live, but not looked up yet
+
+    async def work(ca: CachedAnswers) -> list[Any]:
+        return [
+            await ca.search(unknown, None, Q, 3, "fused", None, "chunk"),
+            await ca.search(
+                {"authorization": f"Bearer {fresh}"}, None, Q, 3, "fused", None, "chunk"
+            ),
+            await ca.search({}, "127.0.0.1", Q, 3, "fused", None, "chunk"),  # no token
+            await ca.search(headers, None, "a question never asked", 3, "fused", None, "chunk"),
+        ]
+
+    assert _loop(rt, work) == [None, None, None, None]
+
+    async def other_role(ca: CachedAnswers) -> Any:
+        return await ca.search(headers, None, Q, 3, "fused", "sec", "chunk")
+
+    with pytest.raises(AuthError) as e:
+        _loop(rt, other_role)
+    assert e.value.status == 403
+
+
+def test_another_roles_remembered_entry_is_never_served(
+    rt: Runtime, query_conn: psycopg.Connection
+) -> None:
+    sec, hd = _token(rt, SEC), _token(rt, HD)
+    assert any(p.startswith("sec/") for p in _rank(rt, SEC))
+
+    async def work(ca: CachedAnswers) -> list[Any]:
+        first = await ca.search(sec, None, Q, 3, "fused", None, "chunk")  # remembered
+        return [first, await ca.search(hd, None, Q, 3, "fused", None, "chunk")]
+
+    sec_out, hd_out = _loop(rt, work)
+    assert sec_out is not None and any(r["path"].startswith("sec/") for r in sec_out["results"])
+    assert hd_out is None or not any(r["path"].startswith("sec/") for r in hd_out["results"])
+
+
+def test_a_change_to_the_index_is_seen_by_the_next_request(
+    rt: Runtime, add_doc: Callable[..., None]
+) -> None:
+    headers = _token(rt, HD)
+    _rank(rt, HD)
+    outs: list[Any] = []
+
+    async def work(ca: CachedAnswers) -> None:
+        outs.append(await ca.search(headers, None, Q, 3, "fused", None, "chunk"))
+        outs.append(await ca.search(headers, None, Q, 3, "fused", None, "chunk"))  # replayed
+        await asyncio.to_thread(add_doc, "faq/vpn2.md", ["faq"], [("VPN", "vpn gateway keys")])
+        outs.append(await ca.search(headers, None, Q, 3, "fused", None, "chunk"))
+
+    _loop(rt, work)
+    assert outs[0] is not None and outs[1] is not None
+    assert outs[2] is None  # the remembered entry is of the old generation: not served
+
+
+# --- the replay statement itself: every condition, one at a time ---------------------
+
+
+def _entry(
+    rt: Runtime, conn: psycopg.Connection, who: Principal
+) -> tuple[Any, store.CachedResult, frozenset[str] | None]:
+    """The index snapshot and the cache entry a remembered hit would hold."""
+    _rank(rt, who)
+    svc = rt.service(conn, who)
+    from netdocs.query.api import search_key_settings
+    from netdocs.query.lifecycle import query_key
+    from netdocs.query.rerank.pipeline import RetrievalPlan
+
+    snap = read_snapshot(conn)
+    assert snap.model is not None
+    s = rt.settings
+    settings = search_key_settings(3, "fused", "chunk", s.diversity_per_doc, RetrievalPlan.build(s))
+    _, key = query_key("search", Q, svc.allowed, snap.generation, settings, snap.model[0])
+    entry = store.lookup_visible(conn, key, s.query_cache_ttl, svc.allowed, s.stale_max_age)
+    assert entry is not None and entry.created_at is not None
+    return snap, entry, svc.allowed
+
+
+def _replay(
+    conn: psycopg.Connection,
+    rt: Runtime,
+    snap: Any,
+    entry: store.CachedResult,
+    allowed: frozenset[str] | None,
+    *,
+    ttl: float | None = None,
+    stale_s: float | None = None,
+) -> tuple[bool, str]:
+    from datetime import timedelta
+
+    from netdocs.query.api import search_of_entry
+
+    run = HitRun("search", Q, 3, "fused", "dana")
+    hits, _, _ = search_of_entry(entry, "chunk")
+    row, details, record = record_parts(run, allowed, "hd", rt.settings, hits, True, 1.0, {})
+    values = together_params(row, details, record)
+    assert values is not None
+    s = rt.settings
+    stale = s.stale_max_age if stale_s is None else timedelta(seconds=stale_s)
+    params = replay_params(
+        snap, entry, s.query_cache_ttl if ttl is None else ttl, allowed, stale, values
+    )
+    got = conn.execute(replay_sql(restricted=allowed is not None), params).fetchone()
+    assert got is not None
+    return bool(got[0]), run.query_id
+
+
+def test_replay_writes_the_rows_when_everything_still_holds(
+    rt: Runtime, query_conn: psycopg.Connection
+) -> None:
+    snap, entry, allowed = _entry(rt, query_conn, HD)
+    ok, qid = _replay(query_conn, rt, snap, entry, allowed)
+    assert ok
+    assert len(_audit(query_conn, qid)) == 1 and _metrics(query_conn, qid) == 1
+
+
+@pytest.mark.parametrize(
+    "change", ["generation", "cleared", "replaced", "policy", "tags", "ttl", "withdrawn"]
+)
+def test_replay_writes_nothing_once_anything_has_changed(
+    rt: Runtime,
+    query_conn: psycopg.Connection,
+    add_doc: Callable[..., None],
+    tmp_path: Path,
+    change: str,
+) -> None:
+    snap, entry, allowed = _entry(rt, query_conn, HD)
+    kw: dict[str, float] = {}
+    if change == "generation":
+        add_doc(f"faq/{uuid.uuid4().hex[:6]}.md", ["faq"], [("X", "another page")])
+    elif change == "cleared":
+        query_conn.execute("DELETE FROM query_cache WHERE cache_key = %s", (entry.cache_key,))
+    elif change == "replaced":
+        query_conn.execute(
+            "UPDATE query_cache SET created_at = now() WHERE cache_key = %s", (entry.cache_key,)
+        )
+    elif change == "policy":
+        _store_policy(query_conn, tmp_path, POLICY + "  ops: {allow: [faq]}\n")
+    elif change == "tags":
+        allowed = frozenset({"secret-only"})  # a tag set that cannot see the entry's chunks
+    elif change == "ttl":
+        time.sleep(0.05)
+        kw["ttl"] = 0.01
+    elif change == "withdrawn":  # stale for longer than the maximum age: withdrawn
+        time.sleep(0.05)
+        kw["stale_s"] = 0.01
+        query_conn.execute(
+            "UPDATE chunks SET stale_since = now() - interval '1 second' WHERE doc_id LIKE 'faq/%%'"
+        )
+        snap = read_snapshot(query_conn)  # only the withdrawal differs, not the generation
+    try:
+        ok, qid = _replay(query_conn, rt, snap, entry, allowed, **kw)
+        assert not ok
+        assert _audit(query_conn, qid) == [] and _metrics(query_conn, qid) == 0
+    finally:
+        if change == "policy":
+            _store_policy(query_conn, tmp_path, POLICY)
+        if change == "withdrawn":
+            query_conn.execute("UPDATE chunks SET stale_since = NULL")
