@@ -12,10 +12,12 @@ did: both rows or neither, and nothing served without them.
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from netdocs.audit.log import COLUMNS as AUDIT_COLUMNS
 from netdocs.cache.store import CachedResult
@@ -24,11 +26,17 @@ from netdocs.query.sql import entry_visible_sql
 from netdocs.store.snapshot import SNAPSHOT_MATCHES, IndexSnapshot, match_params
 
 
-def _insert(table: str, columns: tuple[str, ...] | list[str], prefix: str) -> sql.Composed:
-    return sql.SQL("INSERT INTO {t} ({cols}) SELECT {vals} FROM ok WHERE ok.ok").format(
+def _insert(table: str, columns: tuple[str, ...] | list[str], param: str) -> sql.Composed:
+    """Insert the row given as one JSON object (``jsonb_populate_record``: one parameter
+    instead of one per column; only ``columns`` are written, the others keep defaults)."""
+    return sql.SQL(
+        "INSERT INTO {t} ({cols}) SELECT {vals}"
+        " FROM ok, jsonb_populate_record(NULL::{t}, {p}) AS r WHERE ok.ok"
+    ).format(
         t=sql.Identifier(table),
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        vals=sql.SQL(", ").join(sql.Placeholder(f"{prefix}{i}") for i in range(len(columns))),
+        vals=sql.SQL(", ").join(sql.Identifier("r", c) for c in columns),
+        p=sql.Placeholder(param),
     )
 
 
@@ -46,8 +54,8 @@ def replay_sql(*, restricted: bool) -> bytes:
     ).format(
         snapshot=sql.SQL(SNAPSHOT_MATCHES),
         visible=entry_visible_sql(restricted=restricted),
-        audit=_insert("audit_log", AUDIT_COLUMNS, "a"),
-        metric=_insert("query_metrics", METRIC_COLUMNS, "m"),
+        audit=_insert("audit_log", AUDIT_COLUMNS, "audit"),
+        metric=_insert("query_metrics", METRIC_COLUMNS, "metric"),
     )
     return stmt.as_bytes(None)
 
@@ -76,6 +84,22 @@ def replay_params(
     }
     if allowed is not None:
         params["allowed"] = sorted(allowed)
-    params.update({f"a{i}": v for i, v in enumerate(values[:n])})
-    params.update({f"m{i}": v for i, v in enumerate(values[n:])})
+    params["audit"] = _row(AUDIT_COLUMNS, values[:n])
+    params["metric"] = _row(METRIC_COLUMNS, values[n:])
     return params
+
+
+def _row(columns: tuple[str, ...] | list[str], values: list[Any]) -> Jsonb:
+    """One row as a JSON object (a Jsonb value unwrapped, times as ISO 8601)."""
+    obj = {c: v.obj if isinstance(v, Jsonb) else v for c, v in zip(columns, values, strict=True)}
+    return Jsonb(obj, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

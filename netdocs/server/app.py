@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,6 +32,13 @@ from netdocs.server.runtime import Busy, Runtime
 
 T = TypeVar("T")
 MAX_QUESTION = 2000
+#: FastAPI's built-in OpenTelemetry hooks (newer releases) cost a check per request even with
+#: no OpenTelemetry provider configured; netdocs exposes its own /metrics instead.
+_NO_OTEL: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 class SearchIn(BaseModel):
@@ -82,6 +90,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         summary="Search and ask the network team's documentation",
         version="1",
         lifespan=lifespan,
+        **_NO_OTEL,
     )
     app.add_middleware(BodyLimit, max_bytes=rt.settings.serve_max_body_bytes)
     retry_after = str(rt.settings.serve_retry_after_s)
@@ -157,31 +166,33 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     async def index() -> HTMLResponse:
         return HTMLResponse(ask_page(), headers=page_headers())
 
-    @app.post("/v1/search", tags=["query"])
-    async def search(body: SearchIn, request: Request) -> dict[str, Any]:
+    # The routes return their JSON themselves (response_model only documents it): FastAPI
+    # would validate and re-encode a dict[str, Any] per request for nothing.
+    @app.post("/v1/search", tags=["query"], response_model=dict[str, Any])
+    async def search(body: SearchIn, request: Request) -> Response:
         """The top passages the caller's role may see (the ``netdocs search --json`` shape)."""
         h, host = who(request)
         hit = await cached.search(h, host, body.question, body.k, body.mode, body.role, body.by)
-        if hit is not None:
-            return hit
-        return await guarded(
-            request,
-            lambda: handlers.search(
-                rt, h, host, body.question, body.k, body.mode, body.role, body.by
-            ),
-        )
+        if hit is None:
+            hit = await guarded(
+                request,
+                lambda: handlers.search(
+                    rt, h, host, body.question, body.k, body.mode, body.role, body.by
+                ),
+            )
+        return JSONResponse(hit)
 
-    @app.post("/v1/ask", tags=["query"])
-    async def ask(body: AskIn, request: Request) -> dict[str, Any]:
+    @app.post("/v1/ask", tags=["query"], response_model=dict[str, Any])
+    async def ask(body: AskIn, request: Request) -> Response:
         """An answer with numbered citations (the ``netdocs ask --json`` shape)."""
         h, host = who(request)
         hit = await cached.ask(h, host, body.question, body.k, body.role, body.passages)
-        if hit is not None:
-            return hit
-        return await guarded(
-            request,
-            lambda: handlers.ask(rt, h, host, body.question, body.k, body.role, body.passages),
-        )
+        if hit is None:
+            hit = await guarded(
+                request,
+                lambda: handlers.ask(rt, h, host, body.question, body.k, body.role, body.passages),
+            )
+        return JSONResponse(hit)
 
     @app.post("/v1/feedback", tags=["query"])
     async def feedback(body: FeedbackIn, request: Request) -> dict[str, Any]:

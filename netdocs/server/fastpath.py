@@ -45,7 +45,7 @@ from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.server.auth import Principal, check_role, known_principal
-from netdocs.server.runtime import APP_NAME, POOL_WAIT_S, Busy, Runtime
+from netdocs.server.runtime import APP_NAME, Busy, Runtime
 from netdocs.store.snapshot import SNAPSHOT_SQL, IndexSnapshot, snapshot_of_row
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class CachedAnswers:
         self._snapshot: IndexSnapshot | None = None  # as last read; None: read it again
         self._memory: dict[str, CachedResult] = {}  # entries served, by cache key
         self.enabled = rt.settings.serve_async_hits and rt.settings.query_cache_ttl > 0
+        self._wait_s = max(rt.settings.serve_queue_timeout_s, 0.001)
 
     async def open(self) -> None:
         """Start the pool (it connects in the background; until then, the threaded path)."""
@@ -92,7 +93,7 @@ class CachedAnswers:
         self.pool = AsyncConnectionPool(
             self.rt.url,
             min_size=1,
-            max_size=self.rt.limit,
+            max_size=self.rt.limit,  # one connection per request in flight: the slots here
             kwargs={"autocommit": True, "connect_timeout": 10, "application_name": APP_NAME},
             open=False,
             name="netdocs-serve-hits",
@@ -178,10 +179,10 @@ class CachedAnswers:
         """A remembered entry replayed in one statement, else the index snapshot and the
         entry read, and the rows written; None when there is no servable entry."""
         assert self.pool is not None
-        try:
-            conn = await self.pool.getconn(timeout=POOL_WAIT_S)
+        try:  # waits as long as for a query slot, then 503 + Retry-After (never a hang)
+            conn = await self.pool.getconn(timeout=self._wait_s)
         except PoolTimeout:
-            raise Busy("no database connection free") from None
+            raise Busy("too many requests in flight") from None
         apart: tuple[dict[str, Any], dict[str, Any], QueryRecord] | None = None
         try:
             out = await self._replay(conn, run, who, settings, shape)
@@ -244,7 +245,7 @@ class CachedAnswers:
             try:
                 cur = await conn.execute(replay_sql(restricted=allowed is not None), params)
                 ok = bool((await cur.fetchone() or (False,))[0])
-            except psycopg.Error as e:  # nothing was written: read it all again
+            except (psycopg.Error, TypeError, ValueError) as e:  # nothing was written
                 log.debug("remembered entry not replayed: %s", type(e).__name__)
         if not ok:  # changed, expired or withdrawn: forget it and read the index again
             self._memory.pop(key, None)

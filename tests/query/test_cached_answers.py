@@ -24,7 +24,7 @@ from netdocs.query.api import run_search
 from netdocs.query.lifecycle import record_parts, together_params
 from netdocs.server.auth import AuthError, Principal
 from netdocs.server.fastpath import CachedAnswers, HitRun
-from netdocs.server.runtime import Runtime
+from netdocs.server.runtime import Busy, Runtime
 from netdocs.server.tokens import create_token
 from netdocs.store.policy_store import store_policy
 from netdocs.store.snapshot import read_snapshot
@@ -176,6 +176,28 @@ def test_the_loop_declines_what_only_the_threaded_path_can_decide(rt: Runtime) -
     assert e.value.status == 403
 
 
+def test_with_every_connection_in_use_the_next_request_is_busy_not_queued_forever(
+    rt: Runtime,
+) -> None:
+    headers = _token(rt, HD)
+    _rank(rt, HD)
+
+    async def work(ca: CachedAnswers) -> float:
+        assert ca.pool is not None
+        held = [await ca.pool.getconn() for _ in range(rt.limit)]  # requests in flight
+        started = time.monotonic()
+        try:
+            with pytest.raises(Busy):
+                await ca.search(headers, None, Q, 3, "fused", None, "chunk")
+            return time.monotonic() - started
+        finally:
+            for conn in held:
+                await ca.pool.putconn(conn)
+
+    waited = _loop(rt, work)
+    assert waited < rt.settings.serve_queue_timeout_s + 5  # the slot wait, then 503
+
+
 def test_another_roles_remembered_entry_is_never_served(
     rt: Runtime, query_conn: psycopg.Connection
 ) -> None:
@@ -267,7 +289,21 @@ def test_replay_writes_the_rows_when_everything_still_holds(
     snap, entry, allowed = _entry(rt, query_conn, HD)
     ok, qid = _replay(query_conn, rt, snap, entry, allowed)
     assert ok
-    assert len(_audit(query_conn, qid)) == 1 and _metrics(query_conn, qid) == 1
+    hits = [h["chunk_id"] for h in entry.result["hits"]]
+    paths = [h["path"] for h in entry.result["hits"]]
+    audit = query_conn.execute(
+        "SELECT user_name, role, tags, question, chunk_ids, paths, cache_hit, details"
+        " FROM audit_log WHERE query_id = %s",
+        (qid,),
+    ).fetchall()
+    details = {"k": 3, "mode": "fused", "latency_ms": 1.0}
+    assert audit == [("dana", "hd", sorted(allowed or ()), Q, hits, paths, True, details)]
+    metric = query_conn.execute(
+        "SELECT kind, role, user_name, latency_ms, result_count, cache_hit, k,"
+        " abs(extract(epoch FROM now() - ts)) < 60 FROM query_metrics WHERE query_id = %s",
+        (qid,),
+    ).fetchall()
+    assert metric == [("search", "hd", "dana", 1.0, len(hits), True, 3, True)]
 
 
 @pytest.mark.parametrize(

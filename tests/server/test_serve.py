@@ -208,6 +208,7 @@ def test_over_the_limit_503_with_retry_after(served: Served) -> None:
         t.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # until the request waits on our lock
+            lock.execute("SELECT pg_stat_clear_snapshot()")  # else one view per transaction
             (waiting,) = lock.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND wait_event_type = 'Lock'"
