@@ -16,6 +16,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -95,8 +96,11 @@ def _row(columns: tuple[str, ...] | list[str], values: list[Any]) -> Jsonb:
     return Jsonb(obj, dumps=_dumps)
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":"))
+def _dumps(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj)  # datetimes as RFC 3339
+    except TypeError:  # e.g. a lone surrogate: the json module escapes it
+        return json.dumps(obj, default=_default).encode()
 
 
 def _default(value: Any) -> Any:
