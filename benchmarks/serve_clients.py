@@ -162,6 +162,46 @@ async def run_clients(
     return out
 
 
+async def warm_up(
+    url: str, token: str, kinds: list[str], library: str = "httpx", parallel: int = 8
+) -> dict[str, Any]:
+    """Ask every question of the pool once per kind, ``parallel`` at a time (503s retried
+    after their Retry-After): what a team's first askers do before the same questions come
+    back. Returns how many were asked, how many were cache misses, errors and seconds."""
+    headers = {"Authorization": f"Bearer {token}"}
+    http: Any = (
+        _Aiohttp(url, headers, parallel)
+        if library == "aiohttp"
+        else httpx.AsyncClient(base_url=url, headers=headers, timeout=120)
+    )
+    todo = [(k, q) for q in questions() for k in kinds]
+    gate = asyncio.Semaphore(parallel)
+    counts = {"asked": len(todo), "misses": 0, "errors": 0}
+
+    async def ask(kind: str, question: str) -> None:
+        async with gate:
+            for _ in range(30):
+                try:
+                    r = await http.post(f"/v1/{kind}", json={"question": question})
+                except httpx.HTTPError:
+                    counts["errors"] += 1
+                    return
+                if r.status_code != 503:
+                    break
+                await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+            if r.status_code != 200:
+                counts["errors"] += 1
+            elif not r.json().get("cache_hit"):
+                counts["misses"] += 1
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(ask(k, q) for k, q in todo))
+    finally:
+        await http.aclose()
+    return {**counts, "seconds": round(time.monotonic() - started, 1)}
+
+
 def summary(out: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
     result = {}
     for kind, d in out.items():
