@@ -125,6 +125,22 @@ def test_a_cached_search_is_served_then_replayed_each_time_with_its_audit_rows(
     assert len(ids) == 3
 
 
+def test_a_document_listing_is_served_as_the_threaded_path_lists_it(rt: Runtime) -> None:
+    headers = _token(rt, HD)
+    with rt.connection() as conn:
+        first = run_search(rt.service(conn, HD), Q, k=3, by="document").to_json()
+        again = run_search(rt.service(conn, HD), Q, k=3, by="document").to_json()
+    assert again["cache_hit"] and again["results"] == first["results"]
+    assert first["results"] and "chunks" in str(first["results"][0])
+
+    async def work(ca: CachedAnswers) -> list[dict[str, Any] | None]:
+        return [await ca.search(headers, None, Q, 3, "fused", None, "document") for _ in "ab"]
+
+    for out in _loop(rt, work):  # read, then replayed
+        assert out is not None and out["cache_hit"] is True
+        assert out["results"] == first["results"]
+
+
 def test_a_cached_answer_is_served_with_its_citations_and_audit_rows(
     rt: Runtime, query_conn: psycopg.Connection
 ) -> None:
