@@ -147,6 +147,25 @@ class QueryRun:
         run_hooks(record)
 
 
+@dataclass
+class HitRun:
+    """A query run without a search service (the event-loop path of ``netdocs serve``):
+    the fields the audit and metric rows take."""
+
+    action: str
+    question: str
+    k: int
+    mode: Mode
+    user: str | None
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+
 class RunInfo(Protocol):
     """What the audit and metric rows take from a query run."""
 

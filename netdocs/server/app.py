@@ -246,8 +246,9 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> Response:
-        """Database, index generation, embedding model, provider breakers."""
+        """Database, index generation, embedding model, provider breakers, cached answers."""
         ok, details = await run_in_threadpool(handlers.health, rt)
+        details["cached_answers"] = cached.stats()  # the event-loop path (fastpath)
         return JSONResponse({"status": "ok" if ok else "unhealthy", **details}, 200 if ok else 503)
 
     return app

@@ -18,11 +18,7 @@ None before anything is written, and the request takes the threaded path from th
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -36,6 +32,7 @@ from netdocs.query.answerer import Answerer
 from netdocs.query.hooks import QueryRecord, any_hooks, run_hooks
 from netdocs.query.lifecycle import (
     TOGETHER_SQL,
+    HitRun,
     query_key,
     record_parts,
     together_params,
@@ -57,24 +54,6 @@ Shaped = tuple[list[Hit], float, dict[str, Any], dict[str, Any]]
 Shape = Callable[[CachedResult], Shaped]
 
 
-@dataclass
-class HitRun:
-    """One query served from the cache (the fields the audit and metric rows take)."""
-
-    action: str
-    question: str
-    k: int
-    mode: Mode
-    user: str | None
-    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000.0
-
-
 class CachedAnswers:
     """The event-loop path for cached searches and answers (opened by the app's lifespan)."""
 
@@ -85,6 +64,7 @@ class CachedAnswers:
         self._memory: dict[str, CachedResult] = {}  # entries served, by cache key
         self.enabled = rt.settings.serve_async_hits and rt.settings.query_cache_ttl > 0
         self._wait_s = max(rt.settings.serve_queue_timeout_s, 0.001)
+        self.served = self.replayed = 0  # answers given here; of those, in one statement
 
     async def open(self) -> None:
         """Start the pool (it connects in the background; until then, the threaded path)."""
@@ -99,6 +79,16 @@ class CachedAnswers:
             name="netdocs-serve-hits",
         )
         await self.pool.open(wait=False)
+
+    def stats(self) -> dict[str, Any]:
+        """For /healthz: on or off, answers served here (and replayed in one statement),
+        entries remembered, the pool's connections."""
+        out: dict[str, Any] = {"enabled": self.pool is not None, "served": self.served}
+        out.update(replayed=self.replayed, remembered=len(self._memory))
+        if self.pool is not None:
+            pool = self.pool.get_stats()
+            out["connections"] = {k: pool.get(k, 0) for k in ("pool_size", "pool_available")}
+        return out
 
     async def close(self) -> None:
         """Close the pool."""
@@ -251,6 +241,7 @@ class CachedAnswers:
             self._memory.pop(key, None)
             self._snapshot = None
             return None
+        self.replayed += 1
         await self._served(key, record)
         return out
 
@@ -285,6 +276,7 @@ class CachedAnswers:
         self._memory[entry.cache_key] = entry
 
     async def _served(self, key: str, record: QueryRecord) -> None:
+        self.served += 1
         self.rt.counters.entry_hit(key)
         if any_hooks():
             await run_in_threadpool(run_hooks, record)

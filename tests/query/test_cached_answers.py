@@ -21,9 +21,9 @@ from netdocs.cache.replay import replay_params, replay_sql
 from netdocs.config import Settings
 from netdocs.policy import load_policy
 from netdocs.query.api import run_search
-from netdocs.query.lifecycle import record_parts, together_params
+from netdocs.query.lifecycle import HitRun, record_parts, together_params
 from netdocs.server.auth import AuthError, Principal
-from netdocs.server.fastpath import CachedAnswers, HitRun
+from netdocs.server.fastpath import CachedAnswers
 from netdocs.server.runtime import Busy, Runtime
 from netdocs.server.tokens import create_token
 from netdocs.store.policy_store import store_policy

@@ -7,6 +7,7 @@ import http.client
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -191,6 +192,27 @@ def test_metrics_parse_and_healthz(served: Served) -> None:
     assert httpx.get(served.url + "/docs", timeout=30).status_code == 200
     paths = httpx.get(served.url + "/openapi.json", timeout=30).json()["paths"]
     assert {"/v1/search", "/v1/ask", "/v1/feedback", "/metrics", "/healthz"} <= set(paths)
+
+
+def test_the_real_server_answers_repeated_questions_on_the_event_loop(served: Served) -> None:
+    """The first ask of a question is ranked (threaded); the repeats are served from the
+    cache on the event loop, read once then replayed in one statement (/healthz counts)."""
+
+    def stats() -> dict[str, int]:
+        return dict(httpx.get(served.url + "/healthz", timeout=30).json()["cached_answers"])
+
+    before = stats()
+    assert before["enabled"] is True
+    question = {"question": f"radvd prefix lifetimes {uuid.uuid4().hex[:6]}"}
+    with served.client(served.tokens["alice"]) as alice:
+        first = alice.post("/v1/search", json=question).json()
+        repeats = [alice.post("/v1/search", json=question).json() for _ in range(4)]
+    after = stats()
+    assert first["cache_hit"] is False and all(r["cache_hit"] for r in repeats)
+    assert all(r["results"] == first["results"] for r in repeats)
+    assert after["served"] - before["served"] >= 2  # the token cache lives 1 s here
+    assert after["replayed"] - before["replayed"] >= 1
+    assert after["remembered"] >= 1
 
 
 def test_over_the_limit_503_with_retry_after(served: Served) -> None:
