@@ -131,7 +131,7 @@ def run_search(
     k = max(k, 0)
     per_doc = service.settings.diversity_per_doc
     question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
-    qry = QueryRun(service, "search", question, k, mode, user)
+    qry = QueryRun("search", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     settings = search_key_settings(k, mode, by, per_doc, plan)
     entry = qry.lookup(settings) if vector is None else None
@@ -193,7 +193,7 @@ def run_ask(
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
     question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
-    qry = QueryRun(service, "ask", question, k, mode, user)
+    qry = QueryRun("ask", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc
     entry = qry.lookup(ask_key_settings(k, mode, per_doc, answerer, plan))

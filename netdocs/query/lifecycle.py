@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -36,10 +36,10 @@ TOGETHER_SQL = f"WITH audit_row AS ({audit.INSERT_SQL}) {INSERT_SQL}"
 
 
 @dataclass
-class QueryRun:
-    """One search or ask: its id, start time, cache key and per-stage timings."""
+class QueryInfo:
+    """One search or ask: its id, start time and per-stage timings (what the audit and
+    metric rows take; the event-loop path of ``netdocs serve`` needs no more)."""
 
-    service: SearchService
     action: str
     question: str
     k: int
@@ -48,8 +48,6 @@ class QueryRun:
     query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
-    key: str | None = None
-    fields: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # per-stage ms, for the metrics
 
     @property
@@ -58,6 +56,15 @@ class QueryRun:
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
+
+
+@dataclass
+class QueryRun(QueryInfo):
+    """A query on a search service: its cache key too, and the I/O of its life."""
+
+    service: SearchService = field(kw_only=True)
+    key: str | None = None
+    fields: dict[str, Any] | None = None
 
     def lookup(self, settings: dict[str, Any]) -> store.CachedResult | None:
         """The servable cached entry, or None (and the key to store under)."""
@@ -147,38 +154,6 @@ class QueryRun:
         run_hooks(record)
 
 
-@dataclass
-class HitRun:
-    """A query run without a search service (the event-loop path of ``netdocs serve``):
-    the fields the audit and metric rows take."""
-
-    action: str
-    question: str
-    k: int
-    mode: Mode
-    user: str | None
-    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    started: float = field(default_factory=time.perf_counter)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000.0
-
-
-class RunInfo(Protocol):
-    """What the audit and metric rows take from a query run."""
-
-    query_id: str
-    action: str
-    question: str
-    k: int
-    mode: Mode
-    user: str | None
-    at: datetime
-    timings: dict[str, float]
-
-
 def query_key(
     action: str,
     text: str,
@@ -193,7 +168,7 @@ def query_key(
 
 
 def record_parts(
-    run: RunInfo,
+    run: QueryInfo,
     allowed: frozenset[str] | None,
     role: str | None,
     settings: Settings,

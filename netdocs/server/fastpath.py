@@ -32,7 +32,7 @@ from netdocs.query.answerer import Answerer
 from netdocs.query.hooks import QueryRecord, any_hooks, run_hooks
 from netdocs.query.lifecycle import (
     TOGETHER_SQL,
-    HitRun,
+    QueryInfo,
     query_key,
     record_parts,
     together_params,
@@ -111,7 +111,7 @@ class CachedAnswers:
         if who is None:
             return None
         k = max(k, 0)
-        run = HitRun("search", clean_text(question), k, mode, who.user)
+        run = QueryInfo("search", clean_text(question), k, mode, who.user)
         s = self.rt.settings
         settings = api.search_key_settings(k, mode, by, s.diversity_per_doc, RetrievalPlan.build(s))
 
@@ -139,7 +139,7 @@ class CachedAnswers:
             return None
         s = self.rt.settings
         k = max(s.answer_top_k if k is None else k, 0)
-        run = HitRun("ask", clean_text(question), k, "fused", who.user)
+        run = QueryInfo("ask", clean_text(question), k, "fused", who.user)
         answerer, plan = Answerer(s), RetrievalPlan.build(s)
         settings = api.ask_key_settings(k, "fused", s.diversity_per_doc, answerer, plan)
 
@@ -164,7 +164,7 @@ class CachedAnswers:
         return who
 
     async def _serve(
-        self, run: HitRun, who: Principal, settings: dict[str, Any], shape: Shape
+        self, run: QueryInfo, who: Principal, settings: dict[str, Any], shape: Shape
     ) -> dict[str, Any] | None:
         """A remembered entry replayed in one statement, else the index snapshot and the
         entry read, and the rows written; None when there is no servable entry."""
@@ -205,7 +205,7 @@ class CachedAnswers:
     async def _replay(
         self,
         conn: psycopg.AsyncConnection[Any],
-        run: HitRun,
+        run: QueryInfo,
         who: Principal,
         settings: dict[str, Any],
         shape: Shape,
@@ -213,18 +213,10 @@ class CachedAnswers:
         """The remembered entry for this key, served with its audit and metric rows in one
         statement that re-checks it; None when there is none or it no longer holds."""
         snap = self._snapshot
-        if snap is None or snap.model is None:
+        keyed = None if snap is None else self._key(snap, run, who, settings)
+        if snap is None or keyed is None or (entry := self._memory.get(keyed[1])) is None:
             return None
-        policy = self.rt.cached_policy(snap.policy_sha256)
-        if policy is None:
-            return None
-        allowed = policy.allowed_tags(who.role)  # AccessDenied: 403, as threaded
-        _, key = query_key(
-            run.action, run.question, allowed, snap.generation, settings, snap.model[0]
-        )
-        entry = self._memory.get(key)
-        if entry is None:
-            return None
+        allowed, key = keyed
         s = self.rt.settings
         hits, latency, extra, out = shape(entry)
         row, details, record = record_parts(run, allowed, who.role, s, hits, True, latency, extra)
@@ -248,7 +240,7 @@ class CachedAnswers:
     async def _lookup(
         self,
         conn: psycopg.AsyncConnection[Any],
-        run: HitRun,
+        run: QueryInfo,
         who: Principal,
         settings: dict[str, Any],
     ) -> tuple[CachedResult, frozenset[str] | None] | None:
@@ -256,19 +248,30 @@ class CachedAnswers:
         try:
             snap = snapshot_of_row(await (await conn.execute(SNAPSHOT_SQL)).fetchone())
             self._snapshot = snap
-            policy = self.rt.cached_policy(snap.policy_sha256)
-            if policy is None or snap.model is None:
+            keyed = self._key(snap, run, who, settings)
+            if keyed is None:
                 return None
-            allowed = policy.allowed_tags(who.role)  # AccessDenied: 403, as threaded
-            _, key = query_key(
-                run.action, run.question, allowed, snap.generation, settings, snap.model[0]
-            )
+            allowed, key = keyed
             stmt, params = lookup_statement(key, s.query_cache_ttl, allowed, s.stale_max_age)
             entry = entry_of_row(await (await conn.execute(stmt, params)).fetchone())
         except psycopg.Error as e:  # the threaded path reports the database's state
             log.debug("cached answer not served on the event loop: %s", type(e).__name__)
             return None
         return None if entry is None else (entry, allowed)
+
+    def _key(
+        self, snap: IndexSnapshot, run: QueryInfo, who: Principal, settings: dict[str, Any]
+    ) -> tuple[frozenset[str] | None, str] | None:
+        """The caller's tag set and the cache key under ``snap``; None when the policy is
+        not parsed yet or the index is empty. AccessDenied (403) as on the threaded path."""
+        policy = self.rt.cached_policy(snap.policy_sha256)
+        if policy is None or snap.model is None:
+            return None
+        allowed = policy.allowed_tags(who.role)
+        model = snap.model[0]
+        return allowed, query_key(
+            run.action, run.question, allowed, snap.generation, settings, model
+        )[1]
 
     def _remember(self, entry: CachedResult) -> None:
         if len(self._memory) >= MEMORY_ENTRIES:

@@ -78,6 +78,16 @@ def query_conn(query_db: str, embedder: HashingEmbedder) -> Iterator[psycopg.Con
     conn.close()
 
 
+def store_policy_text(conn: psycopg.Connection, folder: Path, text: str) -> None:
+    """Store the policy ``text`` in the index, as an ingest with ``--policy`` does."""
+    from netdocs.policy import load_policy
+    from netdocs.store.policy_store import store_policy
+
+    path = folder / "tags.yaml"
+    path.write_text(text, encoding="utf-8")
+    store_policy(conn, load_policy(path), None)
+
+
 def markdown(tags: Sequence[str], sections: Sequence[tuple[str, str]]) -> str:
     """A Markdown document whose chunks are ``sections`` ((heading path "A > B", text)),
     tagged through its front matter."""

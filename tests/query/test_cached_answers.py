@@ -19,27 +19,21 @@ import pytest
 from netdocs.cache import store
 from netdocs.cache.replay import replay_params, replay_sql
 from netdocs.config import Settings
-from netdocs.policy import load_policy
 from netdocs.query.api import run_search
-from netdocs.query.lifecycle import HitRun, record_parts, together_params
+from netdocs.query.lifecycle import QueryInfo, record_parts, together_params
 from netdocs.server.auth import AuthError, Principal
 from netdocs.server.fastpath import CachedAnswers
 from netdocs.server.runtime import Busy, Runtime
 from netdocs.server.tokens import create_token
-from netdocs.store.policy_store import store_policy
 from netdocs.store.snapshot import read_snapshot
+
+from .conftest import store_policy_text
 
 T = TypeVar("T")
 Q = "how do I rotate the vpn gateway keys"
 POLICY = "roles:\n  hd: {allow: [faq]}\n  sec: {allow: [faq, secret]}\n"
 HD = Principal("dana", "hd", "token")
 SEC = Principal("sam", "sec", "token")
-
-
-def _store_policy(conn: psycopg.Connection, folder: Path, text: str) -> None:
-    path = folder / "tags.yaml"
-    path.write_text(text, encoding="utf-8")
-    store_policy(conn, load_policy(path), None)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,7 @@ def rt(
 ) -> Iterator[Runtime]:
     add_doc("faq/vpn.md", ["faq"], [("VPN", "Rotate the vpn gateway keys from the portal.")])
     add_doc("sec/vpn-keys.md", ["secret"], [("Keys", "The vpn gateway keys live in vault 7.")])
-    _store_policy(query_conn, tmp_path_factory.mktemp("p"), POLICY)
+    store_policy_text(query_conn, tmp_path_factory.mktemp("p"), POLICY)
     settings = Settings(
         policy=None,
         embedding_provider="hashing",
@@ -284,7 +278,7 @@ def _replay(
 
     from netdocs.query.api import search_of_entry
 
-    run = HitRun("search", Q, 3, "fused", "dana")
+    run = QueryInfo("search", Q, 3, "fused", "dana")
     hits, _, _ = search_of_entry(entry, "chunk")
     row, details, record = record_parts(run, allowed, "hd", rt.settings, hits, True, 1.0, {})
     values = together_params(row, details, record)
@@ -343,7 +337,7 @@ def test_replay_writes_nothing_once_anything_has_changed(
             "UPDATE query_cache SET created_at = now() WHERE cache_key = %s", (entry.cache_key,)
         )
     elif change == "policy":
-        _store_policy(query_conn, tmp_path, POLICY + "  ops: {allow: [faq]}\n")
+        store_policy_text(query_conn, tmp_path, POLICY + "  ops: {allow: [faq]}\n")
     elif change == "tags":
         allowed = frozenset({"secret-only"})  # a tag set that cannot see the entry's chunks
     elif change == "ttl":
@@ -362,6 +356,6 @@ def test_replay_writes_nothing_once_anything_has_changed(
         assert _audit(query_conn, qid) == [] and _metrics(query_conn, qid) == 0
     finally:
         if change == "policy":
-            _store_policy(query_conn, tmp_path, POLICY)
+            store_policy_text(query_conn, tmp_path, POLICY)
         if change == "withdrawn":
             query_conn.execute("UPDATE chunks SET stale_since = NULL")

@@ -11,20 +11,14 @@ import psycopg
 import pytest
 
 from netdocs.config import Settings
-from netdocs.policy import load_policy
 from netdocs.query.api import run_search
 from netdocs.server.auth import Principal
 from netdocs.server.runtime import Runtime
-from netdocs.store.policy_store import store_policy
+
+from .conftest import store_policy_text
 
 Q = "how do I reset a helpdesk password"
 HD = Principal("dana", "hd", "token")
-
-
-def _store(conn: psycopg.Connection, folder: Path, text: str) -> None:
-    path = folder / "tags.yaml"
-    path.write_text(text, encoding="utf-8")
-    store_policy(conn, load_policy(path), None)  # as an ingest with --policy does
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def rt(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Runtime]:
     add_doc("faq/password.md", ["faq"], [("Password", "Reset a helpdesk password in the portal.")])
-    _store(query_conn, tmp_path_factory.mktemp("p1"), "roles:\n  hd: {allow: [faq]}\n")
+    store_policy_text(query_conn, tmp_path_factory.mktemp("p1"), "roles:\n  hd: {allow: [faq]}\n")
     settings = Settings(
         policy=None, embedding_provider="hashing", llm_provider="none", query_cache_ttl="24h"
     )
@@ -65,7 +59,7 @@ def test_a_replaced_stored_policy_applies_to_the_next_request(
 ) -> None:
     with rt.connection() as conn:
         assert rt.service(conn, HD).allowed == {"faq"}
-        _store(query_conn, tmp_path, "roles:\n  hd: {allow: [vpn]}\n")
+        store_policy_text(query_conn, tmp_path, "roles:\n  hd: {allow: [vpn]}\n")
         assert rt.service(conn, HD).allowed == {"vpn"}
-        _store(query_conn, tmp_path, "roles:\n  hd: {allow: [faq]}\n")
+        store_policy_text(query_conn, tmp_path, "roles:\n  hd: {allow: [faq]}\n")
         assert rt.service(conn, HD).allowed == {"faq"}
