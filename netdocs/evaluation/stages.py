@@ -36,7 +36,11 @@ BASELINE_OFF = {
 
 DEFS: dict[str, StageDef] = {
     "fused": StageDef({}),
-    "diversity": StageDef({"NETDOCS_DIVERSITY_PER_DOC": "2"}, ("diversity_per_doc",)),
+    # the shipped per-document limit (Settings' default; 0 in the baseline)
+    "diversity": StageDef(
+        {"NETDOCS_DIVERSITY_PER_DOC": str(Settings.model_fields["diversity_per_doc"].default)},
+        ("diversity_per_doc",),
+    ),
     "model": StageDef(
         {"NETDOCS_LOCAL_MODEL": "all-mpnet-base-v2"}, ("local_model",), "all-mpnet-base-v2"
     ),

@@ -25,8 +25,6 @@ POOL = 30
 OTHERS_WEIGHT = 0.3
 #: The rank offset of the file-level score (the fusion's RRF k).
 RANK_K = 5
-#: Default of NETDOCS_DIVERSITY_PER_DOC.
-DEFAULT_PER_DOC = 2
 
 
 @dataclass(frozen=True)

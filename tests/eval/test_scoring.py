@@ -71,7 +71,7 @@ def test_stages_are_cumulative_and_unknown_settings_are_not_available() -> None:
     stages = parse_stages("fused,+diversity,+llm")
     assert [s.name for s in stages] == ["fused", "+diversity", "+llm"]
     assert stages[2].env["NETDOCS_RERANK"] == "llm"
-    assert stages[2].env["NETDOCS_DIVERSITY_PER_DOC"] == "2"  # built on +diversity
+    assert stages[2].env["NETDOCS_DIVERSITY_PER_DOC"] == "1"  # built on +diversity (default)
     assert stages[0].unavailable() is None
     from netdocs.config import Settings
 

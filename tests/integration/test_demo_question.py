@@ -1,6 +1,7 @@
 """`make demo`'s question, with the packaged model, on the whole bundled sample: the answer
 cites the route-reflector-client passage first, results hold at most
-NETDOCS_DIVERSITY_PER_DOC chunks of one document, and `search --by document` lists files."""
+NETDOCS_DIVERSITY_PER_DOC chunks of one document (distinct documents by default), and
+`search --by document` lists files."""
 
 from __future__ import annotations
 
@@ -52,11 +53,16 @@ def test_demo_question_cites_the_route_reflector_client_passage_first(
     cited = chunk_text(db_url, first["chunk_id"])
     assert INTRO in cited and COMMAND in cited
 
-    # Diversity: at most 2 chunks of one document by default; off, the same file fills the
-    # top 3 (the setting is part of the query cache key: no stale answer across settings).
+    # Diversity: distinct documents by default, at most 2 chunks of one with the setting at
+    # 2; off, the same file fills the top 3 (the setting is part of the query cache key: no
+    # stale answer across settings).
     found = run_cli(env, "search", QUESTION, *ROLE, "--json")
     paths = [r["path"] for r in found.json()["results"]]
-    assert paths[0] == FILE and paths.count(FILE) == 2 and len(paths) == 5
+    assert paths[0] == FILE and len(set(paths)) == len(paths) == 5
+    two = run_cli({**env, "NETDOCS_DIVERSITY_PER_DOC": "2"}, "search", QUESTION, *ROLE, "--json")
+    assert not two.json()["cache_hit"]
+    two_paths = [r["path"] for r in two.json()["results"]]
+    assert two_paths[0] == FILE and two_paths.count(FILE) == 2 and len(two_paths) == 5
     off = run_cli({**env, "NETDOCS_DIVERSITY_PER_DOC": "0"}, "search", QUESTION, *ROLE, "--json")
     assert not off.json()["cache_hit"]
     assert [r["path"] for r in off.json()["results"]].count(FILE) == 3
