@@ -200,7 +200,7 @@ class Settings(BaseSettings):
 
     # --- diversity branch: at most this many chunks of one document in a top k (results
     # and answer context), documents chosen by file-level score; 0 = off (plain fused order).
-    # 1 (distinct documents first) ranked better than 2 on every development set (README).
+    # 1 (distinct documents first) ranked at least as well as 2 on the development sets (README).
     diversity_per_doc: int = Field(default=1, ge=0)
 
     # mpnet: which local model (NETDOCS_EMBEDDING_PROVIDER=local) embeds. all-mpnet-base-v2
