@@ -27,30 +27,47 @@ def cached_query_vector(
     On a miss ``embed(text)`` runs (outside any transaction) and its vector is stored. With
     a ``buffer`` a hit is one SELECT: its counts go to the buffer instead of an UPDATE.
     """
-    digest = question_sha256(text)
-    if buffer is not None:
-        with conn.cursor(binary=True) as cur:
-            row = cur.execute(
-                "SELECT embedding FROM query_embedding_cache"
-                " WHERE model_id = %s AND text_sha256 = %s",
-                (model_id, digest),
-            ).fetchone()
-        if row is not None:
-            buffer.vector_hit(model_id, digest)
-            return np.asarray(row[0], dtype=np.float32), True
-    else:
-        hit = _counted_hit(conn, model_id, digest)
-        if hit is not None:
-            return hit, True
+    hit = lookup_query_vector(conn, model_id, text, buffer)
+    if hit is not None:
+        return hit, True
     vector = np.asarray(embed(text), dtype=np.float32)
+    store_query_vector(conn, model_id, text, vector, buffer)
+    return vector, False
+
+
+def lookup_query_vector(
+    conn: psycopg.Connection, model_id: str, text: str, buffer: CounterBuffer | None = None
+) -> np.ndarray | None:
+    """The cached vector of ``text`` under ``model_id`` (its hit counted), else None."""
+    digest = question_sha256(text)
+    if buffer is None:
+        return _counted_hit(conn, model_id, digest)
+    with conn.cursor(binary=True) as cur:
+        row = cur.execute(
+            "SELECT embedding FROM query_embedding_cache WHERE model_id = %s AND text_sha256 = %s",
+            (model_id, digest),
+        ).fetchone()
+    if row is None:
+        return None
+    buffer.vector_hit(model_id, digest)
+    return np.asarray(row[0], dtype=np.float32)
+
+
+def store_query_vector(
+    conn: psycopg.Connection,
+    model_id: str,
+    text: str,
+    vector: np.ndarray,
+    buffer: CounterBuffer | None = None,
+) -> None:
+    """Store a missed question's vector and count the miss."""
     with conn.transaction():
         conn.execute(
             "INSERT INTO query_embedding_cache (model_id, text_sha256, embedding)"
             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (model_id, digest, vector),
+            (model_id, question_sha256(text), vector),
         )
         count_lookup(conn, "query_embedding", False, buffer)
-    return vector, False
 
 
 def _counted_hit(conn: psycopg.Connection, model_id: str, digest: str) -> np.ndarray | None:

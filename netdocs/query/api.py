@@ -28,6 +28,7 @@ from netdocs.query.answerer import Answerer
 from netdocs.query.diversity import DocHit
 from netdocs.query.lifecycle import QueryRun
 from netdocs.query.llm import Completion, cost_usd
+from netdocs.query.pending import VectorLike
 from netdocs.query.ranked import doc_from_json, ranked_plan_documents, ranked_retrieval
 from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
@@ -95,7 +96,7 @@ def _with_notes(out: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 
 
 def _retrieve(
-    plan: RetrievalPlan, qry: QueryRun, vector: np.ndarray | None, per_doc: int
+    plan: RetrievalPlan, qry: QueryRun, vector: VectorLike | None, per_doc: int
 ) -> Retrieval:
     """The diversified top ``qry.k`` chunks through ``plan`` (no cache, no audit)."""
     return ranked_retrieval(
@@ -140,12 +141,11 @@ def run_search(
     if entry is not None:
         (hits, notes, docs), hit = search_of_entry(entry, by), True
     else:
-        if vector is None:
-            vector = qry.vector()
+        query_vector = qry.vector() if vector is None else vector
         hit = False
         if by == "document":
             docs, hits, found = ranked_plan_documents(
-                plan, service, qry.text, k, mode, vector, qry.timings
+                plan, service, qry.text, k, mode, query_vector, qry.timings
             )
             ids = [cid for d in docs for cid in d.chunk_ids]
             result: dict[str, Any] = {
@@ -153,7 +153,7 @@ def run_search(
                 "documents": [asdict(d) for d in docs],
             }
         else:
-            found = _retrieve(plan, qry, vector, per_doc)
+            found = _retrieve(plan, qry, query_vector, per_doc)
             hits, ids = found.hits, None
             result = {"hits": hits_to_json(hits)}
         notes, calls = found.notes, found.calls

@@ -16,7 +16,7 @@ import psycopg
 
 from netdocs.audit import log as audit
 from netdocs.cache import store
-from netdocs.cache.embeddings import cached_query_vector
+from netdocs.cache.embeddings import lookup_query_vector, store_query_vector
 from netdocs.cache.keys import cache_key, key_fields
 from netdocs.config import Settings
 from netdocs.errors import DatabaseError
@@ -24,6 +24,7 @@ from netdocs.metrics.hook import metric_of_record, on_query_record
 from netdocs.metrics.record import INSERT_SQL, insert_values
 from netdocs.query.fallback import low_confidence
 from netdocs.query.hooks import QueryRecord, run_hooks
+from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text
 from netdocs.query.service import SearchService
@@ -90,18 +91,32 @@ class QueryRun(QueryInfo):
             store.count_lookup(conn, "query", False, svc.counters)
             return None
 
-    def vector(self) -> np.ndarray | None:
-        """The question's vector through the question-embedding cache (None: not needed)."""
+    def vector(self) -> np.ndarray | PendingVector | None:
+        """The question's vector through the question-embedding cache (None: not needed).
+
+        On a miss in the fused mode the question is embedded on a worker thread while the
+        full-text query runs (:mod:`netdocs.query.pending`); its vector is stored in the
+        cache when the search takes it, in this connection's thread.
+        """
         svc = self.service
         with svc._lock:
             model = svc.index_model
             if model is None or self.mode == "fulltext":
                 return None
             with timed(self.timings, "embed_ms"):
-                vec, _ = cached_query_vector(
-                    svc.conn, model[0], self.text, svc.embed_query, svc.counters
-                )
-            return vec
+                vec = lookup_query_vector(svc.conn, model[0], self.text, svc.counters)
+                if vec is not None:
+                    return vec
+                embed = svc.query_embedding(self.text)
+                if self.mode != "fused":
+                    vec = embed()
+                    store_query_vector(svc.conn, model[0], self.text, vec, svc.counters)
+                    return vec
+
+            def finish(vector: np.ndarray) -> None:
+                store_query_vector(svc.conn, model[0], self.text, vector, svc.counters)
+
+            return PendingVector(embed, finish=finish, timings=self.timings)
 
     def save(
         self, result: dict[str, Any], hits: list[Hit], ids: list[str] | None = None, **usage: Any

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from netdocs.query.diversity import POOL, DocHit, diversify, documents
+from netdocs.query.pending import VectorLike
 from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode
@@ -21,7 +20,7 @@ def ranked_retrieval(
     k: int,
     mode: Mode,
     *,
-    vector: np.ndarray | None,
+    vector: VectorLike | None,
     timings: dict[str, float] | None,
     per_doc: int,
 ) -> Retrieval:
@@ -41,7 +40,7 @@ def ranked_plan_documents(
     text: str,
     k: int,
     mode: Mode,
-    vector: np.ndarray | None,
+    vector: VectorLike | None,
     timings: dict[str, float],
 ) -> tuple[list[DocHit], list[Hit], Retrieval]:
     """The top ``k`` documents of the candidate pool through ``plan``'s optional stages,

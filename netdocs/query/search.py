@@ -16,6 +16,7 @@ import psycopg
 
 from netdocs.query import sql as q
 from netdocs.query.fusion import fuse
+from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
 from netdocs.query.tagshare import cached_share
 from netdocs.query.terms import HEADING_BONUS, TermPlan, cached_stats, plan_terms, quote_lexeme
@@ -230,7 +231,7 @@ def fulltext_hits(
 def search(
     conn: psycopg.Connection,
     query_text: str,
-    query_vector: np.ndarray | Sequence[float] | None,
+    query_vector: np.ndarray | Sequence[float] | PendingVector | None,
     allowed: frozenset[str] | None,
     k: int = 5,
     mode: Mode = "fused",
@@ -248,7 +249,8 @@ def search(
     Chunks of a document served from an older version for longer than ``stale_max_age``
     are withdrawn (NETDOCS_STALE_MAX_AGE).
 
-    ``query_vector`` is needed for the dense and fused modes; ``dim`` defaults to the
+    ``query_vector`` is needed for the dense and fused modes; a :class:`PendingVector` is
+    awaited after the full-text query (it is embedded meanwhile); ``dim`` defaults to the
     dimension recorded in the index (an empty index returns no hits). ``timings``, when
     given, receives the milliseconds of the stages run: ``fulltext_ms``, ``dense_ms``,
     ``fuse_ms``.
@@ -261,10 +263,17 @@ def search(
     top = max(k, pool)
     text_list: list[Hit] = []
     if mode in ("fused", "fulltext") and query_text.strip():
-        with timed(timings, "fulltext_ms"):
-            text_list = fulltext_hits(conn, query_text, allowed, n, stale_max_age=stale_max_age)
+        try:
+            with timed(timings, "fulltext_ms"):
+                text_list = fulltext_hits(conn, query_text, allowed, n, stale_max_age=stale_max_age)
+        except BaseException:
+            if isinstance(query_vector, PendingVector):
+                query_vector.settle()
+            raise
     if mode == "fulltext":
         return text_list[:top]
+    if isinstance(query_vector, PendingVector):
+        query_vector = query_vector.get()
     if query_vector is None:
         raise ValueError(f"mode {mode!r} needs a query vector")
     if dim is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from netdocs.config import Settings, get_settings
 from netdocs.embedding.base import Embedder
 from netdocs.errors import ConfigError
 from netdocs.query.access import Access, given_policy, resolve_access
+from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text, search
 from netdocs.query.timing import timed
@@ -147,6 +149,11 @@ class SearchService:
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, after checking the embedder matches the index."""
+        return self.query_embedding(text)()
+
+    def query_embedding(self, text: str) -> Callable[[], np.ndarray]:
+        """A call that embeds ``text`` and touches no connection (safe on a worker
+        thread); the embedder is checked against the index here, in the caller's thread."""
         model = self.index_model
         emb = self.embedder
         if model is not None and model != (emb.model_id, emb.dim):
@@ -155,14 +162,14 @@ class SearchService:
                 f"embedder is {emb.model_id} ({emb.dim}-d): set NETDOCS_EMBEDDING_PROVIDER "
                 "to match, or re-ingest"
             )
-        return np.asarray(emb.embed([text])[0], dtype=np.float32)
+        return lambda: np.asarray(emb.embed([text])[0], dtype=np.float32)
 
     def search(
         self,
         text: str,
         k: int = 5,
         mode: Mode = "fused",
-        vector: np.ndarray | None = None,
+        vector: np.ndarray | PendingVector | None = None,
         *,
         timings: dict[str, float] | None = None,
         pool: int = 0,
@@ -178,7 +185,9 @@ class SearchService:
             model = self.index_model
             if model is None:
                 return []
-            if vector is None and mode != "fulltext":
+            if vector is None and mode == "fused":  # embedded during the full-text query
+                vector = PendingVector(self.query_embedding(text), timings=timings)
+            elif vector is None and mode == "dense":
                 with timed(timings, "embed_ms"):
                     vector = self.embed_query(text)
             return search(

@@ -21,12 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from netdocs.config import Settings
 from netdocs.errors import NetdocsError
 from netdocs.query.fusion import rrf
 from netdocs.query.llm import ChatModel, Completion
+from netdocs.query.pending import VectorLike
 from netdocs.query.rerank.base import Reranker, order_by_scores
 from netdocs.query.rerank.clients import stage_chat
 from netdocs.query.rerank.llm import RERANK_SYSTEM, LLMReranker
@@ -133,7 +132,7 @@ class RetrievalPlan:
         k: int,
         mode: Mode,
         *,
-        vector: np.ndarray | None = None,
+        vector: VectorLike | None = None,
         timings: dict[str, float] | None = None,
         pool: int = 0,
     ) -> Retrieval:
