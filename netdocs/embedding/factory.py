@@ -85,9 +85,8 @@ def _build_local(settings: Settings, purpose: Purpose) -> Embedder:
 def query_threads() -> int:
     """Threads for embedding one question: every usable core but one, which the full-text
     query runs on meanwhile in PostgreSQL (:mod:`netdocs.query.pending`). Measured on
-    2 cores: a search's p50 31.0 -> 23.2 ms with the question on 1 thread beside the
-    full-text query, against 2 threads after it (onnxruntime fp32; OpenVINO f32 28.8 ->
-    25.9 ms)."""
+    2 cores, p50 per search: 36.8 ms with the question on 2 threads before the full-text
+    query, 31.8 ms on 1 thread beside it, 34.0 ms on 2 threads beside it."""
     from netdocs.embedding.local import _usable_cpus
 
     return max(1, _usable_cpus() - 1)

@@ -4,8 +4,9 @@ The question embedding (CPU in this process, the GIL released inside the model r
 the full-text query (CPU in the PostgreSQL backend) do not depend on each other, so a fused
 search starts the embedding on a worker thread, runs the full-text query, and only then
 waits for the vector the dense query needs. Measured on a 2-core host (whole shared corpus,
-all-MiniLM-L6-v2 on onnxruntime fp32, 150 questions x 4 rounds): p50 31.0 -> 23.2 ms,
-p95 50.5 -> 36.7 ms per search (README, "Search latency").
+all-MiniLM-L6-v2 on onnxruntime fp32, 150 questions x 4 rounds, interleaved): p50 / p95
+36.8 / 59.2 -> 31.8 / 54.6 ms per unrestricted search, and about a third less CPU
+(README, "The question is embedded while the full-text query runs").
 
 Only the embedding runs on the worker: everything that touches the connection (the
 question-embedding cache's store, counters) runs in the caller's thread, in ``get``.
