@@ -151,3 +151,21 @@ def test_pending_vector_settle_swallows_the_embedding_error() -> None:
     pending.settle()  # no raise: the search's own error is the one reported
     with pytest.raises(RuntimeError, match="no model"):
         pending.get()  # whoever still asks gets the embedding's error
+
+
+def test_a_forked_child_gets_its_own_embedding_threads() -> None:
+    import os
+
+    assert PendingVector(lambda: np.zeros(2, dtype=np.float32)).get().tolist() == [0.0, 0.0]
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pool has no threads here; a search must not hang
+        code = 1
+        try:
+            pending = PendingVector(lambda: np.ones(2, dtype=np.float32))
+            done = threading.Event()
+            threading.Thread(target=lambda: (pending.get(), done.set()), daemon=True).start()
+            code = 0 if done.wait(WAIT_S) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
