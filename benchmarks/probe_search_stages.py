@@ -106,11 +106,12 @@ def main() -> None:
                 kth = min(h.score for h in exact) if exact else 1.0
                 close += sum(1 for h in got if h.score >= kth - TIE)
                 wanted += len(exact)
-            print(
-                f"{role:18} p50/p95 ms: {stages}  dense recall@{n}:"
-                f" ids {found / max(wanted, 1):.4f},"
-                f" within the exact k-th distance {close / max(wanted, 1):.4f}"
+            recall = (
+                f"ids {found / wanted:.4f}, within the exact k-th distance {close / wanted:.4f}"
+                if wanted
+                else "not measured"
             )
+            print(f"{role:18} p50/p95 ms: {stages}  dense recall@{n}: {recall}")
     print(f"load {os.getloadavg()}")
 
 
