@@ -163,10 +163,18 @@ def test_factory_tunes_per_purpose(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert isinstance(bulk, OpenVINOEmbedder) and isinstance(query, OpenVINOEmbedder)
     assert bulk.inference_precision == query.inference_precision == "bf16"
     assert (bulk.batch_size, query.batch_size) == (settings.openvino_batch_size, 1)
-    cpus = _usable_cpus()  # bulk: one single-threaded stream per CPU; query: one on all
-    assert (bulk.streams, bulk.threads, query.streams, query.threads) == (cpus, cpus, 1, cpus)
+    # bulk: one single-threaded stream per CPU; query: one stream on every CPU but the one
+    # the full-text query runs on meanwhile (netdocs.query.pending)
+    cpus = _usable_cpus()
+    assert (bulk.streams, bulk.threads) == (cpus, cpus)
+    assert (query.streams, query.threads) == (1, max(1, cpus - 1))
     assert bulk.cache_dir == tmp_path / "models"
     ort = get_embedder(
         Settings(embedding_provider="local", local_backend="onnxruntime", home=tmp_path)
     ).real()  # type: ignore[attr-defined]
     assert type(ort) is LocalEmbedder and ort.model_id == bulk.model_id
+    ort_query = get_embedder(
+        Settings(embedding_provider="local", local_backend="onnxruntime", home=tmp_path),
+        purpose="query",
+    ).real()  # type: ignore[attr-defined]
+    assert (ort_query.workers, ort_query.threads) == (1, max(1, cpus - 1))
