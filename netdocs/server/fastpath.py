@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
@@ -75,10 +76,19 @@ class CachedAnswers:
             min_size=1,
             max_size=self.rt.limit,  # one connection per request in flight: the slots here
             kwargs={"autocommit": True, "connect_timeout": 10, "application_name": APP_NAME},
+            configure=self._configure,
             open=False,
             name="netdocs-serve-hits",
         )
         await self.pool.open(wait=False)
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """A statement here waits for a lock no longer than a request waits for a slot:
+        behind a table lock (a migration, a ``VACUUM FULL``) the loop declines (a
+        ``LockNotAvailable`` is a ``psycopg.Error``) and the threaded path answers, or says
+        503, instead of a request hanging on the event loop."""
+        ms = max(1, round(self._wait_s * 1000))
+        await conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{ms}ms")))
 
     def stats(self) -> dict[str, Any]:
         """For /healthz: on or off, answers served here (and replayed in one statement),

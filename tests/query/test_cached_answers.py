@@ -208,6 +208,27 @@ def test_with_every_connection_in_use_the_next_request_is_busy_not_queued_foreve
     assert waited < rt.settings.serve_queue_timeout_s + 5  # the slot wait, then 503
 
 
+def test_behind_a_table_lock_the_loop_declines_instead_of_hanging(
+    rt: Runtime, query_db: str
+) -> None:
+    """A migration or VACUUM FULL holds chunks exclusively: the cached lookup gives up after
+    the slot wait (lock_timeout on the loop's connections), and the threaded path decides."""
+    headers = _token(rt, HD)
+    _rank(rt, HD)  # an entry the loop would serve
+
+    async def work(ca: CachedAnswers) -> tuple[dict[str, Any] | None, float]:
+        started = time.monotonic()
+        out = await asyncio.wait_for(ca.search(headers, None, Q, 3, "fused", None, "chunk"), 30)
+        return out, time.monotonic() - started
+
+    with psycopg.connect(query_db) as lock:
+        lock.execute("LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE")
+        out, waited = _loop(rt, work)
+        lock.rollback()
+    assert out is None
+    assert waited < rt.settings.serve_queue_timeout_s + 5
+
+
 def test_another_roles_remembered_entry_is_never_served(
     rt: Runtime, query_conn: psycopg.Connection
 ) -> None:

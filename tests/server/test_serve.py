@@ -217,11 +217,17 @@ def test_the_real_server_answers_repeated_questions_on_the_event_loop(served: Se
 
 def test_over_the_limit_503_with_retry_after(served: Served) -> None:
     """The server allows one request at a time (NETDOCS_SERVE_MAX_CONCURRENT=1): hold one
-    on a table lock, the next one is refused at once; after release both work again."""
+    on a table lock, the next one is refused at once; after release both work again.
+
+    The held request uses a token the server has not seen yet, so it takes the threaded path
+    (the event loop serves only tokens in its cache) and holds the only slot. The second
+    one, whichever path it takes, must not wait on the lock: the loop's cached lookup gives
+    up after the slot wait (lock_timeout), then the slot wait ends in 503."""
     results: list[httpx.Response] = []
+    fresh = served.token(f"held-{uuid.uuid4().hex[:6]}", "helpdesk")
     with psycopg.connect(served.db_url) as lock:
         lock.execute("LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE")
-        client = served.client(served.tokens["alice"])
+        client = served.client(fresh)
 
         def held() -> None:
             results.append(client.post("/v1/search", json={"question": "held radvd question"}))
