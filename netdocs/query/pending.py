@@ -33,7 +33,8 @@ def _forget_pool() -> None:
     _pool, _pool_lock = None, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_pool)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -41,8 +42,9 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            workers = max(1, len(os.sched_getaffinity(0)))
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="netdocs-embed")
+            from netdocs.embedding.local import _usable_cpus
+
+            _pool = ThreadPoolExecutor(_usable_cpus(), thread_name_prefix="netdocs-embed")
         return _pool
 
 

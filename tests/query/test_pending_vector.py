@@ -130,9 +130,10 @@ def test_pending_vector_finishes_once_in_the_callers_thread() -> None:
     calls: list[int] = []
     timings: dict[str, float] = {}
     pending = PendingVector(
-        lambda: np.ones(3, dtype=np.float32), finish=lambda v: calls.append(threading.get_ident())
+        lambda: np.ones(3, dtype=np.float32),
+        finish=lambda v: calls.append(threading.get_ident()),
+        timings=timings,
     )
-    pending._timings = timings
     assert pending.get().tolist() == [1.0, 1.0, 1.0]
     assert pending.get().tolist() == [1.0, 1.0, 1.0]
     assert calls == [threading.get_ident()]
