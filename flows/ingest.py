@@ -79,9 +79,6 @@ def _run(
         )
     stats.messages.extend(plan.scan.warnings)
     plan.scan.docs = []  # counted and warned about: not needed while batches run
-    policy_changed = given is not None and t.save_policy(url, given, run_id)
-    if policy_changed and given is not None:
-        stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     if plan.scan.vanished:
         stats.messages.append(
             f"{len(plan.scan.vanished)} file(s) vanished during the scan, treated as absent: "
@@ -108,8 +105,12 @@ def _run(
     )
     if _progress:
         _progress("total_docs", len(plan.to_process))
-    if plan.retag:  # a task run costs the API calls even when it has nothing to do
-        stats.failed += t.update_metadata(url, plan.retag, run_id)
+    policy_changed = False
+    if plan.retag or given is not None:  # a task run costs API calls even with nothing to do
+        policy_changed, refused = t.apply_policy(url, given, plan.retag, run_id)
+        stats.failed += refused
+    if policy_changed and given is not None:
+        stats.messages.append(f"access policy {given.source} stored (sha256 {given.sha256[:12]})")
     bulk = _is_bulk(len(plan.to_process), plan.index_count)
     if bulk:
         t.vector_index(url, settings, present=False)

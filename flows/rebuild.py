@@ -48,7 +48,8 @@ def run_rebuild(
     stats.time("scan_and_diff_s", time.perf_counter() - started)
     stats.count_plan(plan)
     deletable = t.guard_deletes(plan, settings.mass_delete_ratio, allow_mass_delete)
-    stats.failed += t.update_metadata(url, plan.retag, run_id)  # tags follow the policy (served)
+    # the policy given and the tags it gives, stored together (served by the old vectors)
+    stats.failed += t.apply_policy(url, given, plan.retag, run_id)[1]
     todo = sorted(plan.docs)
     if progress:
         progress("total_docs", len(todo))

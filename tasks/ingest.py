@@ -108,13 +108,6 @@ def index_policy(url: str, given: Policy | None) -> Policy | None:
     return stored.policy() if stored else None
 
 
-@task(name="store-policy", **RETRIES)  # type: ignore[call-overload]
-def save_policy(url: str, policy: Policy, run_id: UUID) -> bool:
-    """Store the run's policy in the index; True when it replaced a different one."""
-    with connection(url) as conn:
-        return store_policy(conn, policy, run_id)
-
-
 @task(name="scan-and-diff", **RETRIES)  # type: ignore[call-overload]
 def plan_run(
     url: str,
@@ -155,19 +148,32 @@ def guard_deletes(plan: Plan, max_ratio: float, allow_mass_delete: bool) -> list
     return check_deletes(plan, max_ratio=max_ratio, allow_mass_delete=allow_mass_delete)
 
 
-@task(name="update-metadata", **RETRIES)  # type: ignore[call-overload]
-def update_metadata(url: str, retag: dict[str, tuple[str, ...]], run_id: UUID) -> list[DocFailure]:
-    """Give indexed documents the tags of the current policy and path, without re-embedding
-    (metadata-only changes, and documents whose content changed or cannot be read). A
-    document whose tags the database refuses fails alone (returned)."""
+@task(name="apply-policy-and-tags", **RETRIES)  # type: ignore[call-overload]
+def apply_policy(
+    url: str, policy: Policy | None, retag: dict[str, tuple[str, ...]], run_id: UUID
+) -> tuple[bool, list[DocFailure]]:
+    """Store the run's policy (if given) and give indexed documents their new tags (policy,
+    path or front matter changed; content changed or unreadable) in ONE transaction, so a
+    search never pairs the new roles with the old tags or the reverse (a tag renamed in
+    the policy would otherwise expose documents for as long as the re-tagging took, or
+    until the next run if it died). Returns whether the stored policy changed, and the
+    documents whose tags the database refused: those are withdrawn from every restricted
+    role (no tags) and fail alone, rather than keep tags the policy no longer gives."""
     ensure_held(url)  # a lost ingest lock stops the run here
     failed = []
-    with connection(url) as conn:
+    with connection(url) as conn, conn.transaction():
+        changed = policy is not None and store_policy(conn, policy, run_id)
         for doc_id, tags in sorted(retag.items()):
             error = try_write(conn, doc_id, writer.retag, doc_id, tags, run_id)
             if error is not None:
-                failed.append(DocFailure(doc_id, f"tags could not be stored: {error}"))
-    return failed
+                writer.retag(conn, doc_id, (), run_id)
+                failed.append(
+                    DocFailure(
+                        doc_id,
+                        f"tags could not be stored: {error}; withdrawn from restricted roles",
+                    )
+                )
+    return changed, failed
 
 
 @task(name="record-stale", **RETRIES)  # type: ignore[call-overload]
