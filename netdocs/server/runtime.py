@@ -28,6 +28,7 @@ from netdocs.errors import ConfigError
 from netdocs.policy import Policy, load_policy
 from netdocs.query.service import SearchService
 from netdocs.server.auth import Principal
+from netdocs.server.policy_guard import in_force
 from netdocs.server.tokens import TokenCache
 from netdocs.store.policy_store import load_stored_policy
 from netdocs.store.snapshot import read_snapshot
@@ -82,6 +83,8 @@ class Runtime:
         self.url = url  # the async cached-answer pool connects to it too (see fastpath)
         self._policy_path: Path | None = settings.policy
         self._policy: tuple[object, Policy] | None = None
+        #: NETDOCS_POLICY's policy as in force: (file version, stored hash, policy).
+        self._in_force: tuple[object, str, Policy] | None = None
         self.limit = settings.serve_max_concurrent
         self.tokens = TokenCache(settings.serve_token_cache_s)
         self.counters = CounterBuffer()
@@ -113,7 +116,7 @@ class Runtime:
         index (re-read when its hash changes; ``stored_sha256``: the hash just read, so an
         unchanged policy costs no query); none at all is a ConfigError (fail closed)."""
         if self._policy_path is not None:
-            return self._file_policy(self._policy_path)
+            return self._file_in_force(self._policy_path, conn, stored_sha256)
         if stored_sha256 is not None and self._policy and self._policy[0] == stored_sha256:
             return self._policy[1]
         stored = load_stored_policy(conn)
@@ -130,11 +133,38 @@ class Runtime:
         """The policy in force when no database read is needed: NETDOCS_POLICY's, or the
         stored one already parsed for hash ``stored_sha256``; None otherwise."""
         if self._policy_path is not None:
-            return self._file_policy(self._policy_path)
+            file = self._file_policy(self._policy_path)
+            hit = self._in_force
+            if hit and stored_sha256 and hit[0] == self._file_version and hit[1] == stored_sha256:
+                return hit[2]
+            return file if stored_sha256 == file.sha256 else None
         cached = self._policy
         if stored_sha256 is not None and cached is not None and cached[0] == stored_sha256:
             return cached[1]
         return None
+
+    @property
+    def _file_version(self) -> object:
+        return self._policy[0] if self._policy else None
+
+    def _file_in_force(
+        self, path: Path, conn: psycopg.Connection, stored_sha256: str | None
+    ) -> Policy:
+        """NETDOCS_POLICY's policy, never wider than the stored one the chunks' tags follow
+        (see :mod:`netdocs.server.policy_guard`)."""
+        file = self._file_policy(path)
+        hit = self._in_force
+        if hit and stored_sha256 and hit[0] == self._file_version and hit[1] == stored_sha256:
+            return hit[2]
+        stored = load_stored_policy(conn)
+        has_docs = False
+        if stored is None:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()
+            has_docs = bool(row and row[0])
+        policy = in_force(file, stored.policy() if stored else None, has_docs)
+        if stored is not None:
+            self._in_force = (self._file_version, stored.sha256, policy)
+        return policy
 
     def _file_policy(self, path: Path) -> Policy:
         """NETDOCS_POLICY, parsed again when its modification time changes."""
