@@ -20,6 +20,7 @@ import yaml
 
 from netdocs.confine import OUTSIDE, inside, open_beneath, outside_failure, walk
 from netdocs.filestat import NS, file_stat, trusted
+from netdocs.linkcheck import link_refusal
 from netdocs.policy import Policy, glob_match
 from netdocs.types import DocFailure, SourceDoc, StoredDoc
 
@@ -223,6 +224,10 @@ def scan(
     result = ScanResult(failures=found.failures, incomplete=found.incomplete)
     real_root, margin_ns = os.path.realpath(root), int(racy_margin_s * NS)
     for doc_id in found.files:
+        refused = link_refusal(real_root, doc_id, policy, lambda d: _selected(d, include, exclude))
+        if refused is not None:  # like a link out of the root: its old version leaves too
+            result.failures.append(DocFailure(doc_id, refused, {"outside": True}))
+            continue
         try:
             stored = known.get(doc_id) if known else None
             doc = unchanged_doc(real_root, stored, policy, max_bytes, margin_ns) if stored else None

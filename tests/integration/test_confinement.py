@@ -141,3 +141,42 @@ def test_a_real_loop_holds_back_only_its_subtree_deletes(sample: Path, db_url: s
     assert gone not in indexed  # the deletion elsewhere went through
     assert "routing/bird/sub/kept.md" in indexed  # under the loop: its deletion waits
     assert any("postponed" in m and "routing/bird/sub" in m for m in run["messages"])
+
+
+def test_a_link_cannot_give_a_file_wider_tags_or_bring_in_an_excluded_one(
+    sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A helpdesk-visible name (the `faq` glossary) made a link to a firewall file, and an
+    included name linked to an excluded file: both refused by name, the glossary's earlier
+    version withdrawn; the firewall file stays indexed at its own path with its own tags."""
+    from flows.ingest import ingest
+    from netdocs.config import get_settings
+    from netdocs.query.service import SearchService
+
+    monkeypatch.setenv("NETDOCS_EXCLUDE", '["private/**"]')
+    get_settings.cache_clear()
+    (sample / "private").mkdir()
+    (sample / "private" / "hidden.md").write_text("# Draft\n\nEXCLUDEDCANARY draft text.\n")
+    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
+    glossary = sample / "routing" / "frr" / "glossary.md"
+    glossary.unlink()
+    glossary.symlink_to("../../firewall/nftables/nft/chains.md")
+    (sample / "pub.md").symlink_to("private/hidden.md")
+    (sample / "bfd-alias.md").symlink_to("routing/frr/bfd.md")  # narrower tags: fine
+
+    result = ingest(path=str(sample), policy=str(POLICY))
+    failed = _failed(result)
+    assert set(failed) == {"routing/frr/glossary.md", "pub.md"}
+    assert "firewall/nftables/nft/chains.md" in failed["routing/frr/glossary.md"]
+    assert "NETDOCS_INCLUDE/EXCLUDE" in failed["pub.md"]
+    indexed = _indexed(db_url)
+    assert {"firewall/nftables/nft/chains.md", "bfd-alias.md"} <= indexed
+    assert not {"routing/frr/glossary.md", "pub.md", "private/hidden.md"} & indexed
+    chains = (sample / "firewall" / "nftables" / "nft" / "chains.md").read_text()
+    words = " ".join(chains.split()[5:25])  # a passage of the firewall file
+    with SearchService.for_role("helpdesk", POLICY) as service:
+        hits = service.search(words, k=20, mode="fulltext")
+        assert not any(h.path.startswith(("routing/frr/glossary", "firewall/")) for h in hits)
+    with connection(db_url) as conn:
+        canary = conn.execute("SELECT count(*) FROM chunks WHERE text LIKE '%EXCLUDEDCANARY%'")
+        assert canary.fetchone() == (0,)
