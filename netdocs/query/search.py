@@ -15,7 +15,7 @@ import numpy as np
 import psycopg
 
 from netdocs.query import sql as q
-from netdocs.query.fusion import fuse
+from netdocs.query.fusion import RRF_K, fuse
 from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
 from netdocs.query.tagshare import cached_share
@@ -210,7 +210,9 @@ def fulltext_hits(
     *,
     stale_max_age: timedelta = DEFAULT_STALE_MAX_AGE,
 ) -> list[Hit]:
-    """Top ``n`` permitted chunks by IDF-weighted lexeme matches (score = that weight sum)."""
+    """Top ``n`` permitted chunks by IDF-weighted lexeme matches (score = that weight sum;
+    for a restricted caller ``1 / (RRF_K + rank)``: the weights are counted over every chunk,
+    so a raw sum would tell how many hidden chunks hold a word)."""
     with conn.transaction():
         row = conn.execute(q.QUERY_LEXEMES, (clean_text(text),)).fetchone()
         lexemes: list[str] = row[0] if row else []
@@ -225,6 +227,8 @@ def fulltext_hits(
             # a chunk left out might belong in the top n: score every candidate
             params.update(fulltext_params(plan, narrow=False))
             rows = conn.execute(stmt, params, prepare=False).fetchall()
+    if allowed is not None:  # the weights count hidden chunks: only the order is shown
+        return [_hit(r, 1.0 / (RRF_K + i), all_terms=bool(r[6])) for i, r in enumerate(rows, 1)]
     return [_hit(r, float(r[5]), text_rank=float(r[5]), all_terms=bool(r[6])) for r in rows]
 
 
