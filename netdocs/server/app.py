@@ -29,7 +29,7 @@ from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
 from netdocs.server.fastpath import CachedAnswers
-from netdocs.server.limits import BodyLimit, MetricsText
+from netdocs.server.limits import BodyLimit, MetricsText, metrics_window
 from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
 
@@ -248,7 +248,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         from netdocs.metrics.summary import parse_since
 
         try:
-            seconds = parse_since(since)
+            seconds = metrics_window(parse_since(since))  # whole minutes: one cache key each
         except ValueError as e:  # the caller's own parameter: say what is wrong with it
             return JSONResponse({"detail": str(e)}, status_code=400)
         text = await exposition.get(seconds, lambda: handlers.metrics_text(rt, seconds))
