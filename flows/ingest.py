@@ -25,7 +25,7 @@ from netdocs.ingest.scope import check_patterns, describe
 from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
-from netdocs.roots import confine
+from netdocs.roots import check_policy_param, confine
 from netdocs.safetext import safe_name
 from tasks import ingest as t
 
@@ -201,6 +201,7 @@ def ingest(
     root = confine(path, settings.docs_roots)  # deployments: only configured folders
     if not root.is_dir():
         raise ConfigError(f"{path}: not a directory")
+    check_policy_param(policy, settings.policy, settings.docs_roots)  # deployments, as path
     policy_path = policy or (str(settings.policy) if settings.policy else None)
     given = t.load_optional_policy(policy_path)  # fail early, naming the field, before any work
     scope = check_patterns(only)  # ConfigError naming a bad pattern, before any work

@@ -1,8 +1,9 @@
 """Which folders an ingest may read: ``NETDOCS_DOCS_ROOTS`` confines the ``path`` parameter.
 
 A deployment's ``path`` is whatever its parameters say (the UI, ``prefect deployment run
---param``); with roots configured, a path outside them is refused before any work. Unset,
-any folder is allowed (the CLI ingests what its user names).
+--param``); with roots configured, a path outside them is refused before any work, and so
+is a ``policy`` other than the configured NETDOCS_POLICY. Unset, any folder and policy are
+allowed (the CLI ingests what its user names).
 """
 
 from __future__ import annotations
@@ -46,4 +47,19 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     raise ConfigError(
         f"{path}: outside the configured docs roots (NETDOCS_DOCS_ROOTS: {names}); "
         "refusing to ingest it"
+    )
+
+
+def check_policy_param(policy: str | None, configured: Path | None, roots: Sequence[Path]) -> None:
+    """With ``roots`` set (a deployment), a run's ``policy`` parameter may only name the
+    configured NETDOCS_POLICY (paths compared resolved): whoever can start a run must not
+    choose the policy the index stores, which would re-tag every document. ConfigError."""
+    if not roots or not policy:
+        return
+    given = Path(policy).expanduser().resolve()
+    if configured is not None and given == Path(configured).expanduser().resolve():
+        return
+    raise ConfigError(
+        f"policy {policy}: not the configured NETDOCS_POLICY; with NETDOCS_DOCS_ROOTS set a "
+        "run may not choose its policy: configure NETDOCS_POLICY on the worker instead"
     )

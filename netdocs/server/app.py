@@ -11,6 +11,7 @@ import contextvars
 import functools
 import gc
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -28,11 +29,15 @@ from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
 from netdocs.server.fastpath import CachedAnswers
-from netdocs.server.limits import BodyLimit, MetricsText
+from netdocs.server.limits import BodyLimit, MetricsText, metrics_window
 from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+#: What a client is told when its role is refused, or the policy / configuration is unusable.
+ROLE_REFUSED = "role not permitted"
+CONFIG_INVALID = "policy invalid or server misconfigured (details in the server log)"
 MAX_QUESTION = 2000
 #: Allocations between two passes over the youngest objects (CPython's default: 700).
 GC_YOUNG_THRESHOLD = 10_000
@@ -172,16 +177,21 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
         return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
 
+    # The detail of these two (the policy's path, its roles and tags) is for the operator:
+    # the server log has it, the client gets a generic reason.
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, e: AccessDenied) -> Response:
-        return JSONResponse({"detail": str(e)}, status_code=403)
+        log.warning("%s %s refused (403): %s", request.method, request.url.path, e)
+        return JSONResponse({"detail": ROLE_REFUSED}, status_code=403)
 
     @app.exception_handler(ConfigError)
     async def _bad(request: Request, e: ConfigError) -> Response:
         from netdocs.metrics.feedback import UnknownQuery
 
-        status = 404 if isinstance(e, UnknownQuery) else 400
-        return JSONResponse({"detail": str(e)}, status_code=status)
+        if isinstance(e, UnknownQuery):  # the caller's own query id
+            return JSONResponse({"detail": str(e)}, status_code=404)
+        log.error("%s %s failed (400): %s", request.method, request.url.path, e)
+        return JSONResponse({"detail": CONFIG_INVALID}, status_code=400)
 
     @app.exception_handler(DatabaseError)
     async def _db(request: Request, e: DatabaseError) -> Response:
@@ -238,9 +248,9 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         from netdocs.metrics.summary import parse_since
 
         try:
-            seconds = parse_since(since)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+            seconds = metrics_window(parse_since(since))  # whole minutes: one cache key each
+        except ValueError as e:  # the caller's own parameter: say what is wrong with it
+            return JSONResponse({"detail": str(e)}, status_code=400)
         text = await exposition.get(seconds, lambda: handlers.metrics_text(rt, seconds))
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

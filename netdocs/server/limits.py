@@ -1,5 +1,6 @@
 """Bounds on what one caller can make the server do: request bodies (HTTP 413, a plain ASGI
-middleware) and the unauthenticated ``/metrics`` computation (one at a time, reused).
+middleware) and the unauthenticated ``/metrics`` computation (one at a time, reused; its
+window in whole minutes).
 
 Every API body is a small JSON object (a question of at most 2,000 characters), but uvicorn
 and FastAPI read any body whole before the route's own checks run: without a bound, a few
@@ -84,6 +85,19 @@ class BodyLimit:
 
         with contextlib.suppress(_TooLarge):  # already answered 413
             await self.app(scope, counted, watched)
+
+
+#: Beyond this window (about a century) every metric row is in it: the same as ``all``.
+MAX_WINDOW_S = 100 * 365 * 86400
+
+
+def metrics_window(seconds: float | None) -> float | None:
+    """``/metrics``'s window rounded to whole minutes (at least one), so spellings that
+    differ by less than a minute (``24h``, ``24.0001h``, ...) share one cached computation;
+    None (all rows) stays None, and so becomes a window too long to matter."""
+    if seconds is None or not seconds < MAX_WINDOW_S:
+        return None
+    return float(max(1, round(seconds / 60)) * 60)
 
 
 class MetricsText:

@@ -57,3 +57,32 @@ def test_metrics_are_computed_one_at_a_time_and_reused(
             assert again.text == replies[0].text  # within the TTL: the reused text
     finally:
         rt.close()
+
+
+def test_spellings_of_one_minute_share_one_computation(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate(db_url)
+    policy = tmp_path / "tags.yaml"
+    policy.write_text("roles:\n  hd: {allow: [faq]}\n", encoding="utf-8")
+    settings = Settings(policy=policy, embedding_provider="hashing", serve_metrics_cache_s=60)
+    real, windows = handlers.metrics_text, []
+
+    def spy(rt: Runtime, since: float | None) -> str:
+        windows.append(since)
+        return real(rt, since)
+
+    monkeypatch.setattr(handlers, "metrics_text", spy)
+    rt = Runtime(settings, db_url)
+    try:
+        with TestClient(create_app(rt)) as client:
+            spellings = [f"{24 + i * 0.0001:.4f}h" for i in range(20)]  # 86400 s to +6.84 s
+            assert len(set(spellings)) == 20
+            for since in spellings:
+                assert client.get(f"/metrics?since={since}").status_code == 200
+            assert windows == [86400.0]  # one computation for all twenty
+            assert client.get("/metrics?since=0.001m").status_code == 200  # at least a minute
+            assert client.get("/metrics?since=all").status_code == 200
+            assert windows == [86400.0, 60.0, None]
+    finally:
+        rt.close()
