@@ -20,7 +20,7 @@ from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
-from netdocs.ingest.plan import path_retag, stale_reasons
+from netdocs.ingest.plan import path_retag, refused_stale, stale_reasons
 from netdocs.ingest.scope import check_patterns, describe
 from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
@@ -71,7 +71,12 @@ def _run(
         )
     stats.failed += list(plan.still_quarantined)
     whole: Any = opaque(plan)  # not walked by Prefect looking for futures (20k documents)
-    deletable = t.guard_deletes(whole, settings.mass_delete_ratio, allow_mass_delete)
+    try:
+        deletable = t.guard_deletes(whole, settings.mass_delete_ratio, allow_mass_delete)
+    except MassDeleteRefused:  # nothing changes; what the folder changed is left stale
+        stale = refused_stale(plan, "not updated: the run was refused (mass delete)")
+        t.record_stale(url, stale, settings, sorted(stale))
+        raise
     if plan.rechunk is not None:
         stats.messages.append(
             f"chunking rules changed ({plan.rechunk[0] or 'unrecorded'} -> {plan.rechunk[1]}): "

@@ -168,6 +168,14 @@ def stale_reasons(
     return stale
 
 
+def refused_stale(plan: Plan, why: str) -> dict[str, str]:
+    """The indexed documents a refused run leaves as they were although the folder changed
+    (edited, deleted, re-tagged): stale with ``why``, so NETDOCS_STALE_MAX_AGE withdraws
+    them if runs keep being refused."""
+    ch = plan.changes
+    return {d: why for d in (*ch.changed, *ch.metadata_only, *ch.deleted) if d in plan.stored_meta}
+
+
 def _reasons(reasons: list[object]) -> str:
     parts = []
     for r in reasons[:3]:
