@@ -28,10 +28,11 @@ def _alive(pid: int) -> bool:
 def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
     served: Served, tmp_path: Path
 ) -> None:
-    # The --policy file adds a role the stored policy lacks: a worker that fell back to the
-    # stored policy would answer that role's token 403.
+    # The --policy file drops a role the stored policy has: a worker that fell back to the
+    # stored policy would answer that role's token 200. (A role the file adds would be
+    # refused either way until an ingest stores the file: see test_policy_guard.py.)
     data = yaml.safe_load(POLICY.read_text(encoding="utf-8"))
-    data["roles"]["night_shift"] = {"allow": list(data["roles"]["helpdesk"]["allow"])}
+    del data["roles"]["network_engineer"]
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump(data), encoding="utf-8")
     env = {k: v for k, v in served.env.items() if k != "NETDOCS_POLICY"}  # only --policy
@@ -49,7 +50,18 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
         assert len(pids) == 2 and proc.pid not in pids, pids
         visible = _visible_to("helpdesk")
         with psycopg.connect(served.db_url, autocommit=True) as conn:  # the CLI is tested apart
-            info, token = create_token(conn, "dave", "night_shift")
+            info, token = create_token(conn, "dave", "helpdesk")
+            _, dropped = create_token(conn, "erin", "network_engineer")
+        refused = {
+            httpx.post(
+                url + "/v1/search",
+                json={"question": "vpn"},
+                headers={"Authorization": f"Bearer {dropped}"},
+                timeout=60,
+            ).status_code
+            for _ in range(20)  # new connections: both workers answer
+        }
+        assert refused == {403}, refused
         for q in QUESTIONS * 2:
             r = httpx.post(
                 url + "/v1/search",
