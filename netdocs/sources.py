@@ -118,7 +118,7 @@ def decode(doc_id: str, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"invalid UTF-8 at byte {e.start}") from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")  # old Mac: CR
 
 
 def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int) -> SourceDoc:

@@ -32,6 +32,10 @@ NOT_FOUND_ANSWER = "The documentation available to you does not contain the answ
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
+#: ``<`` starting an excerpt tag in a document's text (any case, spaces, closing or not).
+_TAG = re.compile(r"<(?=\s*/?\s*excerpt)", re.IGNORECASE)
+
+
 def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
@@ -40,7 +44,7 @@ def format_context(hits: Sequence[Hit]) -> str:
     """The numbered excerpts, ``[n]`` = ``hits[n-1]``."""
     parts = []
     for n, h in enumerate(hits, start=1):
-        body = h.text.replace("</excerpt>", "<\\/excerpt>")
+        body = _TAG.sub("&lt;", h.text)  # no excerpt tag of any spelling closes or opens one
         parts.append(
             f'<excerpt n="{n}" path="{_attr(h.path)}" heading="{_attr(h.heading)}">\n'
             f"{body}\n</excerpt>"
