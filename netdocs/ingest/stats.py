@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,7 @@ class RunStats(BatchStats):
         ]
         lines = [f"# Ingest run `{self.run_id}`", ""]
         if self.scope:
-            lines += ["Scope: " + ", ".join(f"`{p}`" for p in self.scope), ""]
+            lines += ["Scope: " + ", ".join(_cell(p) for p in self.scope), ""]
         lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in rows]
         if self.validation:
@@ -146,17 +147,17 @@ class RunStats(BatchStats):
             lines += [f"- {k}: {v:.1f}" for k, v in self.phases.items()]
         if self.failed:
             lines += ["", "## Failed documents", "", "| path | error |", "|---|---|"]
-            lines += [f"| `{f.doc_id}` | {f.error.replace('|', '/')} |" for f in self.failed[:200]]
+            lines += [f"| {_cell(f.doc_id)} | {_cell(f.error)} |" for f in self.failed[:200]]
         if self.stale:
             lines += ["", "## Served from an older version", ""]
             lines += ["| path | why | since | withdrawn |", "|---|---|---|---|"]
             lines += [
-                f"| `{s['path']}` | {str(s['reason']).replace('|', '/')} | {s['since']} "
+                f"| {_cell(str(s['path']))} | {_cell(str(s['reason']))} | {s['since']} "
                 f"| {'yes' if s['withdrawn'] else 'no'} |"
                 for s in self.stale[:200]
             ]
         if self.messages:
-            lines += ["", "## Notes", ""] + [f"- {m}" for m in self.messages]
+            lines += ["", "## Notes", ""] + [f"- {_cell(m)}" for m in self.messages]
         return safe_name("\n".join(lines))
 
     def _embedding_lines(self) -> list[str]:
@@ -173,3 +174,12 @@ class RunStats(BatchStats):
             f"| tokens saved by reusing stored chunks | {self.reused_tokens} |",
             f"| cost saved | {usd(self.saved_cost_usd)} |",
         ]
+
+
+_MARKUP = re.compile(r"([\\`*_\[\]<>!|#~])")
+
+
+def _cell(text: str) -> str:
+    """``text`` inert in the Markdown summary: one line, every markup character escaped (a
+    file name or a front-matter tag could otherwise add headings, links or remote images)."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.splitlines()))
