@@ -4,7 +4,8 @@ The walk never follows a folder link. A link whose real path is outside the root
 failure ("outside the docs root"), never read; a folder link inside the root is not walked
 again (its real folder is walked once, at its own place); a link to one of its own
 ancestors is a loop. A folder the walk could not finish (a loop, an unlistable folder) is
-*incomplete*: the index keeps the documents under it instead of deleting them.
+*incomplete*: the index keeps the documents under it instead of deleting them. So is a
+folder nested more than ``MAX_DEPTH`` levels below the root (the walk is recursive).
 
 :func:`open_beneath` opens a file by its real path one component at a time with
 ``O_NOFOLLOW``, so a file or folder swapped for a link after the checks is not followed.
@@ -23,6 +24,8 @@ from netdocs.types import DocFailure
 
 OUTSIDE = "outside the docs root"
 BAD_NAME = "file name is not valid UTF-8"
+#: Folders deeper than this below the root are not walked (cut, like an unlistable one).
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -58,7 +61,7 @@ def walk(root: str, selected: Callable[[str], bool]) -> Walk:
     out = Walk()
     seen: set[tuple[int, int]] = set()
 
-    def visit(real_dir: str, rel: str) -> None:
+    def visit(real_dir: str, rel: str, depth: int) -> None:
         try:
             st = os.stat(real_dir)
             if (st.st_dev, st.st_ino) in seen:  # a bind mount of an ancestor
@@ -78,13 +81,16 @@ def walk(root: str, selected: Callable[[str], bool]) -> Walk:
                 elif entry.is_symlink():
                     _link(out, root, real_dir, entry.path, child, selected)
                 elif entry.is_dir(follow_symlinks=False):
-                    visit(entry.path, child)
+                    if depth >= MAX_DEPTH:
+                        out.cut(child, f"folder nesting deeper than {MAX_DEPTH} levels")
+                    else:
+                        visit(entry.path, child, depth + 1)
                 elif selected(child):
                     out.files.append(child)
             except OSError as e:
                 out.failures.append(DocFailure(safe_name(child), f"cannot read: {e.strerror}"))
 
-    visit(root, "")
+    visit(root, "", 0)
     out.files.sort()
     return out
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+#: Linear: the title is taken greedily and its trailing ``#``/spaces stripped in Python
+#: (:func:`heading`); a lazy title before ``[ \t#]*$`` was quadratic on long ``#`` runs.
+_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+(.*)")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 #: A lead line is at most this long (characters) ...
@@ -21,6 +23,18 @@ LEAD_MAX_WORDS = 8
 _CODE_LINE = re.compile(r"^`[^`]+`[:.]?$")
 _BOLD_LINE = re.compile(r"^(\*\*|__)[^*_]+(\*\*|__):?$")
 _NOT_LEAD = re.compile(r"^([-*+]\s|[>|<!\[]|\d+[.)]\s|`{3}|~{3})")  # list, quote, table, ...
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, title) of an ATX heading line, else None.
+
+    The title loses every trailing ``#``, space and tab (not only a closing sequence
+    preceded by a space, as in CommonMark), as the chunk ids of indexed documents assume.
+    """
+    m = _HEADING.match(line)
+    if m is None:
+        return None
+    return len(m.group(1)), m.group(2).rstrip(" \t#").strip()
 
 
 def is_lead(block: str) -> bool:
@@ -94,10 +108,10 @@ def sections(text: str) -> list[tuple[tuple[str, ...], list[str]]]:
             fence = m_fence.group(1)[0] * 3
             current.append(line)
             continue
-        m = _HEADING.match(line)
-        if m:
+        h = heading(line)
+        if h is not None:
             end_section()
-            level, title = len(m.group(1)), m.group(2).strip()
+            level, title = h
             while path and path[-1][0] >= level:
                 path.pop()
             path.append((level, title))

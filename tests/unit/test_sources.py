@@ -5,7 +5,7 @@ import pytest
 
 from netdocs.confine import open_beneath
 from netdocs.policy import parse_policy
-from netdocs.sources import read_document, scan, split_front_matter
+from netdocs.sources import ScanResult, read_document, scan, split_front_matter
 
 POLICY_DATA: dict[str, object] = {
     "tag_vocabulary": {"faq": "", "configs": "", "vpn": ""},
@@ -242,3 +242,47 @@ def test_old_mac_line_endings_are_lines() -> None:
     lf = "# Upgrade\n\nStop the daemon.\n\n## Rollback\n\nStart the old one.\n"
     assert decode("x.md", lf.replace("\n", "\r").encode()) == lf
     assert decode("x.md", lf.replace("\n", "\r\n").encode()) == lf
+
+
+def _nest(root: Path, levels: int, remove: bool = False) -> None:
+    """Make (or remove) ``levels`` folders ``d`` nested in ``root``, one level at a time
+    (pathlib, os.makedirs and shutil.rmtree recurse once per level)."""
+    fds = [os.open(root, os.O_RDONLY)]
+    try:
+        for _ in range(levels):
+            if not remove:
+                os.mkdir("d", dir_fd=fds[-1])
+            fds.append(os.open("d", os.O_RDONLY, dir_fd=fds[-1]))
+        if remove:
+            for parent in reversed(fds[:-1]):
+                os.close(fds.pop())
+                os.rmdir("d", dir_fd=parent)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_folders_nested_too_deep_are_cut_and_the_rest_is_scanned(tmp_path: Path) -> None:
+    """1,100 nested folders once raised RecursionError: nothing was indexed."""
+    from netdocs.confine import MAX_DEPTH
+
+    (tmp_path / "top.md").write_text("# Top\n\ntext\n")
+    _nest(tmp_path, 1100)
+    bottom = tmp_path.joinpath(*["d"] * 1100, "bottom.md")
+    bottom.write_text("# Bottom\n\ntext\n")
+    last_walked = "/".join(["d"] * MAX_DEPTH)
+    (tmp_path / last_walked / "last.md").write_text("# Last\n\ntext\n")
+    try:
+        result: ScanResult | None = scan(tmp_path, None)
+    except RecursionError:  # not raised through: its traceback is 1,000 huge frames
+        result = None
+    finally:
+        bottom.unlink()
+        (tmp_path / last_walked / "last.md").unlink()
+        _nest(tmp_path, 1100, remove=True)
+    assert result is not None, "the walk raised RecursionError"
+    assert sorted(d.doc_id for d in result.docs) == [f"{last_walked}/last.md", "top.md"]
+    cut = f"{last_walked}/d"
+    assert result.incomplete == {cut: f"folder nesting deeper than {MAX_DEPTH} levels"}
+    assert [f.doc_id for f in result.failures] == [cut]
+    assert result.held_back(str(bottom.relative_to(tmp_path)))
