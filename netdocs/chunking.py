@@ -4,7 +4,8 @@ A document is split into sections at ATX headings (``#`` .. ``######``, outside 
 code). Each section's body is split into blocks (paragraphs; a fenced code block is one
 block) which are packed greedily into chunks whose *embedded text* (heading path + text)
 stays within ``max_tokens`` of the embedder's own tokenizer. A block too long on its own is
-split by lines, then by words.
+split by lines, then by words. A heading path longer than half of ``max_tokens`` is
+shortened (ended by ``…``) in the chunks, so that text always has room beside it.
 
 Blocks that belong together are packed as one unit when they fit together (:func:`units`):
 a line that is only a command or option (inline code, a bold term, a short heading-like
@@ -28,6 +29,7 @@ from netdocs.types import Chunk
 __all__ = ["CHUNKER_VERSION", "chunk_document", "embed_text", "is_lead", "sections", "units"]
 
 CountTokens = Callable[[Sequence[str]], list[int]]
+Path = tuple[str, ...]
 
 #: The chunking rules' version, recorded in the index: change it whenever a change to this
 #: module or :mod:`netdocs.markdown_blocks` can move a chunk boundary, so that existing
@@ -115,11 +117,65 @@ def _cost(text: str, count_tokens: CountTokens) -> int:
 
 
 def _cut_word(word: str, fits: Callable[[str], bool]) -> list[str]:
-    """Halve a space-less string until every piece fits."""
+    """Halve a space-less string until every piece fits; uncut when not even its first
+    character fits (no room left beside the heading: cutting would only shred it)."""
+    if len(word) > 1 and not fits(word) and fits(word[0]):
+        return _halve(word, fits)
+    return [word]
+
+
+def _halve(word: str, fits: Callable[[str], bool]) -> list[str]:
     if fits(word) or len(word) <= 1:
         return [word]
     mid = len(word) // 2
-    return _cut_word(word[:mid], fits) + _cut_word(word[mid:], fits)
+    return _halve(word[:mid], fits) + _halve(word[mid:], fits)
+
+
+def _short_path(heading_path: Path, count_tokens: CountTokens, limit: int) -> Path:
+    """The longest prefix of ``heading_path``'s text, ended by ``…``, costing at most
+    ``limit`` tokens as a chunk's heading (cut at a space when it can be)."""
+
+    def cut(k: int) -> Path:
+        out: list[str] = []
+        for title in heading_path:
+            if k <= len(title):
+                head = title[:k]
+                if title[k : k + 1].strip() and " " in head:  # mid-word: at the last space
+                    head = head[: head.rindex(" ")]
+                head = head.rstrip()
+                return (*out, f"{head} …" if head else "…")
+            out.append(title)
+            k -= len(title)
+        return tuple(out)
+
+    def fits(path: Path) -> bool:
+        return count_tokens([embed_text(path, "")])[0] <= limit
+
+    lo, hi = 0, sum(len(t) for t in heading_path) - 1
+    while lo < hi:  # the largest k whose cut fits (k = 0 is taken even when it does not)
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(cut(mid)) else (lo, mid - 1)
+    return cut(lo)
+
+
+def _cap_headings(
+    secs: list[tuple[Path, list[str]]], counts: list[int], count_tokens: CountTokens, limit: int
+) -> tuple[list[tuple[Path, list[str]]], list[int]]:
+    """Sections whose heading path costs more than ``limit`` tokens get a shortened one
+    (:func:`_short_path`), their blocks re-tokenized; other sections are unchanged."""
+    out: list[tuple[Path, list[str]]] = []
+    out_counts: list[int] = []
+    at = 0
+    for heading_path, blocks in secs:
+        sec_counts = counts[at : at + 1 + len(blocks)]
+        at += 1 + len(blocks)
+        if sec_counts[0] > limit:
+            heading_path = _short_path(heading_path, count_tokens, limit)
+            texts = [embed_text(heading_path, b) for b in ("", *blocks)]
+            sec_counts = count_tokens(texts)
+        out.append((heading_path, blocks))
+        out_counts.extend(sec_counts)
+    return out, out_counts
 
 
 def chunk_document(
@@ -138,6 +194,9 @@ def chunk_document(
         flat.append(embed_text(heading_path, ""))
         flat.extend(embed_text(heading_path, b) for b in blocks)
     all_counts = count_tokens(flat) if flat else []
+    # A heading path may use at most half of a chunk: more would leave (almost) no room
+    # for text, and every word would be cut into characters.
+    secs, all_counts = _cap_headings(secs, all_counts, count_tokens, max_tokens // 2)
     raw: list[tuple[tuple[str, ...], str]] = []
     at = 0
     for heading_path, blocks in secs:
