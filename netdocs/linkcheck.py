@@ -29,8 +29,7 @@ def link_refusal(
     target = os.path.relpath(os.path.realpath(path), real_root).replace(os.sep, "/")
     if not selected(target):
         return (
-            f"symbolic link to {safe_name(target)}, which NETDOCS_INCLUDE/EXCLUDE leave out: "
-            "not indexed"
+            f"symbolic link to {safe_name(target)}, which NETDOCS_EXCLUDE leaves out: not indexed"
         )
     if policy is not None and not set(policy.tags_for(doc_id)) <= set(policy.tags_for(target)):
         return (

@@ -224,7 +224,8 @@ def scan(
     result = ScanResult(failures=found.failures, incomplete=found.incomplete)
     real_root, margin_ns = os.path.realpath(root), int(racy_margin_s * NS)
     for doc_id in found.files:
-        refused = link_refusal(real_root, doc_id, policy, lambda d: _selected(d, include, exclude))
+        # the link's name decides the file type (include); the target may not be excluded
+        refused = link_refusal(real_root, doc_id, policy, lambda d: _selected(d, ("**",), exclude))
         if refused is not None:  # like a link out of the root: its old version leaves too
             result.failures.append(DocFailure(doc_id, refused, {"outside": True}))
             continue

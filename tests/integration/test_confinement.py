@@ -168,7 +168,7 @@ def test_a_link_cannot_give_a_file_wider_tags_or_bring_in_an_excluded_one(
     failed = _failed(result)
     assert set(failed) == {"routing/frr/glossary.md", "pub.md"}
     assert "firewall/nftables/nft/chains.md" in failed["routing/frr/glossary.md"]
-    assert "NETDOCS_INCLUDE/EXCLUDE" in failed["pub.md"]
+    assert "NETDOCS_EXCLUDE" in failed["pub.md"]
     indexed = _indexed(db_url)
     assert {"firewall/nftables/nft/chains.md", "bfd-alias.md"} <= indexed
     assert not {"routing/frr/glossary.md", "pub.md", "private/hidden.md"} & indexed
