@@ -34,7 +34,7 @@ Path = tuple[str, ...]
 #: The chunking rules' version, recorded in the index: change it whenever a change to this
 #: module or :mod:`netdocs.markdown_blocks` can move a chunk boundary, so that existing
 #: indexes are re-chunked.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: lone CR line ends, long headings shortened
 
 
 def embed_text(heading_path: tuple[str, ...], text: str) -> str:

@@ -111,7 +111,8 @@ def decode(doc_id: str, data: bytes) -> str:
     """Bytes -> text, refusing binary and non-UTF-8 content with a clear reason.
 
     An empty (or whitespace-only) file is a valid document with no text: its indexed
-    version becomes one without chunks, so an emptied document leaves the results."""
+    version becomes one without chunks, so an emptied document leaves the results.
+    Line ends become ``\n``, including lone ``\r`` (old Mac files)."""
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
     try:

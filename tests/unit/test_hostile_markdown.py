@@ -56,3 +56,13 @@ def test_a_long_heading_path_keeps_its_first_titles() -> None:
 def test_a_word_is_not_shredded_when_not_even_one_character_fits() -> None:
     assert _cut_word("abcdef", lambda s: False) == ["abcdef"]
     assert _cut_word("abcdef", lambda s: len(s) <= 2) == ["a", "bc", "d", "ef"]
+
+
+def test_a_cr_only_file_is_chunked_like_its_lf_version() -> None:
+    from netdocs.sources import decode
+
+    lf = "# Title\n\nFirst paragraph.\n\n## Part\n\nSecond paragraph.\n"
+    for raw in (lf.replace("\n", "\r"), lf.replace("\n", "\r\n")):
+        text = decode("old-mac.md", raw.encode())
+        assert chunk_document("d.md", text, words, 50) == chunk_document("d.md", lf, words, 50)
+    assert len(chunk_document("d.md", lf, words, 50)) == 2
