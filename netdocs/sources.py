@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,15 +97,21 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
 
 
 def front_matter_tags(meta: dict[str, object]) -> tuple[str, ...]:
-    """The ``tags:`` list of the front matter (a string is one tag)."""
+    """The ``tags:`` list of the front matter (a string is one tag); a tag with a control
+    character is refused (ValueError), even one the policy would ignore."""
     raw = meta.get("tags")
     if raw is None:
         return ()
     if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list) and all(isinstance(t, str | int) for t in raw):
-        return tuple(str(t) for t in raw)
-    raise ValueError("front matter 'tags' must be a list of strings")
+        tags: tuple[str, ...] = (raw,)
+    elif isinstance(raw, list) and all(isinstance(t, str | int) for t in raw):
+        tags = tuple(str(t) for t in raw)
+    else:
+        raise ValueError("front matter 'tags' must be a list of strings")
+    for tag in tags:  # stored with the document (NUL cannot be), shown in warnings
+        if any(unicodedata.category(c) == "Cc" for c in tag):
+            raise ValueError(f"front matter tag {tag!r} contains a control character")
+    return tags
 
 
 def decode(doc_id: str, data: bytes) -> str:

@@ -286,3 +286,13 @@ def test_folders_nested_too_deep_are_cut_and_the_rest_is_scanned(tmp_path: Path)
     assert result.incomplete == {cut: f"folder nesting deeper than {MAX_DEPTH} levels"}
     assert [f.doc_id for f in result.failures] == [cut]
     assert result.held_back(str(bottom.relative_to(tmp_path)))
+
+
+def test_a_front_matter_tag_with_a_control_character_fails_its_file_only(tmp_path: Path) -> None:
+    (tmp_path / "ok.md").write_text("---\ntags: [vpn]\n---\n# Ok\n\ntext\n")
+    (tmp_path / "nul.md").write_text('---\ntags: [vpn, "bad\\0tag"]\n---\n# Nul\n\ntext\n')
+    result = scan(tmp_path, POLICY)
+    assert [d.doc_id for d in result.docs] == ["ok.md"]
+    [failure] = result.failures
+    assert failure.doc_id == "nul.md"
+    assert failure.error == "front matter tag 'bad\\x00tag' contains a control character"
