@@ -4,6 +4,7 @@ PostgreSQL: the overlap itself, the question-embedding cache, and the error path
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -108,10 +109,12 @@ def test_a_failed_fulltext_query_waits_for_the_embedding(
     query_conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
+    started = threading.Event()
     done = threading.Event()
 
     class Slow(HashingEmbedder):
         def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            started.set()
             release.wait(WAIT_S)
             done.set()
             return super().embed(texts)
@@ -123,7 +126,12 @@ def test_a_failed_fulltext_query_waits_for_the_embedding(
     monkeypatch.setattr(search_mod, "fulltext_hits", broken)
     with pytest.raises(psycopg.OperationalError):
         service(query_conn, Slow()).search("add a BGP neighbor", k=2)
-    assert done.is_set(), "the search returned while its embedding still ran"
+    at_return = (started.is_set(), done.is_set())
+    time.sleep(0.5)  # past the release: an embedding starting late would show now
+    # Finished, or cancelled before its worker picked it up (the full-text query can fail
+    # first): never still running, and never starting after the search returned.
+    assert at_return in ((True, True), (False, False)), "the search returned mid-embedding"
+    assert started.is_set() == at_return[0], "an embedding started after the search returned"
 
 
 def test_pending_vector_finishes_once_in_the_callers_thread() -> None:
