@@ -20,7 +20,7 @@ from netdocs.errors import ConfigError, LockLost, MassDeleteRefused
 from netdocs.ingest.batch import PENDING, Progress
 from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
-from netdocs.ingest.plan import path_retag, refused_stale, stale_reasons
+from netdocs.ingest.plan import path_retag, read_outside, refused_stale, stale_reasons
 from netdocs.ingest.scope import check_patterns, describe
 from netdocs.ingest.stats import RunStats
 from netdocs.metrics.runs import price_run
@@ -136,6 +136,7 @@ def _run(
             stats.time("vector_index_build_s", time.perf_counter() - started)
     ensure_held(url, probe=True)  # still exclusive? else LockLost: no deletes, run aborted
     started = time.perf_counter()
+    deletable = [*deletable, *read_outside(plan, stats.failed, deletable)]
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
     if bulk or policy_changed or plan.to_process or deletable:  # chunks or roles changed

@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 
 from netdocs.chunking import chunk_document
+from netdocs.confine import OUTSIDE, outside_failure
 from netdocs.embedding.base import Embedder, Vectors
 from netdocs.embedding.cache import cached_embed, lookup
 from netdocs.errors import EmbeddingError, EmbeddingProviderUnavailable
@@ -64,7 +65,8 @@ def load_and_chunk(
         except FileNotFoundError:
             continue  # vanished since the scan: the next run deletes it
         except (OSError, ValueError) as e:
-            failed.append(DocFailure(doc_id, str(getattr(e, "strerror", None) or e)))
+            why = str(getattr(e, "strerror", None) or e)
+            failed.append(outside_failure(doc_id) if why == OUTSIDE else DocFailure(doc_id, why))
             continue
         try:
             chunks = chunk_document(doc.doc_id, doc.text, embedder.count_tokens, limit)

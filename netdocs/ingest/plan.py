@@ -160,12 +160,25 @@ def stale_reasons(
     """Indexed documents this run leaves on an older version, with why (first reason)."""
     stale: dict[str, str] = {}
     for f in failed:
-        if f.doc_id in plan.stored_meta:
+        if f.doc_id in plan.stored_meta and not f.details.get("outside"):
             stale.setdefault(f.doc_id, f.error)
     for doc_id in postponed:
         if doc_id in plan.stored_meta:
             stale.setdefault(doc_id, why_postponed)
     return stale
+
+
+def read_outside(plan: Plan, failed: list[DocFailure], deletable: list[str]) -> list[str]:
+    """Indexed documents whose file turned out, when read, to lead out of the root (swapped
+    for a link after the scan): deleted like those the scan found so, not kept stale."""
+    planned = set(deletable)
+    return sorted(
+        {
+            f.doc_id
+            for f in failed
+            if f.details.get("outside") and f.doc_id in plan.stored_meta and f.doc_id not in planned
+        }
+    )
 
 
 def refused_stale(plan: Plan, why: str) -> dict[str, str]:

@@ -180,3 +180,29 @@ def test_a_link_cannot_give_a_file_wider_tags_or_bring_in_an_excluded_one(
     with connection(db_url) as conn:
         canary = conn.execute("SELECT count(*) FROM chunks WHERE text LIKE '%EXCLUDEDCANARY%'")
         assert canary.fetchone() == (0,)
+
+
+def test_an_indexed_file_swapped_for_an_outside_link_is_removed_not_kept_stale(
+    sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexed, then edited and swapped for a link out of the root between the scan and the
+    read: its old version leaves the index (as when the scan sees the link), not stale."""
+    import tasks.ingest as t
+    from flows.ingest import ingest
+
+    victim = sample / "routing" / "frr" / "glossary.md"
+    assert ingest(path=str(sample))["failed"] == []
+    victim.write_text(victim.read_text() + "\n\nAn edited paragraph.\n")  # to be re-read
+    real_make_plan = t.make_plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        plan = real_make_plan(*args, **kwargs)
+        victim.unlink()
+        victim.symlink_to("/etc/passwd")
+        return plan
+
+    monkeypatch.setattr(t, "make_plan", plan_then_swap)
+    result = ingest(path=str(sample))
+    assert _failed(result) == {"routing/frr/glossary.md": "outside the docs root"}
+    assert "routing/frr/glossary.md" not in _indexed(db_url)
+    assert result["deleted"] == 1 and not result["stale"]
