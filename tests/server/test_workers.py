@@ -25,6 +25,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _codes(url: str, token: str) -> set[int]:
+    """The status codes of 20 searches with ``token``, each on a new connection (the kernel
+    spreads them over both workers)."""
+    return {
+        httpx.post(
+            url + "/v1/search",
+            json={"question": "vpn"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ).status_code
+        for _ in range(20)
+    }
+
+
 def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
     served: Served, tmp_path: Path
 ) -> None:
@@ -52,15 +66,7 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
         with psycopg.connect(served.db_url, autocommit=True) as conn:  # the CLI is tested apart
             info, token = create_token(conn, "dave", "helpdesk")
             _, dropped = create_token(conn, "erin", "network_engineer")
-        refused = {
-            httpx.post(
-                url + "/v1/search",
-                json={"question": "vpn"},
-                headers={"Authorization": f"Bearer {dropped}"},
-                timeout=60,
-            ).status_code
-            for _ in range(20)  # new connections: both workers answer
-        }
+        refused = _codes(url, dropped)
         assert refused == {403}, refused
         for q in QUESTIONS * 2:
             r = httpx.post(
@@ -74,15 +80,7 @@ def test_two_worker_processes_serve_the_policy_given_on_the_command_line(
         with psycopg.connect(served.db_url, autocommit=True) as conn:
             revoke_token(conn, info.token_id)
         time.sleep(float(served.env["NETDOCS_SERVE_TOKEN_CACHE_S"]))  # each worker's bound
-        codes = {
-            httpx.post(
-                url + "/v1/search",
-                json={"question": "vpn"},
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            ).status_code
-            for _ in range(20)
-        }
+        codes = _codes(url, token)
         assert codes == {401}, codes
     finally:
         stopped = stop_server(proc, timeout=30)

@@ -235,15 +235,6 @@ def test_an_unlistable_folder_holds_back_only_its_subtree(tmp_path: Path) -> Non
     assert data["held"] == ["shut/b.md"]
 
 
-def test_old_mac_line_endings_are_lines() -> None:
-    """A CR-only file was one line: a heading swallowing the whole text (no chunks)."""
-    from netdocs.sources import decode
-
-    lf = "# Upgrade\n\nStop the daemon.\n\n## Rollback\n\nStart the old one.\n"
-    assert decode("x.md", lf.replace("\n", "\r").encode()) == lf
-    assert decode("x.md", lf.replace("\n", "\r\n").encode()) == lf
-
-
 def _nest(root: Path, levels: int, remove: bool = False) -> None:
     """Make (or remove) ``levels`` folders ``d`` nested in ``root``, one level at a time
     (pathlib, os.makedirs and shutil.rmtree recurse once per level)."""
