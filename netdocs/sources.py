@@ -21,7 +21,7 @@ import yaml
 
 from netdocs.confine import OUTSIDE, inside, open_beneath, outside_failure, walk
 from netdocs.filestat import NS, file_stat, trusted
-from netdocs.linkcheck import link_refusal
+from netdocs.linkcheck import LinkRefused, hardlink_refusal, link_refusal
 from netdocs.policy import Policy, glob_match
 from netdocs.types import DocFailure, SourceDoc, StoredDoc
 
@@ -129,11 +129,19 @@ def decode(doc_id: str, data: bytes) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")  # old Mac: CR
 
 
-def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int) -> SourceDoc:
+def read_document(
+    root: Path,
+    doc_id: str,
+    policy: Policy | None,
+    max_bytes: int,
+    exclude: Sequence[str] = (),
+) -> SourceDoc:
     """Read one file into a SourceDoc; raise ValueError/OSError with the reason.
 
     The path is resolved again here (it may have changed since the scan): a real path
-    outside ``root`` is refused, and the open does not follow links (see open_beneath).
+    outside ``root`` is refused, so is one the link rule refuses (LinkRefused: see
+    netdocs.linkcheck; ``exclude`` is the selection's), and the open does not follow links
+    (see open_beneath): what is read is what was checked.
     """
     real_root = os.path.realpath(root)
     path = os.path.join(real_root, doc_id)
@@ -142,11 +150,17 @@ def read_document(root: Path, doc_id: str, policy: Policy | None, max_bytes: int
     real = os.path.realpath(path)
     if not inside(real, real_root) or real == real_root:
         raise ValueError(OUTSIDE)
+    refused = link_refusal(real_root, doc_id, policy, _target_selected(exclude), real)
+    if refused is not None:
+        raise LinkRefused(refused)
     seen_ns = time.time_ns()  # before the read: a change from now on is "racy" for it
     fd = open_beneath(real_root, os.path.relpath(real, real_root))
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(max_bytes + 1)
         st = os.fstat(fh.fileno())
+    refused = hardlink_refusal(st.st_nlink)
+    if refused is not None:
+        raise LinkRefused(refused)
     if len(data) > max_bytes:
         raise ValueError(f"file larger than the limit of {max_bytes} bytes")
     text = decode(doc_id, data)
@@ -190,12 +204,29 @@ def unchanged_doc(
         return None  # gone, a broken link, unreadable: the read says which
     if st.st_size > max_bytes or not trusted(rec, st, margin_ns):
         return None
+    if st.st_nlink > 1 and hardlink_refusal(st.st_nlink):
+        return None  # the read refuses it
     tags, ignored = document_tags(policy, stored.doc_id, declared)
     meta = meta_hash(tags)
     meta = stored.meta_hash if meta == stored.meta_hash else meta  # one string, not two
     return SourceDoc(
         stored.doc_id, "", stored.content_hash, tags, meta, rec.size, ignored, declared, rec
     )
+
+
+def read_failure(doc_id: str, e: ValueError) -> DocFailure:
+    """The failure of a file whose read raised ``e``: one out of the root or through a
+    refused link is marked ``outside`` (its indexed version leaves the index)."""
+    if str(e) == OUTSIDE:
+        return outside_failure(doc_id)
+    if isinstance(e, LinkRefused):
+        return DocFailure(doc_id, str(e), {"outside": True})
+    return DocFailure(doc_id, str(e))
+
+
+def _target_selected(exclude: Sequence[str]) -> Callable[[str], bool]:
+    """A link's target must not be excluded (the link's own name decides the file type)."""
+    return lambda d: _selected(d, ("**",), exclude)
 
 
 def _selected(doc_id: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -232,8 +263,7 @@ def scan(
     result = ScanResult(failures=found.failures, incomplete=found.incomplete)
     real_root, margin_ns = os.path.realpath(root), int(racy_margin_s * NS)
     for doc_id in found.files:
-        # the link's name decides the file type (include); the target may not be excluded
-        refused = link_refusal(real_root, doc_id, policy, lambda d: _selected(d, ("**",), exclude))
+        refused = link_refusal(real_root, doc_id, policy, _target_selected(exclude))
         if refused is not None:  # like a link out of the root: its old version leaves too
             result.failures.append(DocFailure(doc_id, refused, {"outside": True}))
             continue
@@ -241,13 +271,12 @@ def scan(
             stored = known.get(doc_id) if known else None
             doc = unchanged_doc(real_root, stored, policy, max_bytes, margin_ns) if stored else None
             if doc is None:
-                doc = replace(read_document(root, doc_id, policy, max_bytes), text="")
+                doc = replace(read_document(root, doc_id, policy, max_bytes, exclude), text="")
             result.docs.append(doc)
         except FileNotFoundError:
             result.vanished.append(doc_id)  # treated as not there; the run reports it
         except OSError as e:
             result.failures.append(DocFailure(doc_id, f"cannot read: {e.strerror or e}"))
         except ValueError as e:
-            failure = outside_failure(doc_id) if str(e) == OUTSIDE else DocFailure(doc_id, str(e))
-            result.failures.append(failure)
+            result.failures.append(read_failure(doc_id, e))
     return result

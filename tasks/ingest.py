@@ -208,6 +208,7 @@ def chunk_batch(
             embedder=get_embedder(settings),
             max_tokens=settings.chunk_max_tokens,
             max_bytes=settings.max_file_bytes,
+            exclude=settings.exclude,
         )
 
 

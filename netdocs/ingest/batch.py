@@ -15,14 +15,13 @@ import numpy as np
 import psycopg
 
 from netdocs.chunking import chunk_document
-from netdocs.confine import OUTSIDE, outside_failure
 from netdocs.embedding.base import Embedder, Vectors
 from netdocs.embedding.cache import cached_embed, lookup
 from netdocs.errors import EmbeddingError, EmbeddingProviderUnavailable
 from netdocs.ingest.isolate import try_write, why
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
-from netdocs.sources import read_document
+from netdocs.sources import read_document, read_failure
 from netdocs.store.writer import CommitStats, commit_document, existing_chunk_ids, quarantine
 from netdocs.types import Chunk, DocFailure, SourceDoc
 
@@ -55,18 +54,21 @@ def load_and_chunk(
     *,
     max_tokens: int,
     max_bytes: int,
+    exclude: Sequence[str] = (),
 ) -> tuple[list[tuple[SourceDoc, list[Chunk]]], list[DocFailure]]:
     """Re-read and chunk documents; problems become failures naming the file."""
     ready, failed = [], []
     limit = min(max_tokens, embedder.max_tokens)
     for doc_id in doc_ids:
         try:
-            doc = read_document(root, doc_id, policy, max_bytes)
+            doc = read_document(root, doc_id, policy, max_bytes, exclude)
         except FileNotFoundError:
             continue  # vanished since the scan: the next run deletes it
-        except (OSError, ValueError) as e:
-            why = str(getattr(e, "strerror", None) or e)
-            failed.append(outside_failure(doc_id) if why == OUTSIDE else DocFailure(doc_id, why))
+        except ValueError as e:
+            failed.append(read_failure(doc_id, e))
+            continue
+        except OSError as e:
+            failed.append(DocFailure(doc_id, str(e.strerror or e)))
             continue
         try:
             chunks = chunk_document(doc.doc_id, doc.text, embedder.count_tokens, limit)
@@ -98,6 +100,7 @@ def chunk_batch(
     embedder: Embedder,
     max_tokens: int,
     max_bytes: int,
+    exclude: Sequence[str] = (),
 ) -> PreparedBatch:
     """Stage 1: read and chunk a batch, and find the chunks not stored yet."""
     out = PreparedBatch()
@@ -107,7 +110,7 @@ def chunk_batch(
         return out
     started = time.perf_counter()
     out.ready, stats.failed = load_and_chunk(
-        root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes
+        root, doc_ids, policy, embedder, max_tokens=max_tokens, max_bytes=max_bytes, exclude=exclude
     )
     stats.time("read_and_chunk_s", time.perf_counter() - started)
     existing = existing_chunk_ids(conn, [d.doc_id for d, _ in out.ready])

@@ -1,7 +1,9 @@
 """The caller's effective tag set: role + policy -> the tags a query may see. Fails closed.
 
 The policy is the one given (``--policy`` / ``NETDOCS_POLICY``), else the one stored in the
-index by the last ingest that was given a policy. Then:
+index by the last ingest that was given a policy. A given policy that differs from the stored
+one is narrowed to what both grant (see netdocs.server.policy_guard): the chunks' tags follow
+the stored one until an ingest stores the new one. Then:
 
 - a policy and a known role: that role's tags (None for a ``*`` role);
 - a policy and an unknown role, or no role at all: ``AccessDenied`` naming the roles;
@@ -21,6 +23,7 @@ import psycopg
 from netdocs.config import Settings
 from netdocs.errors import AccessDenied
 from netdocs.policy import Policy, load_policy
+from netdocs.server.policy_guard import in_force
 from netdocs.store.policy_store import load_stored_policy
 
 log = logging.getLogger(__name__)
@@ -73,11 +76,13 @@ def effective_policy(
         if stored is not None and stored.sha256 != given.sha256:
             log.warning(
                 "the policy given (%s) differs from the one the index was built with "
-                "(stored %s from %s): roles resolve against the given one",
+                "(stored %s from %s): a role must be in both and sees only the tags both "
+                "allow until an ingest stores the given one",
                 given.source,
                 f"{stored.stored_at:%Y-%m-%d %H:%M}",
                 stored.source,
             )
+            return in_force(given, stored.policy(), True), "given"
         return given, "given"
     if stored is not None:
         return stored.policy(), "stored"

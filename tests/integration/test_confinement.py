@@ -206,3 +206,32 @@ def test_an_indexed_file_swapped_for_an_outside_link_is_removed_not_kept_stale(
     assert _failed(result) == {"routing/frr/glossary.md": "outside the docs root"}
     assert "routing/frr/glossary.md" not in _indexed(db_url)
     assert result["deleted"] == 1 and not result["stale"]
+
+
+def test_a_file_swapped_for_a_wider_inside_link_after_the_scan_is_not_read(
+    sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link rule holds at the read too: a helpdesk-visible file, edited and then swapped
+    between the scan and the read for a link to a firewall file, is refused (not indexed
+    under the helpdesk name) and its old version leaves the index."""
+    import tasks.ingest as t
+    from flows.ingest import ingest
+
+    victim = sample / "routing" / "frr" / "glossary.md"
+    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
+    victim.write_text(victim.read_text() + "\n\nAn edited paragraph.\n")  # to be re-read
+    real_make_plan = t.make_plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        plan = real_make_plan(*args, **kwargs)
+        victim.unlink()
+        victim.symlink_to("../../firewall/nftables/nft/chains.md")
+        return plan
+
+    monkeypatch.setattr(t, "make_plan", plan_then_swap)
+    result = ingest(path=str(sample), policy=str(POLICY))
+    failed = _failed(result)
+    assert set(failed) == {"routing/frr/glossary.md"}
+    assert "firewall/nftables/nft/chains.md" in failed["routing/frr/glossary.md"]
+    assert "routing/frr/glossary.md" not in _indexed(db_url)
+    assert result["deleted"] == 1 and not result["stale"]
