@@ -94,6 +94,24 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[Row], list[str]]
     return rows, sorted(fa.keys() ^ fb.keys())
 
 
+def drift(rows: list[Row]) -> str:
+    """How the second run's timings sit against the first's: the median ratio over every
+    duration figure, and the direction of the misses. A host whose speed changed between the
+    runs moves nearly all of them one way; noise moves them both ways."""
+    timed = [r for r in rows if r.kind == "measured" and r.path.endswith("_s") and r.a > 0.05]
+    if not timed:
+        return "no durations to compare"
+    ratios = sorted(r.b / r.a for r in timed)
+    misses = [r for r in timed if not r.ok]
+    faster = sum(r.b < r.a for r in misses)
+    return (
+        f"second run's durations / first's: median {ratios[len(ratios) // 2]:.2f} over "
+        f"{len(timed)} figures (quartiles {ratios[len(ratios) // 4]:.2f}-"
+        f"{ratios[3 * len(ratios) // 4]:.2f}); duration misses: {faster} faster, "
+        f"{len(misses) - faster} slower in the second run"
+    )
+
+
 def _fmt(x: float) -> str:
     return f"{x:.0f}" if x == int(x) and abs(x) < 1e12 else f"{x:.4g}"
 
@@ -126,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"equal, measured {len(measured) - bad_measured}/{len(measured)} within their band"
         + (f"; {len(unpaired)} figure(s) in only one run" if unpaired else "")
     )
+    print(drift(rows))
     agree = bad_counts == 0 and bad_measured == 0
     print("the runs agree within noise" if agree else "the runs do NOT agree within noise")
     return 0 if agree or args.report_only else 1

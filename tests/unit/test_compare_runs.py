@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.compare_runs import compare, main
+from benchmarks.compare_runs import compare, drift, main
 
 RUN = {
     "run_id": "a",
@@ -78,3 +78,14 @@ def test_single_rounds_of_a_repeated_step_are_not_compared() -> None:
     a = _with("side/netdocs/full/rounds", [{"wall_s": 3.0}, {"wall_s": 9.0}])  # type: ignore[arg-type]
     b = _with("side/netdocs/full/rounds", [{"wall_s": 3.1}, {"wall_s": 3.2}])  # type: ignore[arg-type]
     assert _bad(a, b) == set()
+
+
+def test_drift_names_a_host_that_ran_faster_for_the_whole_second_run() -> None:
+    a = {"s": {f"step{i}_s": 10.0 + i for i in range(8)}}
+    faster = {"s": {f"step{i}_s": (10.0 + i) * 0.6 for i in range(8)}}
+    rows, _ = compare(a, faster)
+    assert drift(rows).startswith("second run's durations / first's: median 0.60 over 8")
+    assert drift(rows).endswith("8 faster, 0 slower in the second run")
+    mixed = {"s": {f"step{i}_s": (10.0 + i) * (0.6 if i % 2 else 1.6) for i in range(8)}}
+    rows, _ = compare(a, mixed)
+    assert drift(rows).endswith("4 faster, 4 slower in the second run")
