@@ -48,7 +48,7 @@ def test_a_widened_or_new_role_waits_for_an_ingest(sample_db: str, tmp_path: Pat
 
 def test_a_narrowed_role_applies_at_once(sample_db: str, tmp_path: Path) -> None:
     use_db(sample_db)
-    query = "troubleshooting"
+    query = " ".join((SAMPLE / "troubleshooting" / "tools" / "nstat.md").read_text().split()[5:25])
     assert any(p.startswith("troubleshooting/") for p in _paths("helpdesk", SAMPLE_TAGS, query))
     narrower = _edited(
         tmp_path,
