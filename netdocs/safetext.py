@@ -5,6 +5,8 @@
 * :func:`for_terminal` — control characters (ANSI escape sequences, NUL, C1, bidi
   overrides) shown as ``\\xNN`` escapes, so a heading cannot recolour or rewrite the screen.
 * :func:`storable` — text PostgreSQL ``text`` accepts (NUL and lone surrogates replaced).
+* :func:`visible_text` — a question as a reader sees it: invisible characters (format,
+  private-use, unassigned: zero-width, bidi, the U+E0000 tag block) removed, controls spaced.
 * :func:`json_safe` — a JSON-able value whose strings PostgreSQL ``jsonb`` accepts (no lone
   surrogates, no NUL).
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -24,6 +27,24 @@ def storable(text: str) -> str:
     """``text`` as PostgreSQL can take it: NUL and lone surrogates (undecodable argv bytes,
     ``\\ud800`` escapes in JSON) become spaces / U+FFFD instead of failing the statement."""
     return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+
+
+_INVISIBLE = frozenset({"Cf", "Co", "Cn", "Cs"})
+
+
+def visible_text(text: str) -> str:
+    """``text`` storable (see storable) with what a reader cannot see removed and control
+    characters other than newline and tab made spaces. A question is used as this text for
+    everything (cache key, search, prompt, audit): hidden characters could otherwise carry
+    instructions to the model while the cache key, which keeps only letters and digits,
+    matched the plain question (a planted answer served to colleagues)."""
+    out = []
+    for ch in storable(text):
+        kind = unicodedata.category(ch)
+        if kind in _INVISIBLE:
+            continue
+        out.append(" " if kind == "Cc" and ch not in "\n\t" else ch)
+    return "".join(out)
 
 
 def is_valid_utf8(name: str) -> bool:

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from netdocs.cli_support import duration_arg, migrated_connection
+from netdocs.safetext import for_terminal
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,10 +39,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         hit = " (cached)" if r.cache_hit else ""
-        who = f"{r.user}" + (f" as {r.role}" if r.role else "")
+        # a file name or user may hold control characters: escaped, never written raw
+        who = for_terminal(r.user) + (f" as {for_terminal(r.role)}" if r.role else "")
         print(f"{r.at:%Y-%m-%d %H:%M:%S%z} {r.action}{hit} by {who}: {r.question!r}")
         for path in dict.fromkeys(r.paths):
-            print(f"    {path}")
+            print(f"    {for_terminal(path)}")
     if not rows:
         print("no matching audit rows")
     return 0

@@ -32,8 +32,9 @@ from netdocs.query.pending import VectorLike
 from netdocs.query.ranked import doc_from_json, ranked_plan_documents, ranked_retrieval
 from netdocs.query.rerank.pipeline import Retrieval, RetrievalPlan, usage_fields
 from netdocs.query.results import Answer, Hit
-from netdocs.query.search import Mode, clean_text
+from netdocs.query.search import Mode
 from netdocs.query.service import SearchService
+from netdocs.safetext import visible_text
 
 
 @dataclass
@@ -131,7 +132,7 @@ def run_search(
         raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
     per_doc = service.settings.diversity_per_doc
-    question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
+    question = visible_text(question)  # storable, nothing hidden (safetext)
     qry = QueryRun("search", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     settings = search_key_settings(k, mode, by, per_doc, plan)
@@ -192,7 +193,7 @@ def run_ask(
     audited, hooked. A fallback caused by a provider failure is not cached."""
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
-    question = clean_text(question)  # NUL / lone surrogates: storable in the audit row
+    question = visible_text(question)  # storable, nothing hidden (safetext)
     qry = QueryRun("ask", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc

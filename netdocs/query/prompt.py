@@ -29,7 +29,7 @@ question (fully or partly), NO otherwise."""
 
 NOT_FOUND_ANSWER = "The documentation available to you does not contain the answer."
 
-_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_CITATION = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]")  # [99999...]: no int() of it
 
 
 #: ``<`` starting an excerpt tag in a document's text (any case, spaces, closing or not).

@@ -119,18 +119,15 @@ def retry_after(exc: BaseException) -> float | None:
 
 
 def short_error(exc: BaseException, limit: int = 200) -> str:
-    """``"<status> <message>"`` for HTTP errors, ``"timeout"`` / ``"connection error"``
-    for transport failures, else the exception's type and message; truncated."""
+    """``"<status> <error class>"`` for HTTP errors, ``"timeout"`` / ``"connection error"``
+    for transport failures, else the exception's type and message; truncated.
+
+    The provider's own message is left out: it reaches answers, notes, the audit log and
+    logs, and it can quote what it should not (a 401 shows the key's first and last
+    characters; a gateway may echo headers)."""
     status = status_of(exc)
     if status is not None:
-        body = getattr(exc, "body", None)
-        message = None
-        if isinstance(body, Mapping):
-            inner = body.get("error")
-            message = body.get("message") or (
-                inner.get("message") if isinstance(inner, Mapping) else None
-            )
-        text = f"{status} {message or type(exc).__name__}"
+        text = f"{status} {type(exc).__name__}"
     elif isinstance(exc, _transport_errors()):
         kind = "timeout" if "timeout" in type(exc).__name__.lower() else "connection error"
         text = f"{kind} ({type(exc).__name__})"

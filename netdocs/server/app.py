@@ -11,6 +11,7 @@ import contextvars
 import functools
 import gc
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -122,6 +123,10 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         summary="Search and ask the network team's documentation",
         version="1",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load scripts from a CDN onto the ask page's origin
+        # (where the tab keeps its token); the schema itself is served: /openapi.json
+        docs_url=None,
+        redoc_url=None,
         **_NO_OTEL,
     )
     app.add_middleware(BodyLimit, max_bytes=rt.settings.serve_max_body_bytes)
@@ -241,14 +246,14 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         )
 
     exposition = MetricsText(rt.settings.serve_metrics_cache_s)
+    health_text = MetricsText(1.0, max_windows=1)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
     async def metrics(since: str = "24h") -> Response:
-        """Prometheus text exposition of the query metrics (window ``since``: 24h, 7d, all)."""
-        from netdocs.metrics.summary import parse_since
-
+        """Prometheus text exposition of the query metrics (window ``since``: 1h, 24h, 7d,
+        30d or all)."""
         try:
-            seconds = metrics_window(parse_since(since))  # whole minutes: one cache key each
+            seconds = metrics_window(since)  # a fixed set: one cached computation each
         except ValueError as e:  # the caller's own parameter: say what is wrong with it
             return JSONResponse({"detail": str(e)}, status_code=400)
         text = await exposition.get(seconds, lambda: handlers.metrics_text(rt, seconds))
@@ -257,7 +262,10 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> Response:
         """Database, index generation, embedding model, provider breakers, cached answers."""
-        ok, details = await run_in_threadpool(handlers.health, rt)
+        # computed at most once a second, by one request at a time: a flood of health checks
+        # (no token needed) must not take the query pool's connections
+        text = await health_text.get(None, lambda: json.dumps(handlers.health(rt)))
+        ok, details = json.loads(text)
         details["cached_answers"] = cached.stats()  # the event-loop path (fastpath)
         return JSONResponse({"status": "ok" if ok else "unhealthy", **details}, 200 if ok else 503)
 

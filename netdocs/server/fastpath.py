@@ -41,7 +41,8 @@ from netdocs.query.lifecycle import (
 )
 from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
 from netdocs.query.results import Hit
-from netdocs.query.search import Mode, clean_text
+from netdocs.query.search import Mode
+from netdocs.safetext import visible_text
 from netdocs.server.auth import Principal, check_role, known_principal
 from netdocs.server.runtime import APP_NAME, Busy, Runtime
 from netdocs.store.snapshot import SNAPSHOT_SQL, IndexSnapshot, snapshot_of_row
@@ -121,7 +122,7 @@ class CachedAnswers:
         if who is None:
             return None
         k = max(k, 0)
-        run = QueryInfo("search", clean_text(question), k, mode, who.user)
+        run = QueryInfo("search", visible_text(question), k, mode, who.user)
         s = self.rt.settings
         settings = api.search_key_settings(k, mode, by, s.diversity_per_doc, RetrievalPlan.build(s))
 
@@ -149,7 +150,7 @@ class CachedAnswers:
             return None
         s = self.rt.settings
         k = max(s.answer_top_k if k is None else k, 0)
-        run = QueryInfo("ask", clean_text(question), k, "fused", who.user)
+        run = QueryInfo("ask", visible_text(question), k, "fused", who.user)
         answerer, plan = Answerer(s), RetrievalPlan.build(s)
         settings = api.ask_key_settings(k, "fused", s.diversity_per_doc, answerer, plan)
 

@@ -87,17 +87,23 @@ class BodyLimit:
             await self.app(scope, counted, watched)
 
 
-#: Beyond this window (about a century) every metric row is in it: the same as ``all``.
-MAX_WINDOW_S = 100 * 365 * 86400
+#: The windows ``/metrics`` serves (no token is needed, so no caller may choose an arbitrary
+#: window: each one would be a computation of its own, seconds of CPU for a day of rows).
+METRICS_WINDOWS: dict[str, float | None] = {
+    "1h": 3600.0,
+    "24h": 86400.0,
+    "7d": 7 * 86400.0,
+    "30d": 30 * 86400.0,
+    "all": None,
+}
 
 
-def metrics_window(seconds: float | None) -> float | None:
-    """``/metrics``'s window rounded to whole minutes (at least one), so spellings that
-    differ by less than a minute (``24h``, ``24.0001h``, ...) share one cached computation;
-    None (all rows) stays None, and so becomes a window too long to matter."""
-    if seconds is None or not seconds < MAX_WINDOW_S:
-        return None
-    return float(max(1, round(seconds / 60)) * 60)
+def metrics_window(since: str) -> float | None:
+    """``/metrics``'s window in seconds (None: all rows); ValueError for any other spelling
+    than those of METRICS_WINDOWS (``netdocs metrics --since`` takes any)."""
+    if since not in METRICS_WINDOWS:
+        raise ValueError(f"since: one of {', '.join(METRICS_WINDOWS)}")
+    return METRICS_WINDOWS[since]
 
 
 class MetricsText:

@@ -147,3 +147,23 @@ def test_audit_log_is_append_only_and_prune_leaves_a_record(
     assert [r[0] for r in rows] == ["search", "prune"]
     assert rows[1][1] == "alice" and rows[1][2]["deleted"] == 3
     assert main(["audit", "prune", "--before", "2999-01-01"]) != 0  # no cutoff in the future
+
+
+def test_the_text_listing_escapes_control_characters(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user (or a file name) holding an escape sequence or a newline cannot erase or
+    invent lines of `netdocs audit`'s listing."""
+    from netdocs.config import get_settings
+
+    sample_index(tmp_path)
+    monkeypatch.setenv("NETDOCS_USER", "eve\x1b[2A\n2026-06-01 10:00:00+0000 search by alice")
+    get_settings.cache_clear()
+    with SearchService(None) as service:
+        run_search(service, VPN_Q, k=3)
+    capsys.readouterr()
+    assert main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "by eve\\x1b[2A\\x0a2026-06-01" in out
+    assert not any(line.startswith("2026-06-01 10:00:00") for line in out.splitlines())

@@ -55,3 +55,28 @@ def test_refusals_do_not_reveal_the_policy(
             assert caplog.text.count("duplicate key 'ops'") >= 2
     finally:
         rt.close()
+
+
+def test_a_body_not_declared_json_is_refused(db_url: str, tmp_path: Path) -> None:
+    """A page on another site can post a body without a preflight only as text/plain or with
+    no Content-Type: such a body is not read as a question (a cookie- or proxy-authenticated
+    deployment would otherwise take it as the victim's)."""
+    migrate(db_url)
+    policy = tmp_path / "tags.yaml"
+    policy.write_text("roles:\n  ops: {allow: [faq]}\n" + RULES)
+    with connect(db_url, autocommit=True) as conn:
+        _, token = create_token(conn, "u", "ops")
+    rt = Runtime(Settings(policy=policy, embedding_provider="hashing"), db_url)
+    auth = {"Authorization": f"Bearer {token}"}
+    body = '{"question": "bgp"}'
+    try:
+        with TestClient(create_app(rt)) as client:
+            for kind in ({"Content-Type": "text/plain"}, {}):
+                r = client.post("/v1/search", content=body, headers={**auth, **kind})
+                assert r.status_code == 422, (kind, r.text)
+            ok = client.post(
+                "/v1/search", content=body, headers={**auth, "Content-Type": "application/json"}
+            )
+            assert ok.status_code == 200
+    finally:
+        rt.close()

@@ -1,5 +1,6 @@
-"""`/metrics` needs no token, so what one caller can make it cost is bounded: the text of a
-window is computed by one request at a time and reused for NETDOCS_SERVE_METRICS_CACHE_S."""
+"""`/metrics` and `/healthz` need no token, so what one caller can make them cost is
+bounded: only fixed windows, each text computed by one request at a time and reused for
+NETDOCS_SERVE_METRICS_CACHE_S; the health check at most once a second."""
 
 from __future__ import annotations
 
@@ -59,9 +60,11 @@ def test_metrics_are_computed_one_at_a_time_and_reused(
         rt.close()
 
 
-def test_spellings_of_one_minute_share_one_computation(
+def test_only_the_fixed_windows_are_computed(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No token is needed, so a caller may not pick its own window: twenty other spellings
+    are refused without any computation; the fixed windows each compute once."""
     migrate(db_url)
     policy = tmp_path / "tags.yaml"
     policy.write_text("roles:\n  hd: {allow: [faq]}\n", encoding="utf-8")
@@ -76,13 +79,43 @@ def test_spellings_of_one_minute_share_one_computation(
     rt = Runtime(settings, db_url)
     try:
         with TestClient(create_app(rt)) as client:
-            spellings = [f"{24 + i * 0.0001:.4f}h" for i in range(20)]  # 86400 s to +6.84 s
-            assert len(set(spellings)) == 20
-            for since in spellings:
+            others = [f"{1441 + i}m" for i in range(18)] + ["24.0001h", "0.001m"]
+            for since in others:
+                reply = client.get(f"/metrics?since={since}")
+                assert reply.status_code == 400 and "1h, 24h, 7d, 30d, all" in reply.text
+            assert windows == []
+            for since in ["24h", "1h", "24h", "all", "30d", "7d", "all"]:
                 assert client.get(f"/metrics?since={since}").status_code == 200
-            assert windows == [86400.0]  # one computation for all twenty
-            assert client.get("/metrics?since=0.001m").status_code == 200  # at least a minute
-            assert client.get("/metrics?since=all").status_code == 200
-            assert windows == [86400.0, 60.0, None]
+            assert windows == [86400.0, 3600.0, None, 30 * 86400.0, 7 * 86400.0]
+    finally:
+        rt.close()
+
+
+def test_a_flood_of_health_checks_costs_one_check_a_second(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/healthz needs no token either: twelve at once run the check once, and a check a
+    second later runs it again (a stale status lasts at most a second)."""
+    migrate(db_url)
+    policy = tmp_path / "tags.yaml"
+    policy.write_text("roles:\n  hd: {allow: [faq]}\n", encoding="utf-8")
+    settings = Settings(policy=policy, embedding_provider="hashing")
+    real, calls = handlers.health, []
+
+    def spy(rt: Runtime) -> tuple[bool, dict[str, object]]:
+        calls.append(time.monotonic())
+        time.sleep(0.2)
+        return real(rt)
+
+    monkeypatch.setattr(handlers, "health", spy)
+    rt = Runtime(settings, db_url)
+    try:
+        with TestClient(create_app(rt)) as client, ThreadPoolExecutor(12) as pool:
+            replies = list(pool.map(lambda _: client.get("/healthz"), range(12)))
+            assert [r.status_code for r in replies] == [200] * 12
+            assert len(calls) == 1 and replies[0].json()["database"] == "ok"
+            time.sleep(1.1)
+            assert client.get("/healthz").status_code == 200
+            assert len(calls) == 2
     finally:
         rt.close()

@@ -24,9 +24,11 @@ from netdocs.resilience import (
 REQ = httpx.Request("POST", "http://provider.invalid/v1/embeddings")
 
 
-def openai_status(status: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
+def openai_status(
+    status: int, headers: dict[str, str] | None = None, body_message: str | None = None
+) -> openai.APIStatusError:
     response = httpx.Response(status, headers=headers or {}, request=REQ)
-    body = {"message": f"boom {status}", "type": "x"}
+    body = {"message": body_message or f"boom {status}", "type": "x"}
     return openai.OpenAI(api_key="k", base_url="http://x")._make_status_error(
         f"Error code: {status}", body=body, response=response
     )
@@ -129,8 +131,10 @@ def test_transport_failures_are_retryable_other_errors_not() -> None:
 
 
 def test_short_error_formats() -> None:
-    assert short_error(openai_status(429)) == "429 boom 429"
-    assert short_error(anthropic_status(529)) == "529 boom 529"
+    # the provider's message stays out (a 401 quotes the key's first and last characters)
+    assert short_error(openai_status(429)) == "429 RateLimitError"
+    assert short_error(anthropic_status(529)) == "529 OverloadedError"
+    assert "sk-" not in short_error(openai_status(401, body_message="Incorrect API key: sk-p…wxyz"))
     assert short_error(openai.APITimeoutError(REQ)).startswith("timeout")
     assert short_error(openai.APIConnectionError(request=REQ)).startswith("connection error")
     assert len(short_error(ValueError("x" * 1000))) == 200

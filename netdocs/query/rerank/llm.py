@@ -28,6 +28,10 @@ def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
+#: the opening "<" of a passage tag in any case or spacing (``</PASSAGE >``, ``< passage``)
+_PASSAGE_TAG = re.compile(r"<(?=\s*/?\s*passage)", re.IGNORECASE)
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` with whitespace collapsed, cut to ``limit`` characters."""
     text = " ".join(text.split())
@@ -39,7 +43,7 @@ def rerank_prompt(question: str, candidates: Sequence[Hit], passage_chars: int) 
     ``passage_chars``, then the question."""
     parts = []
     for n, h in enumerate(candidates, start=1):
-        body = clip(h.text, passage_chars).replace("</passage>", "<\\/passage>")
+        body = _PASSAGE_TAG.sub("&lt;", clip(h.text, passage_chars))  # any spelling
         parts.append(
             f'<passage n="{n}" path="{_attr(h.path)}" heading="{_attr(h.heading)}">{body}</passage>'
         )
