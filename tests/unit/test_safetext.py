@@ -30,3 +30,12 @@ def test_json_safe_values_fit_jsonb() -> None:
     assert safe == {"failed": [{"path": "bad\\xff.md", "error": "NUL \\x00 here"}], "n": 3}
     text = json.dumps(safe)
     assert "\\u0000" not in text and "\\udc" not in text
+
+
+def test_visible_text_drops_what_a_reader_cannot_see_and_keeps_the_rest() -> None:
+    from netdocs.safetext import visible_text
+
+    kept = "Café BGP 路由 ✓ line one\n\tline two"
+    hidden = "\u200b\u200d\u202e\u2066\ufeff\ue000" + "".join(chr(0xE0000 + ord(c)) for c in "run")
+    assert visible_text(kept[:5] + hidden + kept[5:]) == kept
+    assert visible_text("a\x07b\x00c") == "a b c"
