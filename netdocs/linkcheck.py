@@ -34,10 +34,11 @@ def hardlink_refusal(links: int) -> str | None:
         return None
     try:
         with open(PROTECTED_HARDLINKS, encoding="ascii") as fh:
-            if fh.read().strip() == "1":
-                return None
+            protected = fh.read().strip() == "1"
     except (OSError, ValueError):
-        pass
+        protected = False  # unknown (not Linux, no /proc): fail closed
+    if protected:
+        return None
     return (
         f"the file has {links} hard links and the kernel does not protect hard links "
         "(fs.protected_hardlinks is not 1): it could be a file from anywhere on the file "

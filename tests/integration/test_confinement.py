@@ -143,6 +143,30 @@ def test_a_real_loop_holds_back_only_its_subtree_deletes(sample: Path, db_url: s
     assert any("postponed" in m and "routing/bird/sub" in m for m in run["messages"])
 
 
+def _edit_then_swap_after_the_scan(
+    sample: Path, monkeypatch: pytest.MonkeyPatch, target: str, policy: str | None
+) -> dict[str, Any]:
+    """Index the sample, edit the FRR glossary (so it is re-read), and let the next ingest
+    find it swapped for a link to ``target`` between its plan and its read; its result."""
+    import tasks.ingest as t
+    from flows.ingest import ingest
+
+    victim = sample / "routing" / "frr" / "glossary.md"
+    assert ingest(path=str(sample), policy=policy)["failed"] == []
+    victim.write_text(victim.read_text() + "\n\nAn edited paragraph.\n")  # to be re-read
+    real_make_plan = t.make_plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        plan = real_make_plan(*args, **kwargs)
+        victim.unlink()
+        victim.symlink_to(target)
+        return plan
+
+    monkeypatch.setattr(t, "make_plan", plan_then_swap)
+    result: dict[str, Any] = ingest(path=str(sample), policy=policy)
+    return result
+
+
 def test_a_link_cannot_give_a_file_wider_tags_or_bring_in_an_excluded_one(
     sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,22 +211,7 @@ def test_an_indexed_file_swapped_for_an_outside_link_is_removed_not_kept_stale(
 ) -> None:
     """Indexed, then edited and swapped for a link out of the root between the scan and the
     read: its old version leaves the index (as when the scan sees the link), not stale."""
-    import tasks.ingest as t
-    from flows.ingest import ingest
-
-    victim = sample / "routing" / "frr" / "glossary.md"
-    assert ingest(path=str(sample))["failed"] == []
-    victim.write_text(victim.read_text() + "\n\nAn edited paragraph.\n")  # to be re-read
-    real_make_plan = t.make_plan
-
-    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
-        plan = real_make_plan(*args, **kwargs)
-        victim.unlink()
-        victim.symlink_to("/etc/passwd")
-        return plan
-
-    monkeypatch.setattr(t, "make_plan", plan_then_swap)
-    result = ingest(path=str(sample))
+    result = _edit_then_swap_after_the_scan(sample, monkeypatch, "/etc/passwd", None)
     assert _failed(result) == {"routing/frr/glossary.md": "outside the docs root"}
     assert "routing/frr/glossary.md" not in _indexed(db_url)
     assert result["deleted"] == 1 and not result["stale"]
@@ -214,22 +223,8 @@ def test_a_file_swapped_for_a_wider_inside_link_after_the_scan_is_not_read(
     """The link rule holds at the read too: a helpdesk-visible file, edited and then swapped
     between the scan and the read for a link to a firewall file, is refused (not indexed
     under the helpdesk name) and its old version leaves the index."""
-    import tasks.ingest as t
-    from flows.ingest import ingest
-
-    victim = sample / "routing" / "frr" / "glossary.md"
-    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
-    victim.write_text(victim.read_text() + "\n\nAn edited paragraph.\n")  # to be re-read
-    real_make_plan = t.make_plan
-
-    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
-        plan = real_make_plan(*args, **kwargs)
-        victim.unlink()
-        victim.symlink_to("../../firewall/nftables/nft/chains.md")
-        return plan
-
-    monkeypatch.setattr(t, "make_plan", plan_then_swap)
-    result = ingest(path=str(sample), policy=str(POLICY))
+    target = "../../firewall/nftables/nft/chains.md"
+    result = _edit_then_swap_after_the_scan(sample, monkeypatch, target, str(POLICY))
     failed = _failed(result)
     assert set(failed) == {"routing/frr/glossary.md"}
     assert "firewall/nftables/nft/chains.md" in failed["routing/frr/glossary.md"]
