@@ -36,6 +36,7 @@ from benchmarks.harness import (  # noqa: E402
     load,
     median_run,
 )
+from benchmarks.host_probe import around  # noqa: E402
 
 EDIT_SEED, DELETE_SEED = 14, 15
 PEER = Path(__file__).with_name("peer_llamaindex.py")
@@ -43,17 +44,20 @@ PEER = Path(__file__).with_name("peer_llamaindex.py")
 
 def _child(env: dict[str, str], *args: str, script: str = __file__) -> dict[str, Any]:
     """Run ``script --child ARGS`` and return the JSON of its last line."""
-    out = subprocess.run(
-        [sys.executable, script, "--child", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    out, host = around(
+        lambda: subprocess.run(
+            [sys.executable, script, "--child", *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
     )
     if out.returncode:
         raise RuntimeError(f"child {args} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["load_avg"] = load()
+    result["host"] = host
     return result
 
 
@@ -89,19 +93,24 @@ def netdocs_steps(
 
 
 def _peer(env: dict[str, str], docs: Path, state: Path, url: str, *extra: str) -> dict:
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(PEER), str(docs), str(state), url, *extra],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    def step() -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(PEER), str(docs), str(state), url, *extra],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        return proc, time.perf_counter() - started
+
+    (proc, wall), host = around(step)
     if proc.returncode:
         raise RuntimeError(f"LlamaIndex peer failed:\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["wall_s"] = round(time.perf_counter() - started, 2)
+    result["wall_s"] = round(wall, 2)
     result["load_avg"] = load()
+    result["host"] = host
     return result
 
 

@@ -1,6 +1,7 @@
 """Do two `make bench` runs agree within noise? (issue 14)
 
     python benchmarks/compare_runs.py benchmarks/results/A.json benchmarks/results/B.json
+    python benchmarks/compare_runs.py --normalize A.json B.json   # host speed factored out
 
 Every numeric figure the two results files share is compared. Work counts (documents
 scanned, chunks embedded, embedding calls and texts, nodes, rows) describe what was done,
@@ -11,6 +12,12 @@ a few ms of scheduling); the bands are set for a shared 2-core host and printed 
 result. Run identity (ids, dates, arguments, load averages) is not compared, nor are the
 single rounds of a repeated step (``rounds``; its median is), nor the time the bench takes
 to write its grown corpus (``generate_s``: set-up, not a netdocs figure).
+
+The host's speed around each step (``host``: a fixed workload timed before and after it,
+benchmarks/host_probe.py) is not compared either. With ``--normalize`` the second run's
+durations (and CPU seconds, latencies, rates) of a step are rescaled by the ratio of the two
+runs' probes for that step before they are judged, so a host that ran the whole second run
+20 % slower does not count as disagreement; both verdicts are printed.
 
 Exit 0 when every count is equal and every measured figure is within its band, else 1;
 `--report-only` always exits 0.
@@ -28,8 +35,11 @@ from pathlib import Path
 from typing import Any
 
 SKIP = re.compile(
-    r"(^|/)(run_id|started_utc|args|machine|load_avg[^/]*|messages|embedder|corpus|rounds|generate_s)(/|$|\[)"
+    r"(^|/)(run_id|started_utc|args|machine|load_avg[^/]*|messages|embedder|corpus|rounds|"
+    r"generate_s|host)(/|$|\[)"
 )
+PER_TIME = re.compile(r"per_s$")  # a rate: a slower host lowers it
+TIMED = re.compile(r"(_s$|_ms(/|$|_))")  # seconds or milliseconds: a slower host raises them
 # (pattern on the figure's path, relative band, absolute floor): first match wins.
 BANDS: tuple[tuple[re.Pattern[str], float, float], ...] = (
     (re.compile(r"(p99|max)[^/]*$"), 0.50, 5.0),  # tails: a few slow requests move them
@@ -86,12 +96,67 @@ def judge(path: str, a: float, b: float) -> Row:
     return Row(path, a, b, "measured", ok, f"±{rel:.0%} or {floor:g}")
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[Row], list[str]]:
-    """Rows for the figures both runs have, and the paths only one of them has."""
+def probes(data: Any, prefix: str = "") -> dict[str, float]:
+    """The mean host probe (seconds) of every step that recorded one, by the step's path."""
+    out: dict[str, float] = {}
+    if isinstance(data, dict):
+        host = data.get("host")
+        if isinstance(host, dict) and host.get("probe_s"):
+            values = [float(x) for x in host["probe_s"]]
+            out[prefix] = sum(values) / len(values)
+        for key, value in data.items():
+            if key != "host":
+                out.update(probes(value, f"{prefix}/{key}" if prefix else str(key)))
+    return out
+
+
+def host_factor(path: str, pa: dict[str, float], pb: dict[str, float]) -> float | None:
+    """First run's probe / second run's for the innermost step holding ``path`` (None when
+    either run has no probe there)."""
+    parts = path.split("/")
+    for n in range(len(parts) - 1, 0, -1):
+        step = "/".join(parts[:n])
+        if step in pa and step in pb and pa[step] > 0 and pb[step] > 0:
+            return pa[step] / pb[step]
+    return None
+
+
+def normalized(path: str, b: float, factor: float | None) -> float:
+    """The second run's figure as if its host had been as fast as the first run's."""
+    if factor is None or COUNT.search(path) and not RATE.search(path):
+        return b
+    if PER_TIME.search(path):
+        return b / factor
+    if TIMED.search(path) or re.search(r"_ms/[^/]+$", path):
+        return b * factor
+    return b
+
+
+def compare(
+    a: dict[str, Any], b: dict[str, Any], normalize: bool = False
+) -> tuple[list[Row], list[str]]:
+    """Rows for the figures both runs have, and the paths only one of them has; with
+    ``normalize``, the second run's timed figures rescaled by the host probes."""
     fa = {p: v for p, v in figures(a) if not SKIP.search(p)}
     fb = {p: v for p, v in figures(b) if not SKIP.search(p)}
-    rows = [judge(p, fa[p], fb[p]) for p in sorted(fa.keys() & fb.keys())]
+    pa, pb = probes(a), probes(b)
+    rows = []
+    for p in sorted(fa.keys() & fb.keys()):
+        vb = normalized(p, fb[p], host_factor(p, pa, pb)) if normalize else fb[p]
+        rows.append(judge(p, fa[p], vb))
     return rows, sorted(fa.keys() ^ fb.keys())
+
+
+def probe_drift(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """The second run's host probes against the first's, step by step."""
+    pa, pb = probes(a), probes(b)
+    ratios = sorted(pb[k] / pa[k] for k in pa.keys() & pb.keys() if pa[k] > 0)
+    if not ratios:
+        return "no host probes in both runs (results written before host_probe.py)"
+    return (
+        f"host probe, second run / first: median {ratios[len(ratios) // 2]:.2f} over "
+        f"{len(ratios)} steps (range {ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
 
 
 def drift(rows: list[Row]) -> str:
@@ -122,13 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("second", type=Path)
     p.add_argument("--all", action="store_true", help="print every figure, not only misses")
     p.add_argument("--report-only", action="store_true", help="exit 0 whatever the result")
+    p.add_argument(
+        "--normalize", action="store_true", help="judge timings with the host's speed factored out"
+    )
     args = p.parse_args(argv)
     try:
         a, b = (json.loads(f.read_text(encoding="utf-8")) for f in (args.first, args.second))
     except (OSError, ValueError) as e:
         print(f"cannot read results: {e}", file=sys.stderr)
         return 2
-    rows, unpaired = compare(a, b)
+    rows, unpaired = compare(a, b, args.normalize)
     print(f"| figure | {args.first.name} | {args.second.name} | kind | band | agree |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -144,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
         f"equal, measured {len(measured) - bad_measured}/{len(measured)} within their band"
         + (f"; {len(unpaired)} figure(s) in only one run" if unpaired else "")
     )
-    print(drift(rows))
+    print(drift(compare(a, b)[0]))
+    print(probe_drift(a, b))
     agree = bad_counts == 0 and bad_measured == 0
-    print("the runs agree within noise" if agree else "the runs do NOT agree within noise")
+    verdict = "agree" if agree else "do NOT agree"
+    how = " once each step's host speed is factored out" if args.normalize else ""
+    print(f"the runs {verdict} within noise{how}")
     return 0 if agree or args.report_only else 1
 
 

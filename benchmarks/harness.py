@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.host_probe import around
+
 REPO = Path(__file__).resolve().parents[1]
 #: The shared corpus beside the clone (``NETDOCS_BENCH_CORPUS`` overrides it).
 DEFAULT_CORPUS = Path(
@@ -62,18 +64,23 @@ def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
     Returns the CLI's JSON plus ``wall_s`` (the whole process), ``peak_rss_mb`` (the CLI
     process's own ru_maxrss), ``embed_calls`` / ``embed_texts`` / ``model_s`` (calls into
-    the local model, texts sent, seconds inside it) and ``load_avg`` after the run.
+    the local model, texts sent, seconds inside it), ``load_avg`` after the run and ``host``
+    (the host's speed around it, ``host_probe.around``).
     """
     counts = Path(env["NETDOCS_HOME"]) / f"counts-{os.getpid()}-{time.monotonic_ns()}.json"
-    started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, str(COUNTED_CLI), str(counts), *args, "--json"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - started
+
+    def step() -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, str(COUNTED_CLI), str(counts), *args, "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        return proc, time.perf_counter() - started
+
+    (out, wall), host = around(step)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"netdocs {' '.join(args)} failed ({out.returncode}):\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout)
@@ -81,6 +88,7 @@ def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     counts.unlink()
     result["wall_s"] = round(wall, 2)
     result["load_avg"] = load()
+    result["host"] = host
     return result
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.compare_runs import compare, drift, main
+from benchmarks.compare_runs import compare, drift, main, normalized
 
 RUN = {
     "run_id": "a",
@@ -89,3 +89,44 @@ def test_drift_names_a_host_that_ran_faster_for_the_whole_second_run() -> None:
     mixed = {"s": {f"step{i}_s": (10.0 + i) * (0.6 if i % 2 else 1.6) for i in range(8)}}
     rows, _ = compare(a, mixed)
     assert drift(rows).endswith("4 faster, 4 slower in the second run")
+
+
+def _probed(run: dict[str, object], full: float, query: float) -> dict[str, object]:
+    """``run`` with host probes of ``full`` and ``query`` seconds on those two steps."""
+    out = json.loads(json.dumps(run))
+    out["side"]["netdocs"]["full"]["host"] = {"probe_s": [full, full], "steal_share": 0.0}
+    out["side"]["query"]["host"] = {"probe_s": [query, query], "steal_share": 0.0}
+    return out
+
+
+def test_normalize_factors_out_a_host_that_was_slower_for_that_step_only() -> None:
+    a = _probed(RUN, 0.10, 0.10)
+    slow = _with("side/netdocs/full/wall_s", 140.0)  # +40 %: outside ±25 % as measured
+    slow["side"]["netdocs"]["floor"]["chunks_per_s"] = 28.0  # -30 % (no probe on this step)
+    b = _probed(slow, 0.14, 0.10)  # the host ran that step's probe 40 % slower too
+    rows, _ = compare(a, b, normalize=True)
+    bad = {r.path for r in rows if not r.ok}
+    assert "side/netdocs/full/wall_s" not in bad  # 140 s on a 1.4x slower host = 100 s
+    assert "side/netdocs/floor/chunks_per_s" in bad  # no probe there: judged as measured
+    assert "side/netdocs/full/chunks_embedded" not in bad
+    assert _bad(a, b) >= {"side/netdocs/full/wall_s"}  # without --normalize it disagrees
+
+
+def test_normalize_does_not_hide_a_step_that_slowed_on_a_steady_host() -> None:
+    a = _probed(RUN, 0.10, 0.10)
+    b = _probed(_with("side/query/p95_ms", 30.0), 0.10, 0.10)  # +50 %, probes equal
+    rows, _ = compare(a, b, normalize=True)
+    assert {r.path for r in rows if not r.ok} == {"side/query/p95_ms"}
+    c = _probed(_with("side/query/p95_ms", 30.0), 0.10, 0.15)  # and 1.5x slower host
+    rows, _ = compare(a, c, normalize=True)
+    assert {r.path for r in rows if not r.ok} == set()
+    assert _bad(a, c) == {"side/query/p95_ms"}  # host records themselves are not judged
+
+
+def test_normalize_rescales_rates_the_other_way_and_leaves_counts_and_sizes() -> None:
+    slower = 0.10 / 0.125  # first probe / second: the second host 1.25x slower
+    assert normalized("side/x/chunks_per_s", 32.0, slower) == 40.0
+    assert normalized("side/x/wall_s", 125.0, slower) == 100.0
+    assert normalized("side/x/retrieval_ms/p95", 25.0, slower) == 20.0
+    assert normalized("side/x/chunks_embedded", 727.0, slower) == 727.0
+    assert normalized("side/x/peak_rss_mb", 800.0, slower) == 800.0
