@@ -234,7 +234,13 @@ def ask_key_settings(
     k: int, mode: Mode, per_doc: int, answerer: Answerer, plan: RetrievalPlan
 ) -> dict[str, Any]:
     """An ask's settings part of the cache key (pure)."""
-    answer = answer_settings(answerer)
+    return ask_key_of(k, mode, per_doc, answer_settings(answerer), plan)
+
+
+def ask_key_of(
+    k: int, mode: Mode, per_doc: int, answer: dict[str, Any], plan: RetrievalPlan
+) -> dict[str, Any]:
+    """As :func:`ask_key_settings`, from the answerer's settings computed once."""
     return {"mode": mode, "k": k, "per_doc": per_doc, "answer": answer, **plan.key()}
 
 

@@ -1,7 +1,9 @@
 """The FastAPI application: thin routes (parse, run the handler off the event loop, serialise).
 
-Every ``/v1`` route takes a query slot first, waiting at most NETDOCS_SERVE_QUEUE_TIMEOUT_S:
-then the answer is 503 with ``Retry-After``, never a queue that hangs.
+Every ``/v1`` route not answered from the cache on the event loop passes the gate (a caller
+who cannot be authenticated gets 401 before holding a slot, ``netdocs.server.gate``), then
+takes a query slot, waiting at most NETDOCS_SERVE_QUEUE_TIMEOUT_S: then the answer is 503
+with ``Retry-After``, never a queue that hangs.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
 from netdocs.server.fastpath import CachedAnswers
+from netdocs.server.gate import Gate
 from netdocs.server.limits import BodyLimit, MetricsText, metrics_window
 from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
@@ -115,6 +118,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         finally:
             await cached.close()
             workers.shutdown(wait=False)
+            gate.close()
             if owns_runtime:
                 await run_in_threadpool(rt.close)
 
@@ -139,8 +143,10 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
     workers = ThreadPoolExecutor(rt.limit, thread_name_prefix="netdocs-query")
     # Cached answers on the event loop (no worker thread); anything else takes a thread.
     cached = CachedAnswers(rt)
+    gate = Gate(rt, queue_timeout)
 
     async def guarded(request: Request, work: Callable[[], T]) -> T:
+        await gate.admit(*who(request))
         if not slots.locked():
             await slots.acquire()  # free: taken at once, no timer or waiter task
         elif queue_timeout == 0:

@@ -25,6 +25,11 @@ class Principal:
     via: str  # "token" | "proxy"
 
 
+#: The 401 details (the same whether the server refuses before or after a database lookup).
+INVALID_TOKEN = "invalid or revoked token"
+MISSING_TOKEN = "missing token: send 'Authorization: Bearer <token>'"
+
+
 class AuthError(Exception):
     """Authentication failed (HTTP 401) or the request overreaches its role (403)."""
 
@@ -74,12 +79,12 @@ def authenticate(
     if token is not None:
         info = lookup(conn, token) if tokens is None else tokens.lookup(conn, token)
         if info is None:
-            raise AuthError(401, "invalid or revoked token")
+            raise AuthError(401, INVALID_TOKEN)
         return Principal(info.user, info.role, "token")
     who = _proxy_principal(headers, host, settings)
     if who is not None:
         return who
-    raise AuthError(401, "missing token: send 'Authorization: Bearer <token>'")
+    raise AuthError(401, MISSING_TOKEN)
 
 
 def known_principal(

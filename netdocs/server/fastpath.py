@@ -1,12 +1,11 @@
 """Cached answers served on the event loop, without a worker thread.
 
 Most questions a team asks have been asked before: their answer is a query-cache entry.
-Serving one in a worker thread takes three short statements (the index snapshot, the lookup
-with its visibility re-check, the audit and metric rows), each round trip handing the GIL
-back and forth with the event loop. Here they run in the request's own coroutine on an
-asyncio pool (psycopg's ``AsyncConnectionPool``), and an entry served once is remembered:
-the next time its key comes in, ONE statement (``netdocs.cache.replay``) re-checks all that
-the three check and writes the rows only if it all still holds.
+Here the three short statements of serving one (index snapshot, lookup with its visibility
+re-check, audit and metric rows) run in the request's own coroutine on an asyncio pool, not
+a worker thread handing the GIL back and forth; an entry served once is remembered, and the
+next time its key comes in ONE statement (``netdocs.cache.replay``) re-checks all that and
+writes the rows only if it all still holds.
 
 The statements, the cache key, the served result and the rows are the same pure functions
 the threaded path uses (``netdocs.query.api`` / ``lifecycle``, ``netdocs.cache.store``,
@@ -29,7 +28,6 @@ from starlette.concurrency import run_in_threadpool
 from netdocs.cache.replay import replay_params, replay_sql
 from netdocs.cache.store import CachedResult, entry_of_row, lookup_statement
 from netdocs.query import api
-from netdocs.query.answerer import Answerer
 from netdocs.query.hooks import QueryRecord, any_hooks, run_hooks
 from netdocs.query.lifecycle import (
     TOGETHER_SQL,
@@ -39,11 +37,12 @@ from netdocs.query.lifecycle import (
     together_params,
     write_apart,
 )
-from netdocs.query.rerank.pipeline import RetrievalPlan, usage_fields
+from netdocs.query.rerank.pipeline import usage_fields
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode
 from netdocs.safetext import visible_text
 from netdocs.server.auth import Principal, check_role, known_principal
+from netdocs.server.keyparts import KeyParts
 from netdocs.server.runtime import APP_NAME, Busy, Runtime
 from netdocs.store.snapshot import SNAPSHOT_SQL, IndexSnapshot, snapshot_of_row
 
@@ -67,6 +66,7 @@ class CachedAnswers:
         self.enabled = rt.settings.serve_async_hits and rt.settings.query_cache_ttl > 0
         self._wait_s = max(rt.settings.serve_queue_timeout_s, 0.001)
         self.served = self.replayed = 0  # answers given here; of those, in one statement
+        self._keys = KeyParts(rt.settings)
 
     async def open(self) -> None:
         """Start the pool (it connects in the background; until then, the threaded path)."""
@@ -84,16 +84,13 @@ class CachedAnswers:
         await self.pool.open(wait=False)
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """A statement here waits for a lock no longer than a request waits for a slot:
-        behind a table lock (a migration, a ``VACUUM FULL``) the loop declines (a
-        ``LockNotAvailable`` is a ``psycopg.Error``) and the threaded path answers, or says
-        503, instead of a request hanging on the event loop."""
+        """Wait for a lock no longer than for a slot: behind a table lock (a migration) the
+        loop declines (``LockNotAvailable``) and the threaded path answers or says 503."""
         ms = max(1, round(self._wait_s * 1000))
         await conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{ms}ms")))
 
     def stats(self) -> dict[str, Any]:
-        """For /healthz: on or off, answers served here (and replayed in one statement),
-        entries remembered, the pool's connections."""
+        """For /healthz: on or off, answers served (replayed), remembered, connections."""
         out: dict[str, Any] = {"enabled": self.pool is not None, "served": self.served}
         out.update(replayed=self.replayed, remembered=len(self._memory))
         if self.pool is not None:
@@ -124,7 +121,7 @@ class CachedAnswers:
         k = max(k, 0)
         run = QueryInfo("search", visible_text(question), k, mode, who.user)
         s = self.rt.settings
-        settings = api.search_key_settings(k, mode, by, s.diversity_per_doc, RetrievalPlan.build(s))
+        settings = api.search_key_settings(k, mode, by, s.diversity_per_doc, self._keys.plan())
 
         def shape(entry: CachedResult) -> Shaped:
             hits, notes, docs = api.search_of_entry(entry, by)
@@ -151,8 +148,8 @@ class CachedAnswers:
         s = self.rt.settings
         k = max(s.answer_top_k if k is None else k, 0)
         run = QueryInfo("ask", visible_text(question), k, "fused", who.user)
-        answerer, plan = Answerer(s), RetrievalPlan.build(s)
-        settings = api.ask_key_settings(k, "fused", s.diversity_per_doc, answerer, plan)
+        keys = self._keys
+        settings = api.ask_key_of(k, "fused", s.diversity_per_doc, keys.answer(), keys.plan())
 
         def shape(entry: CachedResult) -> Shaped:
             result, saved = api.ask_of_entry(entry, run.query_id, run.question, run.elapsed_ms())

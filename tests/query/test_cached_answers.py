@@ -380,3 +380,44 @@ def test_replay_writes_nothing_once_anything_has_changed(
             store_policy_text(query_conn, tmp_path, POLICY)
         if change == "withdrawn":
             query_conn.execute("UPDATE chunks SET stale_since = NULL")
+
+
+def test_with_a_provider_configured_the_loop_serves_the_threaded_paths_answer(
+    query_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop works out the answerer's and the plan's key parts once; with a provider
+    key and the LLM reranker configured they must still equal the threaded path's, or every
+    cached answer would miss here (and pay a worker thread) for nothing."""
+    from netdocs.query.api import run_ask
+    from tests.stubs.provider_server import ProviderStub
+
+    question = "where do the vpn gateway keys live"
+    with ProviderStub(reply="They live in the portal [1].") as stub:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "k-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.anthropic_base_url)
+        settings = Settings(
+            policy=None,
+            embedding_provider="hashing",
+            llm_provider="anthropic",
+            rerank="llm",
+            query_cache_ttl="24h",
+            serve_token_cache_s=600,
+        )
+        runtime = Runtime(settings, query_db)
+        try:
+            headers = _token(runtime, HD)
+            with runtime.connection() as conn:
+                first = run_ask(runtime.service(conn, HD), question, k=3).to_json()
+            calls = stub.count("messages")
+            assert first["cache_hit"] is False and calls >= 1
+
+            async def work(ca: CachedAnswers) -> list[dict[str, Any] | None]:
+                return [await ca.ask(headers, None, question, 3, None, False) for _ in range(3)]
+
+            outs = _loop(runtime, work)
+            assert stub.count("messages") == calls  # served without the provider
+        finally:
+            runtime.close()
+    for out in outs:
+        assert out is not None and out["cache_hit"] is True, out
+        assert out["answer"] == first["answer"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -251,6 +252,13 @@ def test_over_the_limit_503_with_retry_after(served: Served) -> None:
             busy = other.post("/v1/search", json={"question": "another question"})
         assert busy.status_code == 503, busy.text
         assert int(busy.headers["retry-after"]) >= 1
+        # a caller who cannot be authenticated is refused before it would need the slot:
+        # 401, not the 503 of a caller who could (no made-up token can crowd out real users)
+        made_up = "ndt_" + secrets.token_urlsafe(32)
+        for token in (made_up, "ndt_short", None):
+            with served.client(token, timeout=10) as nobody:
+                r = nobody.post("/v1/search", json={"question": "another question"})
+            assert r.status_code == 401, (token, r.status_code, r.text)
         lock.rollback()  # release the lock
     t.join(timeout=60)
     assert results and results[0].status_code == 200, results
