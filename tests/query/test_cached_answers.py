@@ -383,16 +383,19 @@ def test_replay_writes_nothing_once_anything_has_changed(
 
 
 def test_with_a_provider_configured_the_loop_serves_the_threaded_paths_answer(
-    query_db: str, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, query_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The loop works out the answerer's and the plan's key parts once; with a provider
     key and the LLM reranker configured they must still equal the threaded path's, or every
-    cached answer would miss here (and pay a worker thread) for nothing."""
+    cached answer would miss here (and pay a worker thread) for nothing. (``rt``: the
+    module's documents and stored policy.)"""
     from netdocs.query.api import run_ask
     from tests.stubs.provider_server import ProviderStub
+    from tests.stubs.retrieval import by_text, retrieval_reply
 
     question = "where do the vpn gateway keys live"
-    with ProviderStub(reply="They live in the portal [1].") as stub:
+    with ProviderStub() as stub:
+        stub.set_reply(retrieval_reply(rerank=by_text({"portal": 5}), answer="The portal [1]."))
         monkeypatch.setenv("ANTHROPIC_API_KEY", "k-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.anthropic_base_url)
         settings = Settings(
@@ -409,7 +412,7 @@ def test_with_a_provider_configured_the_loop_serves_the_threaded_paths_answer(
             with runtime.connection() as conn:
                 first = run_ask(runtime.service(conn, HD), question, k=3).to_json()
             calls = stub.count("messages")
-            assert first["cache_hit"] is False and calls >= 1
+            assert first["cache_hit"] is False and calls >= 2  # the rerank and the answer
 
             async def work(ca: CachedAnswers) -> list[dict[str, Any] | None]:
                 return [await ca.ask(headers, None, question, 3, None, False) for _ in range(3)]
