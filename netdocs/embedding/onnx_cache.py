@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from importlib import resources
@@ -199,8 +201,35 @@ def ensure_variant(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        build_variant(folder, tmp, precision, fused, spec)
+        if (fused or precision == "int8") and not spec.fusable:
+            raise ValueError(f"{spec.name} has no fused or int8 variant (fp32 only)")
+        _build_in_child(folder, tmp, precision, fused, spec.name)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _build_in_child(folder: Path, dst: Path, precision: Precision, fused: bool, name: str) -> None:
+    """``build_variant`` in a fresh interpreter; ValueError with its last error line."""
+    args = [str(folder), str(dst), precision, "fused" if fused else "plain", name]
+    proc = subprocess.run(
+        [sys.executable, "-m", "netdocs.embedding.onnx_cache", *args],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ValueError(f"building {dst.name} failed: {lines[-1] if lines else proc.returncode}")
+
+
+def _main(argv: list[str]) -> None:
+    from netdocs.embedding.models import get_model
+
+    folder, dst, precision, fused, name = argv
+    prec: Precision = "int8" if precision == "int8" else "fp32"
+    build_variant(Path(folder), Path(dst), prec, fused == "fused", get_model(name))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
