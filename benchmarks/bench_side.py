@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,8 +34,8 @@ from benchmarks.harness import (  # noqa: E402
     edit_files,
     load,
     median_run,
+    timed_run,
 )
-from benchmarks.host_probe import around  # noqa: E402
 
 EDIT_SEED, DELETE_SEED = 14, 15
 PEER = Path(__file__).with_name("peer_llamaindex.py")
@@ -44,15 +43,7 @@ PEER = Path(__file__).with_name("peer_llamaindex.py")
 
 def _child(env: dict[str, str], *args: str, script: str = __file__) -> dict[str, Any]:
     """Run ``script --child ARGS`` and return the JSON of its last line."""
-    out, host = around(
-        lambda: subprocess.run(
-            [sys.executable, script, "--child", *args],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-    )
+    out, _, host = timed_run([script, "--child", *args], env)
     if out.returncode:
         raise RuntimeError(f"child {args} failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -93,18 +84,7 @@ def netdocs_steps(
 
 
 def _peer(env: dict[str, str], docs: Path, state: Path, url: str, *extra: str) -> dict:
-    def step() -> tuple[subprocess.CompletedProcess[str], float]:
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, str(PEER), str(docs), str(state), url, *extra],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        return proc, time.perf_counter() - started
-
-    (proc, wall), host = around(step)
+    proc, wall, host = timed_run([str(PEER), str(docs), str(state), url, *extra], env)
     if proc.returncode:
         raise RuntimeError(f"LlamaIndex peer failed:\n{proc.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

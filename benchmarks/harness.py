@@ -59,6 +59,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def timed_run(
+    args: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], float, dict[str, Any]]:
+    """``python ARGS`` in the repository, output captured: the finished process, its wall
+    seconds and the host's speed around it (``host_probe.around``)."""
+
+    def step() -> tuple[subprocess.CompletedProcess[str], float]:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, *args], env=env, cwd=REPO, capture_output=True, text=True
+        )
+        return proc, time.perf_counter() - started
+
+    (proc, wall), host = around(step)
+    return proc, wall, host
+
+
 def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     """Run ``netdocs ARGS --json`` in a fresh process that counts its embedding calls.
 
@@ -69,18 +86,7 @@ def counted_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     """
     counts = Path(env["NETDOCS_HOME"]) / f"counts-{os.getpid()}-{time.monotonic_ns()}.json"
 
-    def step() -> tuple[subprocess.CompletedProcess[str], float]:
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, str(COUNTED_CLI), str(counts), *args, "--json"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        )
-        return proc, time.perf_counter() - started
-
-    (out, wall), host = around(step)
+    out, wall, host = timed_run([str(COUNTED_CLI), str(counts), *args, "--json"], env)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"netdocs {' '.join(args)} failed ({out.returncode}):\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout)
