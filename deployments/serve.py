@@ -1,6 +1,7 @@
 """Serve the flows of prefect.yaml on their schedules from this one process (no work pool).
 
-    NETDOCS_DOCS_DIR=/srv/docs NETDOCS_POLICY=/srv/docs/tags.yaml python deployments/serve.py
+    NETDOCS_DOCS_DIR=/srv/docs NETDOCS_DOCS_ROOTS=/srv/docs NETDOCS_POLICY=/etc/netdocs/tags.yaml \
+        python deployments/serve.py
     NETDOCS_INGEST_CRON="*/15 * * * *" ...                     # another ingest schedule
 
 The same deployments as prefect.yaml (ingest-hourly, reconcile-daily, metrics-report-daily),

@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture
-from prefect.utilities.annotations import opaque
+from prefect.utilities.annotations import allow_failure, opaque
 
 from flows.runner import current_runner
 from netdocs.config import Settings
@@ -51,19 +51,22 @@ def process_batches(
     # In-process runners hand a stage's result to the next without Prefect walking through
     # its every chunk looking for futures (seconds per run); Dask must see the future itself.
     hand = (lambda f: f) if runner and runner.distributed else opaque
+    chunks: dict[int, PrefectFuture[Any]] = {}
     embeds: dict[int, PrefectFuture[Any]] = {}
     commits: dict[int, PrefectFuture[Any]] = {}
     chunk_prev: PrefectFuture[Any] | None = None
     batches = _batches(doc_ids, settings.docs_per_commit_batch)
 
     def collect(j: int) -> None:
-        embeds.pop(j, None)
-        stats.add_batch(_batch_result(url, commits.pop(j), batches[j], logger))
+        stages = [chunks.pop(j), embeds.pop(j), commits.pop(j)]
+        stats.add_batch(_batch_result(url, stages, batches[j], logger))
 
     for i, batch in enumerate(batches):
         if i >= window:
             collect(i - window)
         back = i - 1 - lanes  # the model's batch this read must not run ahead of
+        # The waits below only order the stages: a batch that failed must not hold back
+        # the batches after it (Prefect would leave them NotReady), hence allow_failure.
         ahead = ([chunk_prev] if chunk_prev else []) + ([embeds[back]] if back >= 0 else [])
         chunked = t.chunk_batch.submit(
             url,
@@ -71,9 +74,9 @@ def process_batches(
             batch,
             policy,
             settings,
-            wait_for=ahead,
+            wait_for=[allow_failure(f) for f in ahead],
         )
-        earlier = [embeds[i - lanes]] if i >= lanes else []
+        earlier = [allow_failure(embeds[i - lanes])] if i >= lanes else []
         embedded = t.embed_batch.submit(url, hand(chunked), settings, progress, wait_for=earlier)
         committed = t.commit_batch.submit(
             url,
@@ -82,21 +85,25 @@ def process_batches(
             settings,
             run_id,
             progress,
-            wait_for=[commits[i - 1]] if i else [],
+            wait_for=[allow_failure(commits[i - 1])] if i else [],
         )
         chunk_prev = chunked
-        embeds[i], commits[i] = embedded, committed
+        chunks[i], embeds[i], commits[i] = chunked, embedded, committed
     for j in sorted(commits):
         collect(j)
 
 
 def _batch_result(
-    url: str, future: PrefectFuture[Any], batch: list[str], logger: Any
+    url: str, stages: list[PrefectFuture[Any]], batch: list[str], logger: Any
 ) -> BatchStats:
-    """A batch's counters; a batch that raised (not for a database outage or a lost ingest
-    lock) fails alone."""
+    """A batch's counters from its stages' futures (read+chunk, embed, commit); a batch that
+    raised (not for a database outage or a lost ingest lock) fails alone, with the error
+    of the stage that raised (the stages after it were never run)."""
     try:
-        result: BatchStats = future.result()
+        try:
+            result: BatchStats = stages[-1].result()
+        except Exception as e:
+            raise _cause(stages[:-1]) or e from None
     except (DatabaseError, LockLost, psycopg.OperationalError, psycopg.InterfaceError):
         ensure_held(url, probe=True)  # a lost lock stopped the tasks: say that instead
         raise
@@ -105,3 +112,14 @@ def _batch_result(
         logger.error("a batch of %d document(s) failed: %s", len(batch), why(e))
         return BatchStats(failed=[DocFailure(d, f"batch failed: {why(e)}") for d in batch])
     return result
+
+
+def _cause(earlier: list[PrefectFuture[Any]]) -> Exception | None:
+    """The exception of the first earlier stage that failed (its successors never ran)."""
+    for stage in earlier:
+        if stage.state.is_failed():
+            try:
+                stage.result()
+            except Exception as e:
+                return e
+    return None

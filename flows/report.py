@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from netdocs.config import get_settings
 from netdocs.db import connection, database_url
+from netdocs.errors import ConfigError
 from netdocs.metrics.report import ReportData, collect, render
 from netdocs.metrics.summary import parse_since
 from netdocs.store.schema import migrate
@@ -34,6 +35,18 @@ def render_charts(data: ReportData, out_dir: str, png: bool) -> tuple[str, dict[
     return md, {name: [str(p) for p in paths] for name, paths in charts.items()}
 
 
+def inside(out_dir: str, base: Path) -> None:
+    """With NETDOCS_DOCS_ROOTS set, whoever can start a run must not choose where its files
+    go (into a docs folder, say, for the next ingest to index): ``out_dir`` must lie in
+    NETDOCS_REPORT_DIR. ConfigError naming both."""
+    resolved, allowed = Path(out_dir).expanduser().resolve(), base.expanduser().resolve()
+    if not resolved.is_relative_to(allowed):
+        raise ConfigError(
+            f"out_dir {out_dir}: outside NETDOCS_REPORT_DIR ({allowed}); with "
+            "NETDOCS_DOCS_ROOTS set a run writes its report there only"
+        )
+
+
 @flow(name="metrics-report", log_prints=False)
 def metrics_report(
     out_dir: str | None = None, since: str = "24h", days: int = 14, png: bool = True
@@ -42,9 +55,10 @@ def metrics_report(
     last ``days`` days; charts go to ``out_dir`` (default NETDOCS_REPORT_DIR/<date>)."""
     parse_since(since)  # a bad window fails before any work, naming the parameter
     settings = get_settings()
-    out = out_dir or str(settings.report_dir or settings.home / "reports")
-    if out_dir is None:
-        out = str(Path(out) / datetime.now(UTC).strftime("%Y-%m-%d"))
+    base = Path(settings.report_dir or settings.home / "reports")
+    out = out_dir or str(base / datetime.now(UTC).strftime("%Y-%m-%d"))
+    if out_dir is not None and settings.docs_roots:  # a deployment: runs may not choose
+        inside(out_dir, base)
     data = collect_metrics(since, days)
     md, charts = render_charts(data, out, png)
     artifact = create_markdown_artifact(

@@ -1,8 +1,9 @@
 """Which folders an ingest may read: ``NETDOCS_DOCS_ROOTS`` confines the ``path`` parameter.
 
 A deployment's ``path`` is whatever its parameters say (the UI, ``prefect deployment run
---param``); with roots configured, a path outside them is refused before any work, and so
-is a ``policy`` other than the configured NETDOCS_POLICY. Unset, any folder and policy are
+--param``); with roots configured, a path that is not one of them (outside, or a folder
+inside one) is refused before any work, and so is a ``policy`` other than the configured
+NETDOCS_POLICY. Unset, any folder and policy are
 allowed (the CLI ingests what its user names).
 """
 
@@ -36,13 +37,27 @@ def parse_roots(value: object) -> list[Path]:
 
 def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     """``path`` resolved (links followed); ConfigError naming it if ``roots`` are set and it
-    lies inside none of them (each root is resolved too)."""
+    is not one of them (each root is resolved too).
+
+    A folder *inside* a root is refused as well: document ids are paths relative to the
+    folder ingested, and the policy's rules match those ids, so ``/srv/docs/vpn`` would
+    index ``wireguard/keys.md`` where the rules expect ``vpn/wireguard/keys.md`` and give
+    it another rule's tags (whoever can start a run could re-tag what a role sees). A run
+    limits itself to part of a root with ``only`` instead."""
     resolved = Path(path).expanduser().resolve()
     if not roots:
         return resolved
     allowed = [Path(r).expanduser().resolve() for r in roots]
-    if any(resolved == r or resolved.is_relative_to(r) for r in allowed):
+    if resolved in allowed:
         return resolved
+    for r in allowed:
+        if resolved.is_relative_to(r):
+            part = resolved.relative_to(r).as_posix()
+            raise ConfigError(
+                f"{path}: a folder inside the docs root {r}, not the root itself; with "
+                "NETDOCS_DOCS_ROOTS set a run ingests a whole root (document ids and the "
+                f"policy's tags are relative to it): ingest {r} with only=['{part}/**']"
+            )
     names = ", ".join(str(r) for r in allowed)
     raise ConfigError(
         f"{path}: outside the configured docs roots (NETDOCS_DOCS_ROOTS: {names}); "

@@ -90,6 +90,8 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
                 data = yaml.load("\n".join(lines[1:i]), Loader=_LOADER) or {}  # noqa: S506
             except yaml.YAMLError as e:
                 raise ValueError(f"malformed YAML front matter: {e}") from None
+            except Exception as e:  # a bad explicit tag (`!!timestamp nope`) raises others
+                raise ValueError(f"malformed YAML front matter: {type(e).__name__}: {e}") from None
             if not isinstance(data, dict):
                 raise ValueError("front matter is not a mapping")
             return data, "\n".join(lines[i + 1 :])
@@ -279,4 +281,6 @@ def scan(
             result.failures.append(DocFailure(doc_id, f"cannot read: {e.strerror or e}"))
         except ValueError as e:
             result.failures.append(read_failure(doc_id, e))
+        except Exception as e:  # an unforeseen parse error fails this file, not the scan
+            result.failures.append(DocFailure(doc_id, f"cannot read: {type(e).__name__}: {e}"))
     return result

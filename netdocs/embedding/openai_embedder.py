@@ -27,6 +27,7 @@ from netdocs.errors import (
     EmbeddingProviderUnavailable,
 )
 from netdocs.resilience import (
+    REFUSED_INPUT,
     CircuitBreaker,
     RetryPolicy,
     get_breaker,
@@ -214,7 +215,8 @@ class OpenAIEmbedder:
                 call, self.retry, what="openai embeddings", describe=self._describe
             )
         except Exception as e:
-            self.breaker.failure()
+            if status_of(e) not in REFUSED_INPUT:  # refusing one input is not an outage
+                self.breaker.failure()
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             raise EmbeddingProviderError(f"openai embeddings: {self._describe(e)}{tries}") from e
         try:

@@ -16,9 +16,10 @@ import psycopg
 
 from netdocs.chunking import chunk_document
 from netdocs.embedding.base import Embedder, Vectors
-from netdocs.embedding.cache import cached_embed, lookup
+from netdocs.embedding.cache import CacheStats, cached_embed, lookup
 from netdocs.errors import EmbeddingError, EmbeddingProviderUnavailable
 from netdocs.ingest.isolate import try_write, why
+from netdocs.ingest.split import embed_each, refused_input
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
 from netdocs.sources import read_document, read_failure
@@ -69,6 +70,9 @@ def load_and_chunk(
             continue
         except OSError as e:
             failed.append(DocFailure(doc_id, str(e.strerror or e)))
+            continue
+        except Exception as e:  # an unforeseen parse error fails this file, not the batch
+            failed.append(DocFailure(doc_id, f"cannot read: {type(e).__name__}: {e}"))
             continue
         try:
             chunks = chunk_document(doc.doc_id, doc.text, embedder.count_tokens, limit)
@@ -139,25 +143,36 @@ def embed_batch(
     unavailable the batch's documents become failures and nothing of it is committed.
     """
     stats = batch.stats
-    todo = [c for _, cs in batch.ready for c in cs if c.chunk_id in batch.new_chunk_ids]
-    try:
-        _, cstats = cached_embed(
+
+    def embed(chunks: Sequence[Chunk]) -> CacheStats:
+        return cached_embed(
             conn,
             embedder,
-            [c.embed_text for c in todo],
-            [c.text_hash for c in todo],
+            [c.embed_text for c in chunks],
+            [c.text_hash for c in chunks],
             on_progress=(lambda n: progress("chunks", n)) if progress else None,
             return_vectors=False,
-            tokens=[c.token_count for c in todo],
+            tokens=[c.token_count for c in chunks],
+        )[1]
+
+    try:
+        cstats = embed(
+            [c for _, cs in batch.ready for c in cs if c.chunk_id in batch.new_chunk_ids]
         )
     except EmbeddingProviderUnavailable:
         stats.failed += [DocFailure(d.doc_id, PENDING) for d, _ in batch.ready]
         batch.ready, batch.new_chunk_ids = [], set()
         return batch
     except EmbeddingError as e:
-        stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in batch.ready]
-        batch.ready, batch.new_chunk_ids = [], set()
-        return batch
+        if len(batch.ready) < 2 or not refused_input(e):
+            stats.failed += [DocFailure(d.doc_id, f"embedding failed: {e}") for d, _ in batch.ready]
+            batch.ready, batch.new_chunk_ids = [], set()
+            return batch
+        log.warning("the provider refused a batch (%s): embedding its documents one by one", e)
+        batch.ready, failed, cstats = embed_each(batch.ready, batch.new_chunk_ids, embed, PENDING)
+        stats.failed += failed
+        kept = {c.chunk_id for _, cs in batch.ready for c in cs}
+        batch.new_chunk_ids &= kept
     stats.chunks_embedded, stats.embedding_cache_hits = cstats.embedded, cstats.hits
     stats.embed_s = cstats.embed_s
     stats.embedding_tokens, stats.cache_saved_tokens = cstats.embedded_tokens, cstats.saved_tokens

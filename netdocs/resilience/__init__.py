@@ -14,6 +14,7 @@ from netdocs.resilience.breaker import (
     reset_breakers,
 )
 from netdocs.resilience.retry import (
+    REFUSED_INPUT,
     RETRYABLE_STATUS,
     RetryPolicy,
     backoff_delay,
@@ -26,6 +27,7 @@ from netdocs.resilience.retry import (
 )
 
 __all__ = [
+    "REFUSED_INPUT",
     "CLOSED",
     "HALF_OPEN",
     "OPEN",

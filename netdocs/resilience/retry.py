@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
+#: The provider refused the request's content (too long, filtered): not an outage.
+REFUSED_INPUT = frozenset({400, 413, 422})
 
 
 @dataclass(frozen=True)

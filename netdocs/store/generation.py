@@ -198,7 +198,11 @@ def swap(
             found = lookup(conn, rebuild.new_model, [c.text_hash for c in chunks])
             if any(c.text_hash not in found for c in chunks):
                 raise RebuildIncomplete(f"{doc.doc_id}: a vector of {rebuild.new_model} is missing")
-            vectors = np.stack([found[c.text_hash] for c in chunks])
+            vectors = (  # an emptied file (no chunks) is a version too
+                np.stack([found[c.text_hash] for c in chunks])
+                if chunks
+                else np.empty((0, rebuild.new_dim), dtype=np.float32)
+            )
             commit_document(conn, doc, chunks, vectors, run_id)
             stats.documents += 1
         for doc, reasons in rejected.values():

@@ -37,7 +37,11 @@ def test_flow_refuses_a_path_outside_the_roots(
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'runs'")
         assert tables.fetchone() == (0,)
 
-    done = ingest(path=str(allowed / "dns"))
+    # A folder inside the root: its ids ("bind9/...") would miss the rules written for the
+    # root's ("dns/bind9/...") and take another rule's tags. Refused, naming the way in.
+    with pytest.raises(ConfigError, match=r"not the root itself.*only=\['dns/\*\*'\]"):
+        ingest(path=str(allowed / "dns"))
+    done = ingest(path=str(allowed), only=["dns/**"])
     assert done["new"] == done["scanned"] > 0 and not done["failed"]
 
 

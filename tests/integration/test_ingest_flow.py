@@ -145,6 +145,7 @@ def test_changing_the_model_is_refused_without_reembed_then_rebuilt(
     from netdocs.embedding.hashing import HashingEmbedder
     from netdocs.errors import ModelChangeRefused
 
+    (docs_dir / "emptied.md").write_text("---\ntags: [faq]\n---\n")  # a zero-chunk version
     first = run(docs_dir)
     before = fp(db_url)
     monkeypatch.setattr(factory, "_build", lambda settings, purpose: HashingEmbedder(dim=256))
@@ -161,4 +162,5 @@ def test_changing_the_model_is_refused_without_reembed_then_rebuilt(
     with connection(db_url) as conn:
         assert status(conn)["embedding_model"] == "hashing/bow@256"
         dims = conn.execute("SELECT DISTINCT vector_dims(embedding) FROM chunks").fetchall()
-    assert dims == [(256,)]
+        emptied = conn.execute("SELECT 1 FROM documents WHERE doc_id = 'emptied.md'").fetchall()
+    assert dims == [(256,)] and emptied == [(1,)]

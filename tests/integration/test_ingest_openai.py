@@ -53,3 +53,38 @@ def test_outage_then_recovery(
 
 def _ids(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*.md")}
+
+
+def test_one_refused_input_fails_its_document_not_its_batch(
+    docs_dir: Path, db_url: str, provider_stub: ProviderStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import ingest
+    from netdocs.config import get_settings
+    from netdocs.embedding import factory
+    from netdocs.resilience import reset_breakers
+
+    refused = sorted(_ids(docs_dir))[5]
+    with (docs_dir / refused).open("a") as fh:
+        fh.write("\n\nThis paragraph trips the provider's content filter: XYZZY-REFUSED.\n")
+    monkeypatch.setenv("NETDOCS_EMBEDDING_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", provider_stub.openai_base_url)
+    monkeypatch.setenv("NETDOCS_DOCS_PER_COMMIT_BATCH", "8")
+    get_settings.cache_clear()
+    factory._instances.clear()
+    reset_breakers()
+    provider_stub.refuse_input = "XYZZY-REFUSED"
+
+    result = ingest(path=str(docs_dir))
+    assert [f["path"] for f in result["failed"]] == [refused]
+    error = result["failed"][0]["error"]
+    assert "embedding failed" in error and "400 BadRequestError" in error
+    assert result["committed"] == result["new"] - 1  # its batch's seven others went in
+    with connection(db_url) as conn:
+        indexed = {r[0] for r in conn.execute("SELECT doc_id FROM documents")}
+    assert indexed == _ids(docs_dir) - {refused}
+
+    provider_stub.refuse_input = None  # the filter is relaxed: the next run indexes it
+    again = ingest(path=str(docs_dir))
+    assert not again["failed"] and again["committed"] == 1
+    factory._instances.clear()

@@ -108,3 +108,25 @@ def test_report_flow_writes_artifact_and_charts(db_url: str, tmp_path: Path) -> 
     assert f"| p95 latency (ms) | {p95:.1f} |" in text
     assert f"| queries | {len(rows)} |" in text and "## By role" in text
     assert (out / "report.md").read_text(encoding="utf-8").startswith("# netdocs daily")
+
+
+def test_with_docs_roots_a_run_may_not_choose_where_its_report_goes(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.report import metrics_report
+    from netdocs.config import get_settings
+    from netdocs.errors import ConfigError
+
+    docs, reports = tmp_path / "docs", tmp_path / "reports"
+    docs.mkdir()
+    monkeypatch.setenv("NETDOCS_DOCS_ROOTS", str(docs))
+    monkeypatch.setenv("NETDOCS_REPORT_DIR", str(reports))
+    get_settings.cache_clear()
+    migrate(db_url)
+    for out in (docs / "x", reports / ".." / "docs"):  # into a docs root, for it to index
+        with pytest.raises(ConfigError, match="outside NETDOCS_REPORT_DIR"):
+            metrics_report(out_dir=str(out), since="7d", days=2, png=False)
+    assert not list(docs.iterdir())
+    done = metrics_report(out_dir=str(reports / "today"), since="7d", days=2, png=False)
+    assert (Path(done["out_dir"]) / "report.md").exists()
+    get_settings.cache_clear()

@@ -136,6 +136,12 @@ class _Handler(BaseHTTPRequestHandler):
             inp = body["input"]
             if inp in ("", []) or (isinstance(inp, list) and "" in inp):
                 raise ValueError("'$.input' is invalid: empty input")
+            texts = [inp] if isinstance(inp, str) else [str(t) for t in inp]
+            refused = [
+                i for i, t in enumerate(texts) if stub.refuse_input and stub.refuse_input in t
+            ]
+            if refused:
+                raise ValueError(f"'$.input[{refused[0]}]' was rejected by the content filter")
             return payloads.embeddings(body, stub.embedding_dim, fault.kind)
         if not body.get("messages"):
             raise ValueError("'messages' is required")
@@ -180,6 +186,9 @@ class ProviderStub:
     ) -> None:
         self.requested_port = port  # 0: any free port
         self.embedding_dim = embedding_dim  # for models without a native size in payloads
+        #: An embeddings request with an input containing this text is refused with 400,
+        #: as a provider's length limit or content filter refuses the whole request.
+        self.refuse_input: str | None = None
         self.faults = FaultScript()
         self._reply: ReplyFn = (lambda _req: reply) if isinstance(reply, str) else reply
         self._requests: list[RecordedRequest] = []
