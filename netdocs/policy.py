@@ -37,7 +37,7 @@ def glob_to_regex(glob: str) -> re.Pattern[str]:
             out.append("(?:[^/]*/)*")
             i += 3
         elif glob.startswith("**", i):
-            out.append(".*")
+            out.append("(?s:.*)")  # a file name may hold a newline: "." must match it
             i += 2
         elif glob[i] == "*":
             out.append("[^/]*")
@@ -124,6 +124,38 @@ def _fail(source: str, field: str, problem: str) -> ConfigError:
     return ConfigError(f"{source}: {field}: {problem}")
 
 
+_KEYS = {
+    "<top level>": {"version", "tag_vocabulary", "roles", "rules", "front_matter_tags"},
+    "role": {"allow"},
+    "rule": {"glob", "tags"},
+}
+
+
+def _check_keys(source: str, field: str, kind: str, data: dict[object, object]) -> None:
+    """A key this parser would ignore (``deny:``, a typo) could be meant to limit access:
+    refused, naming it, rather than read as if absent."""
+    unknown = sorted(str(k) for k in data if k not in _KEYS[kind])
+    if unknown:
+        known = ", ".join(sorted(_KEYS[kind]))
+        raise _fail(source, field, f"unknown key(s) {unknown} (a {kind} has: {known})")
+
+
+def _check_glob(source: str, field: str, raw: str) -> str:
+    """A rule's glob, relative to the docs root (``./`` dropped, ``dir/`` -> ``dir/**``);
+    a glob that could never match a document's path is an error, not a silent no-op."""
+    glob = raw
+    while glob.startswith("./"):
+        glob = glob[2:]
+    if glob.startswith(("/", "~")) or re.match(r"[A-Za-z]:", glob):
+        raise _fail(source, field, f"{raw!r}: globs are relative to the docs root")
+    if "\\" in glob:
+        raise _fail(source, field, f"{raw!r}: use '/' between folders")
+    parts = glob.split("/")
+    if not glob or ".." in parts or "." in parts or "" in parts[:-1]:
+        raise _fail(source, field, f"{raw!r}: can never match a path inside the docs root")
+    return glob + "**" if glob.endswith("/") else glob
+
+
 def _check_tags(source: str, field: str, tags: list[object]) -> None:
     """Tags are non-empty strings, never "*" (which means "every tag" in an allow list)."""
     for t in tags:
@@ -139,6 +171,9 @@ def parse_policy(data: object, source: str = "<memory>", content: str = "") -> P
     ``content`` is the text ``data`` was parsed from (kept so the index can store it)."""
     if not isinstance(data, dict):
         raise _fail(source, "<top level>", "expected a mapping with roles and rules")
+    _check_keys(source, "<top level>", "<top level>", data)
+    if data.get("version", 1) not in (1, "1"):
+        raise _fail(source, "version", f"{data.get('version')!r}: only version 1 is known")
     vocab_raw = data.get("tag_vocabulary") or {}
     if not isinstance(vocab_raw, dict | list):
         raise _fail(source, "tag_vocabulary", "expected a mapping or a list of tags")
@@ -151,6 +186,8 @@ def parse_policy(data: object, source: str = "<memory>", content: str = "") -> P
     for name, spec in roles_raw.items():
         if not isinstance(name, str) or not name:
             raise _fail(source, f"roles.{name!r}", "a role name must be a non-empty string")
+        if isinstance(spec, dict):
+            _check_keys(source, f"roles.{name}", "role", spec)
         allow = spec.get("allow") if isinstance(spec, dict) else None
         if not isinstance(allow, list) or not all(isinstance(t, str) for t in allow):
             raise _fail(source, f"roles.{name}.allow", "expected a list of tag names")
@@ -165,10 +202,13 @@ def parse_policy(data: object, source: str = "<memory>", content: str = "") -> P
         raise _fail(source, "rules", "expected a list of {glob, tags}")
     rules = []
     for i, item in enumerate(rules_raw):
+        if isinstance(item, dict):
+            _check_keys(source, f"rules[{i}]", "rule", item)
         glob = item.get("glob") if isinstance(item, dict) else None
         tags = item.get("tags") if isinstance(item, dict) else None
         if not isinstance(glob, str) or not glob:
             raise _fail(source, f"rules[{i}].glob", "expected a non-empty string")
+        glob = _check_glob(source, f"rules[{i}].glob", glob)
         if not isinstance(tags, list):
             raise _fail(source, f"rules[{i}].tags", "expected a list of tag names")
         _check_tags(source, f"rules[{i}].tags", tags)

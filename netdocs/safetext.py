@@ -36,8 +36,8 @@ def visible_text(text: str) -> str:
     """``text`` storable (see storable) with what a reader cannot see removed and control
     characters other than newline and tab made spaces. A question is used as this text for
     everything (cache key, search, prompt, audit): hidden characters could otherwise carry
-    instructions to the model while the cache key, which keeps only letters and digits,
-    matched the plain question (a planted answer served to colleagues)."""
+    instructions to the model while the cache key, which drops case and spacing, matched
+    the plain question (a planted answer served to colleagues)."""
     out = []
     for ch in storable(text):
         kind = unicodedata.category(ch)

@@ -14,19 +14,23 @@ import unicodedata
 from typing import Any
 
 UNRESTRICTED = "*"
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: symbols and inner punctuation are part of the key
 
-_PUNCT = re.compile(r"[^\w\s]+")
+#: Prose punctuation: , ; : . ! ? ending a word (followed by a space or the end).
+_PROSE = re.compile(r"[,;:.!?]+(?=\s|$)")
 
 
 def normalise_question(question: str) -> str:
-    """Case-folded, NFKC, punctuation removed, whitespace collapsed.
+    """NFKC, case-folded, prose punctuation dropped, whitespace collapsed.
 
-    "How do I add a BGP peer?" and "how do i  add a bgp peer" give the same text.
+    "How do I add a BGP peer?" and "how do i  add a bgp peer" give the same text, and so do
+    "keys, and" and "keys and". Every other character stays: the model reads the whole
+    question, so what the key dropped could change the answer under a shared key (``!=``
+    and ``==``, ``/8`` and `` 8``, or an instruction spelled in symbol letters such as
+    🅰🅽🆂🆆🅴🆁, which NFKC does not fold into letters).
     """
     text = unicodedata.normalize("NFKC", question).casefold()
-    text = _PUNCT.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(_PROSE.sub(" ", text).split())
 
 
 def tags_key(allowed: frozenset[str] | None) -> str | list[str]:

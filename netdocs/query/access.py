@@ -8,7 +8,10 @@ the stored one until an ingest stores the new one. Then:
 - a policy and a known role: that role's tags (None for a ``*`` role);
 - a policy and an unknown role, or no role at all: ``AccessDenied`` naming the roles;
 - no policy at all and a role: ``AccessDenied`` (a role cannot be checked, so nothing is shown);
-- no policy at all and no role: unrestricted (an index built without a policy has no roles).
+- no policy at all and no role: unrestricted (an index built without a policy has no roles);
+- a policy given for an index with documents but no stored policy: ``ConfigError`` (those
+  documents' tags are their front matter as written, which a role must not be checked
+  against; ingest with the policy first).
 """
 
 from __future__ import annotations
@@ -83,10 +86,19 @@ def effective_policy(
                 stored.source,
             )
             return in_force(given, stored.policy(), True), "given"
-        return given, "given"
+        if stored is not None:
+            return given, "given"
+        # No stored policy: the documents' tags are their front matter as written (or
+        # there are none). A role checked against those would let authors grant access.
+        return in_force(given, None, _has_documents(conn)), "given"
     if stored is not None:
         return stored.policy(), "stored"
     return None, "none"
+
+
+def _has_documents(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()
+    return bool(row and row[0])
 
 
 def resolve_access(

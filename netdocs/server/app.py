@@ -18,19 +18,19 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from netdocs.errors import AccessDenied, ConfigError, DatabaseError
 from netdocs.safetext import storable
 from netdocs.server import handlers
 from netdocs.server.auth import AuthError
+from netdocs.server.bodies import AskIn, FeedbackIn, SearchIn
 from netdocs.server.fastpath import CachedAnswers
 from netdocs.server.gate import Gate
 from netdocs.server.limits import BodyLimit, MetricsText, metrics_window
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 #: What a client is told when its role is refused, or the policy / configuration is unusable.
 ROLE_REFUSED = "role not permitted"
 CONFIG_INVALID = "policy invalid or server misconfigured (details in the server log)"
-MAX_QUESTION = 2000
 #: Allocations between two passes over the youngest objects (CPython's default: 700).
 GC_YOUNG_THRESHOLD = 10_000
 #: FastAPI's built-in OpenTelemetry hooks (newer releases) cost a check per request even with
@@ -52,35 +51,6 @@ _NO_OTEL: dict[str, Any] = (
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters
     else {}
 )
-
-
-class SearchIn(BaseModel):
-    """``POST /v1/search``."""
-
-    question: str = Field(min_length=1, max_length=MAX_QUESTION)
-    k: int = Field(default=5, ge=0, le=50)
-    mode: Literal["fused", "dense", "fulltext"] = "fused"
-    role: str | None = Field(default=None, description="optional; must be the token's role")
-    by: Literal["chunk", "document"] = Field(
-        default="chunk", description="'document': list documents (path, best heading, chunks)"
-    )
-
-
-class AskIn(BaseModel):
-    """``POST /v1/ask``."""
-
-    question: str = Field(min_length=1, max_length=MAX_QUESTION)
-    k: int | None = Field(default=None, ge=0, le=50)
-    role: str | None = Field(default=None, description="optional; must be the token's role")
-    passages: bool = Field(default=False, description="include the retrieved passages")
-
-
-class FeedbackIn(BaseModel):
-    """``POST /v1/feedback``."""
-
-    query_id: str = Field(min_length=1, max_length=100)
-    rating: Literal["helpful", "not_helpful"]
-    comment: str | None = Field(default=None, max_length=2000)
 
 
 class FastJSON(JSONResponse):
@@ -162,8 +132,14 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         finally:
             slots.release()
 
+    proxy_names = {rt.settings.proxy_user_header.lower(), rt.settings.proxy_role_header.lower()}
+
     def who(request: Request) -> tuple[dict[str, str], str | None]:
-        return dict(request.headers), request.client.host if request.client else None
+        headers = dict(request.headers)  # the first value of a repeated header
+        for name in proxy_names:  # a proxy that added its header beside the client's
+            if len(values := request.headers.getlist(name)) > 1:
+                headers[name] = "\n".join(values)  # no header value has one: auth refuses
+        return headers, request.client.host if request.client else None
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, e: Busy) -> Response:
@@ -185,6 +161,15 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @app.exception_handler(AuthError)
     async def _auth(request: Request, e: AuthError) -> Response:
+        host = request.client.host if request.client else "?"  # never the token itself
+        log.warning(
+            "%s %s from %s refused (%d): %s",
+            request.method,
+            request.url.path,
+            host,
+            e.status,
+            e.detail,
+        )
         headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
         return JSONResponse({"detail": e.detail}, status_code=e.status, headers=headers)
 
@@ -252,7 +237,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         )
 
     exposition = MetricsText(rt.settings.serve_metrics_cache_s)
-    health_text = MetricsText(1.0, max_windows=1)
+    health_text = MetricsText(1.0, max_windows=1, cost_hold=0.0)  # stale for 1 s at most
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
     async def metrics(since: str = "24h") -> Response:

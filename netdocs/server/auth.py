@@ -28,6 +28,10 @@ class Principal:
 #: The 401 details (the same whether the server refuses before or after a database lookup).
 INVALID_TOKEN = "invalid or revoked token"
 MISSING_TOKEN = "missing token: send 'Authorization: Bearer <token>'"
+PROXY_REPEATED = (
+    "the proxy's user or role header came more than once: the proxy must replace a "
+    "client's header of that name, not add its own beside it"
+)
 
 
 class AuthError(Exception):
@@ -106,6 +110,8 @@ def _proxy_principal(
     if trusted_proxy(host, settings):
         user = (headers.get(settings.proxy_user_header.lower()) or "").strip()
         role = (headers.get(settings.proxy_role_header.lower()) or "").strip()
+        if "\n" in user + role:  # sent twice (see app.who): which one the proxy set is unknown
+            raise AuthError(401, PROXY_REPEATED)
         if user and role:
             return Principal(user, role, "proxy")
     return None

@@ -106,18 +106,25 @@ def metrics_window(since: str) -> float | None:
     return METRICS_WINDOWS[since]
 
 
+#: A window's text that took over HOLD_ABOVE_S to compute is kept at least COST_HOLD times
+#: as long as it took, whatever ``ttl_s`` says: an unauthenticated caller polling
+#: ``?since=all`` on a large table then costs at most ~1/COST_HOLD of a core.
+COST_HOLD, HOLD_ABOVE_S = 10.0, 0.1
+
+
 class MetricsText:
     """The ``/metrics`` text per window, computed by one request at a time (in a worker
-    thread) and reused for ``ttl_s`` seconds; at most ``max_windows`` windows are kept."""
+    thread) and reused for ``ttl_s`` seconds (longer when it was costly, see COST_HOLD); at
+    most ``max_windows`` windows are kept."""
 
-    def __init__(self, ttl_s: float, max_windows: int = 8) -> None:
-        self.ttl_s, self._max = ttl_s, max_windows
-        self._texts: dict[float | None, tuple[float, str]] = {}
+    def __init__(self, ttl_s: float, max_windows: int = 8, cost_hold: float = COST_HOLD) -> None:
+        self.ttl_s, self._max, self._cost_hold = ttl_s, max_windows, cost_hold
+        self._texts: dict[float | None, tuple[float, str]] = {}  # (fresh until, text)
         self._lock = asyncio.Lock()
 
     def _fresh(self, window: float | None) -> str | None:
         hit = self._texts.get(window)
-        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
+        return hit[1] if hit is not None and time.monotonic() < hit[0] else None
 
     async def get(self, window: float | None, compute: Callable[[], str]) -> str:
         """The text for ``window``: reused while fresh, else computed (one at a time)."""
@@ -127,9 +134,13 @@ class MetricsText:
         async with self._lock:
             text = self._fresh(window)  # computed while this request waited
             if text is None:
+                started = time.monotonic()
                 text = await run_in_threadpool(compute)
+                done = time.monotonic()
+                took = done - started
+                hold = max(self.ttl_s, self._cost_hold * took if took > HOLD_ABOVE_S else 0.0)
                 if len(self._texts) >= self._max:
                     self._texts.clear()
-                if self.ttl_s > 0:
-                    self._texts[window] = (time.monotonic(), text)
+                if hold > 0:
+                    self._texts[window] = (done + hold, text)
             return text

@@ -167,9 +167,12 @@ class Runtime:
         return policy
 
     def _file_policy(self, path: Path) -> Policy:
-        """NETDOCS_POLICY, parsed again when its modification time changes."""
+        """NETDOCS_POLICY, parsed again when its stat changes (mtime, ctime, size, inode: a
+        second edit within a coarse mtime tick still moves one of the others, or the inode
+        when the editor writes a new file)."""
         try:
-            version: object = path.stat().st_mtime
+            st = path.stat()
+            version: object = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         except OSError as e:
             raise ConfigError(f"{path}: cannot read the policy file: {e}") from None
         cached = self._policy

@@ -20,6 +20,7 @@ def sample_index(server_url: str) -> Iterator[str]:
     from netdocs.embedding.factory import get_embedder
     from netdocs.ingest.batch import load_and_chunk
     from netdocs.policy import load_policy
+    from netdocs.store.policy_store import store_policy
     from netdocs.store.schema import ensure_model, migrate
     from netdocs.store.writer import commit_document
 
@@ -47,6 +48,7 @@ def sample_index(server_url: str) -> Iterator[str]:
         run = uuid.uuid4()
         for doc, chunks in ready:
             commit_document(conn, doc, chunks, embedder.embed([c.embed_text for c in chunks]), run)
+        store_policy(conn, load_policy(SAMPLE_TAGS), run)  # as an ingest with --policy does
     yield url
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

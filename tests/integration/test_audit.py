@@ -4,6 +4,7 @@ append-only table, prune."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from netdocs.cli import main
 from netdocs.db import connection
 from netdocs.query.api import run_search
 from netdocs.query.service import SearchService
+from netdocs.store.schema import migrate
 
 from .cache_corpus import sample_index
 
@@ -167,3 +169,50 @@ def test_the_text_listing_escapes_control_characters(
     assert "\x1b" not in out
     assert "by eve\\x1b[2A\\x0a2026-06-01" in out
     assert not any(line.startswith("2026-06-01 10:00:00") for line in out.splitlines())
+
+
+def test_prune_works_under_the_recommended_grants_and_keeps_prune_records(db_url: str) -> None:
+    """A role with only INSERT and SELECT on audit_log and EXECUTE on the prune function (the
+    README's advice) can prune but not delete, so it cannot remove chosen rows under a prune
+    record of its own; and a later prune keeps the earlier prune records."""
+    migrate(db_url)
+    role = f"netdocs_app_{uuid.uuid4().hex[:8]}"
+    with connection(db_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.execute(f"GRANT INSERT, SELECT ON audit_log TO {role}")
+        conn.execute(f"GRANT USAGE ON SEQUENCE audit_log_id_seq TO {role}")
+        try:
+            for i, at in enumerate(("2019-06-01", "2020-06-01", "2021-06-01")):
+                conn.execute(
+                    "INSERT INTO audit_log (at, query_id, action, user_name, question)"
+                    " VALUES (%s, gen_random_uuid(), 'search', %s, 'q')",
+                    (f"{at}T00:00:00Z", f"u{i}"),
+                )
+            conn.execute(f"SET ROLE {role}")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT netdocs_audit_prune('2020-01-01', 'ops', NULL)")  # no grant
+            conn.execute("RESET ROLE")
+            conn.execute(
+                f"GRANT EXECUTE ON FUNCTION netdocs_audit_prune(timestamptz, text, text) TO {role}"
+            )
+            conn.execute(f"SET ROLE {role}")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                conn.execute(  # a forged prune record, then a chosen delete: no DELETE right
+                    "INSERT INTO audit_log (query_id, action, user_name, question, details)"
+                    " VALUES (gen_random_uuid(), 'prune', 'alice', '',"
+                    ' \'{"before": "2022-01-01T00:00:00Z"}\')'
+                )
+                conn.execute("DELETE FROM audit_log WHERE user_name = 'u2'")
+            first = conn.execute("SELECT netdocs_audit_prune('2020-01-01', 'ops', NULL)")
+            assert first.fetchone() == (1,)
+            second = conn.execute("SELECT netdocs_audit_prune('2022-01-01', 'ops', NULL)")
+            assert second.fetchone() == (2,)
+            rows = conn.execute(
+                "SELECT action, user_name, details->>'deleted' FROM audit_log ORDER BY id"
+            ).fetchall()
+        finally:
+            conn.execute("RESET ROLE")
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+    assert rows == [("prune", "ops", "1"), ("prune", "ops", "2")]  # both records kept

@@ -18,8 +18,11 @@ from psycopg import sql
 
 from netdocs.cli import main
 from netdocs.config import get_settings
-from netdocs.errors import AccessDenied
+from netdocs.errors import AccessDenied, ConfigError
+from netdocs.query.engine import query_engine
 from tests.stubs.provider_server import ProviderStub
+
+from .conftest import store_policy_text
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "examples" / "tags.yaml"
@@ -59,9 +62,24 @@ HELPDESK_PATHS = {"switching/openvswitch/faq/general.md", "troubleshooting/tools
 
 
 @pytest.fixture(scope="module", autouse=True)
-def corpus(add_doc: Callable[..., None]) -> None:
+def corpus(
+    add_doc: Callable[..., None],
+    query_conn: psycopg.Connection,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     for doc_id, (tags, sections) in DOCS.items():
         add_doc(doc_id, tags, sections)
+    # As an ingest with --policy leaves it: the policy stored with the documents' tags.
+    store_policy_text(query_conn, tmp_path_factory.mktemp("policy"), POLICY.read_text())
+
+
+@pytest.fixture
+def no_stored_policy(query_conn: psycopg.Connection, tmp_path: Path) -> Iterator[None]:
+    """The index as an ingest without any policy leaves it: front-matter tags, no policy."""
+    query_conn.execute("DELETE FROM index_policy")
+    query_conn.commit()
+    yield
+    store_policy_text(query_conn, tmp_path, POLICY.read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -148,10 +166,20 @@ def test_role_and_policy_from_the_environment(capsys, monkeypatch) -> None:
     assert run(capsys, "search", "BGP peer", "--json")[0] == 2
 
 
-def test_without_any_policy_a_role_is_refused_and_no_role_sees_everything(capsys) -> None:
+@pytest.mark.usefixtures("no_stored_policy")
+def test_without_a_stored_policy_a_role_is_refused_and_no_role_sees_everything(capsys) -> None:
     # This index has no stored policy and none is given: a role cannot be checked.
     code, out, err = run(capsys, "search", "BGP", "--json", "--k", "10", "--role", "helpdesk")
     assert code == 2 and not out and "no access policy" in err
+    # A policy given now would be checked against tags the authors wrote (front matter:
+    # vpn/wireguard/keys.md could say `tags: [faq]`): refused, naming the fix.
+    for role in ("helpdesk", "admin"):
+        code, out, err = run(
+            capsys, "search", "BGP", "--json", "--role", role, "--policy", str(POLICY)
+        )
+        assert code == 2 and not out and "stores no access policy" in err
+        with pytest.raises(ConfigError, match="stores no access policy"):
+            query_engine(role=role, policy=POLICY, chat=None)
     code, out, _ = run(capsys, "search", "BGP", "--json", "--k", "10")
     assert code == 0 and {r["path"] for r in out["results"]} == set(DOCS)
 
@@ -178,6 +206,7 @@ def test_ask_without_a_key_is_an_extractive_fallback(capsys) -> None:
         "latency_ms",
         "tokens",
         "cost_usd",
+        "low_confidence",
         "cache_hit",
     }
     assert out["mode"] == "fallback" and out["model"] is None and out["answered"] is True
@@ -186,7 +215,7 @@ def test_ask_without_a_key_is_an_extractive_fallback(capsys) -> None:
     assert [(c["n"], c["path"], c["heading"], c["chunk_id"]) for c in out["citations"]] == [
         (n, r["path"], r["heading"], r["chunk_id"]) for n, r in enumerate(found[:3], start=1)
     ]
-    code, text, _ = run(capsys, "ask", "how do I add a BGP peer")
+    code, text, _ = run(capsys, "ask", "how do I add a BGP peer", "--role", "network_engineer")
     top = found[0]
     assert code == 0 and f"[1] {top['path']} — {top['heading']}" in text and "fallback" in text
 
@@ -196,6 +225,7 @@ def test_ask_through_anthropic_cites_retrieved_chunks(capsys, monkeypatch) -> No
         monkeypatch.setenv("ANTHROPIC_API_KEY", "k-test")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", stub.anthropic_base_url)
         get_settings.cache_clear()
+        monkeypatch.setenv("NETDOCS_ROLE", "admin")  # the index stores examples/tags.yaml
         _, found, _ = run(capsys, "search", "how do I add a BGP peer", "--json")
         code, out, _ = run(capsys, "ask", "how do I add a BGP peer", "--json")
         assert stub.count("messages") == 1
@@ -283,3 +313,10 @@ def test_cold_cli_process_exit_code_2(query_db: str) -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert ROLES in proc.stderr
+
+
+def test_a_question_with_nothing_visible_is_refused(capsys) -> None:
+    for cmd in ("search", "ask"):
+        for blank in ("", "   ", "\u200b\u202e"):
+            code, out, err = run(capsys, cmd, blank, "--json", "--role", "helpdesk")
+            assert code == 2 and not out and "question is empty" in err, (cmd, blank, err)

@@ -119,3 +119,30 @@ def test_a_flood_of_health_checks_costs_one_check_a_second(
             assert len(calls) == 2
     finally:
         rt.close()
+
+
+def test_a_costly_window_is_held_even_with_the_cache_off() -> None:
+    """With NETDOCS_SERVE_METRICS_CACHE_S=0, a text that took 0.3 s is still reused for
+    COST_HOLD x 0.3 s: polling `?since=all` cannot keep a core busy; a cheap one is not."""
+    import asyncio
+
+    from netdocs.server.limits import COST_HOLD, MetricsText
+
+    calls: list[float] = []
+
+    def compute(cost: float) -> str:
+        calls.append(cost)
+        time.sleep(cost)
+        return f"text {len(calls)}"
+
+    async def scenario() -> list[str]:
+        texts = MetricsText(ttl_s=0)
+        out = [await texts.get(None, lambda: compute(0.3)) for _ in range(3)]
+        out += [await texts.get(3600.0, lambda: compute(0.0)) for _ in range(2)]
+        return out
+
+    started = time.monotonic()
+    out = asyncio.run(scenario())
+    assert time.monotonic() - started < 0.3 * COST_HOLD  # all within the hold
+    assert out[:3] == ["text 1"] * 3 and calls[:1] == [0.3]
+    assert out[3:] == ["text 2", "text 3"]  # a cheap window is computed each time

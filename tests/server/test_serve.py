@@ -145,6 +145,10 @@ def test_nul_is_answered_and_audited_and_a_lone_surrogate_is_a_422_not_a_500(
             bad = alice.post(path, content='{"question": "chrony \\ud800"}', headers=headers)
             assert bad.status_code == 422, (path, bad.text)
             assert bad.json()["detail"][0]["loc"] == ["body", "question"]
+            for blank in (" ", "\\u200b\\u2066", "\\u0000"):  # nothing to search for
+                empty = alice.post(path, content=f'{{"question": "{blank}"}}', headers=headers)
+                assert empty.status_code == 422, (path, blank, empty.text)
+                assert "no visible text" in empty.text
         qid = r.json()["query_id"]
         vote = '{"query_id": "' + qid + '", "rating": "helpful", "comment": "ok\\u0000 fine"}'
         assert alice.post("/v1/feedback", content=vote, headers=headers).status_code == 200

@@ -121,7 +121,7 @@ def replay_reply(recorded: Path | Mapping[str, Any]) -> Callable[[RecordedReques
     """Replies from a recording: ``{"rerank": {question: SCORES | "raw reply"},
     "rewrite": {question: {"queries": [...], "passage": "..."} | "raw reply"},
     "answer": "text"}``, questions matched after netdocs' cache normalisation (case,
-    punctuation, spaces). SCORES maps a document path, or "path#heading", to a score for
+    spaces, prose punctuation). SCORES maps a document path, or "path#heading", to a score for
     every candidate from it; a raw string is returned as recorded. A question missing from
     the recording gets ``{}`` (netdocs then keeps the offline order and says so)."""
     from netdocs.cache.keys import normalise_question as norm

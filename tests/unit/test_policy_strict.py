@@ -80,3 +80,50 @@ def test_nested_aliases_are_refused_at_once(tmp_path: Path) -> None:
 def test_an_anchor_alone_is_refused(tmp_path: Path) -> None:
     text = 'roles:\n  admin: &everything {allow: ["*"]}\n'
     _refused(tmp_path, text, "anchors/aliases are not allowed", "line 2")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "key"),
+    [
+        ('roles:\n  helpdesk: {allow: ["*"], deny: [vpn]}\n', "roles.helpdesk", "deny"),
+        (
+            "roles:\n  hd: {allow: [faq]}\nrules:\n"
+            '  - {glob: "**", tags: [faq], except: "vpn/**"}\n',
+            "rules[0]",
+            "except",
+        ),
+        ("roles:\n  hd: {allow: [faq]}\ndefault_deny: true\n", "<top level>", "default_deny"),
+    ],
+)
+def test_a_key_the_parser_would_ignore_is_refused(
+    tmp_path: Path, body: str, field: str, key: str
+) -> None:
+    # A `deny:` read as if absent would grant the role everything its allow list says.
+    _refused(tmp_path, HEAD + body, field, f"unknown key(s) ['{key}']")
+
+
+@pytest.mark.parametrize(
+    "glob", ["/vpn/**", "C:/vpn/**", "vpn\\\\keys.md", "../vpn/**", "vpn//keys.md", "vpn/./x.md"]
+)
+def test_a_glob_that_can_never_match_is_refused(tmp_path: Path, glob: str) -> None:
+    body = f'roles:\n  hd: {{allow: [faq]}}\nrules:\n  - glob: "{glob}"\n    tags: [vpn]\n'
+    _refused(tmp_path, HEAD + body, "rules[0].glob")
+
+
+def test_folder_and_dot_slash_globs_mean_what_gitignore_means(tmp_path: Path) -> None:
+    path = tmp_path / "tags.yaml"
+    rules = '  - {glob: "vpn/", tags: [vpn]}\n  - {glob: "./faq/*.md", tags: [faq]}\n'
+    path.write_text(HEAD + "roles:\n  hd: {allow: [faq]}\nrules:\n" + rules)
+    policy = load_policy(path)
+    assert policy.tags_for("vpn/wireguard/keys.md") == ("vpn",)
+    assert policy.tags_for("faq/a.md") == ("faq",)
+
+
+def test_a_newline_in_a_file_name_does_not_escape_a_double_star_rule(tmp_path: Path) -> None:
+    path = tmp_path / "tags.yaml"
+    rules = '  - {glob: "vpn/**", tags: [vpn]}\n  - {glob: "**/*.md", tags: [faq]}\n'
+    path.write_text(HEAD + "roles:\n  hd: {allow: [faq]}\nrules:\n" + rules)
+    policy = load_policy(path)
+    for name in ("vpn/keys\n.md", "vpn/a\nb/keys.md", "vpn/\n/x.md"):
+        assert policy.tags_for(name) == ("vpn",), repr(name)
+    assert policy.tags_for("faq/x\ny.md") == ("faq",)
