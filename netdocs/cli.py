@@ -18,6 +18,7 @@ import psycopg
 from netdocs.cli_support import migrated_url
 from netdocs.errors import (
     AccessDenied,
+    BadQuestion,
     ConfigError,
     DatabaseError,
     MassDeleteRefused,
@@ -28,6 +29,7 @@ from netdocs.safetext import for_terminal
 
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (AccessDenied, 2),
+    (BadQuestion, 2),
     (ConfigError, 2),
     (DatabaseError, 3),
     (MassDeleteRefused, 1),

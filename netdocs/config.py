@@ -85,10 +85,10 @@ class Settings(BaseSettings):
     openai_chat_model: str = "gpt-4.1"
     openai_router_model: str = "gpt-4.1-mini"
     llm_router: bool = False  # the cheaper model first decides if the context is relevant
-    llm_timeout: float = 60.0
-    llm_max_attempts: int = 3
-    llm_max_output_tokens: int = 1024
-    answer_top_k: int = 5
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    llm_max_output_tokens: int = Field(default=1024, ge=16)
+    answer_top_k: int = Field(default=5, ge=1, le=50)  # passages in one prompt
     # Below this best cosine, with no chunk matching every query word: "low confidence".
     fallback_min_cosine: float = 0.45
 

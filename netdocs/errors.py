@@ -78,5 +78,9 @@ class LockLost(NetdocsError):
     """The database session holding the ingest lock ended: the run is no longer exclusive."""
 
 
+class BadQuestion(NetdocsError):
+    """A question with nothing to search for (empty, or only invisible characters)."""
+
+
 class AccessDenied(NetdocsError):
     """Unknown or missing role while an access policy is loaded."""

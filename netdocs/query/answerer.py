@@ -18,6 +18,10 @@ from netdocs.query.timing import timed
 log = logging.getLogger(__name__)
 
 
+#: Appended to an answer the model could not finish.
+CUT = "[Answer cut short at the output-token limit (NETDOCS_LLM_MAX_OUTPUT_TOKENS).]"
+
+
 def new_query_id() -> str:
     """A fresh query id."""
     return str(uuid.uuid4())
@@ -119,7 +123,25 @@ class Answerer:
         reply = chat.complete(prompt.ANSWER_SYSTEM, user, model=chat.model, max_tokens=max_tokens)
         calls.append(reply)
         text, answered, citations = prompt.read_answer(reply.text, hits)
-        return self._llm_answer(query_id, question, hits, calls, text, answered, citations, low)
+        note = None
+        if reply.truncated:  # shown, flagged, not cached (see query.api)
+            text += f"\n\n{CUT}"
+            note = f"the reply stopped at the output-token limit ({max_tokens})"
+        elif answered and not citations:
+            note = "the answer cites no excerpt"
+        result = self._llm_answer(
+            query_id,
+            question,
+            hits,
+            calls,
+            text,
+            answered,
+            citations,
+            low or note is not None,
+            note=note,
+        )
+        result.truncated = reply.truncated
+        return result
 
     @staticmethod
     def _llm_answer(

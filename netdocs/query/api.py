@@ -24,6 +24,7 @@ import numpy as np
 from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
 from netdocs.cache.keys import prompt_version
 from netdocs.cache.store import CachedResult
+from netdocs.errors import BadQuestion
 from netdocs.query.answerer import Answerer
 from netdocs.query.diversity import DocHit
 from netdocs.query.lifecycle import QueryRun
@@ -132,7 +133,7 @@ def run_search(
         raise ValueError(f"by must be 'chunk' or 'document', not {by!r}")
     k = max(k, 0)
     per_doc = service.settings.diversity_per_doc
-    question = visible_text(question)  # storable, nothing hidden (safetext)
+    question = asked(question)
     qry = QueryRun("search", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     settings = search_key_settings(k, mode, by, per_doc, plan)
@@ -193,7 +194,7 @@ def run_ask(
     audited, hooked. A fallback caused by a provider failure is not cached."""
     answerer = answerer or Answerer(service.settings)
     k = max(service.settings.answer_top_k if k is None else k, 0)
-    question = visible_text(question)  # storable, nothing hidden (safetext)
+    question = asked(question)
     qry = QueryRun("ask", question, k, mode, user, service=service)
     plan = RetrievalPlan.build(service.settings)
     per_doc = service.settings.diversity_per_doc
@@ -209,7 +210,7 @@ def run_ask(
             question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
         )
         good = answerer.chat is None or answer.mode == "llm" or not hits
-        if good and not found.degraded:
+        if good and not found.degraded and not answer.truncated:
             qry.save(
                 _with_notes(answer_to_json(answer), notes),
                 answer.hits,
@@ -252,6 +253,15 @@ def search_of_entry(
     notes = list(entry.result.get("retrieval") or [])
     docs = [doc_from_json(d) for d in entry.result["documents"]] if by == "document" else None
     return hits, notes, docs
+
+
+def asked(question: str) -> str:
+    """The question as used everywhere: storable, nothing hidden (safetext); BadQuestion
+    when nothing visible is left (an empty embedding would match at random)."""
+    text = visible_text(question)
+    if not text.strip():
+        raise BadQuestion("the question is empty (nothing visible in it)")
+    return text
 
 
 def ask_of_entry(

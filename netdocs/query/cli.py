@@ -128,6 +128,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else "fallback"
     )
     cached = "cached answer; " if result.cache_hit else ""
+    low = "; low confidence" + (f": {answer.note}" if answer.note else "")
+    if answer.mode == "llm" and answer.low_confidence:
+        tail += for_terminal(low)
     print(f"\n({cached}{tail}; {answer.latency_ms:.0f} ms)")
     return 0
 

@@ -28,7 +28,8 @@ def low_confidence(hits: Sequence[Hit], min_cosine: float) -> bool:
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """``text`` cut to about ``limit`` characters at a paragraph, line or sentence end."""
+    """``text`` cut to about ``limit`` characters at a paragraph, line or sentence end; a
+    code block cut open is closed again (the rest of the page would render as code)."""
     text = text.strip()
     if len(text) <= limit:
         return text
@@ -36,8 +37,12 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     for boundary in ("\n\n", "\n", ". "):
         cut = head.rfind(boundary)
         if cut >= limit // 2:
-            return head[: cut + (1 if boundary == ". " else 0)].rstrip() + " …"
-    return re.sub(r"\s+\S*$", "", head) + " …"
+            return _closed(head[: cut + (1 if boundary == ". " else 0)].rstrip()) + " …"
+    return _closed(re.sub(r"\s+\S*$", "", head)) + " …"
+
+
+def _closed(text: str) -> str:
+    return text + "\n```" if text.count("```") % 2 else text
 
 
 def extractive_answer(

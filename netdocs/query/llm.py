@@ -57,6 +57,7 @@ class Completion:
     model: str
     input_tokens: int
     output_tokens: int
+    truncated: bool = False  # the reply stopped at the output-token limit
 
     @property
     def cost_usd(self) -> float | None:
@@ -153,7 +154,8 @@ class AnthropicChat(_SDKChat):
         )
         text = "".join(getattr(b, "text", "") for b in resp.content if b.type == "text")
         usage = resp.usage
-        return Completion(text, str(resp.model), usage.input_tokens, usage.output_tokens)
+        cut = getattr(resp, "stop_reason", None) == "max_tokens"
+        return Completion(text, str(resp.model), usage.input_tokens, usage.output_tokens, cut)
 
 
 class OpenAIChat(_SDKChat):
@@ -174,10 +176,11 @@ class OpenAIChat(_SDKChat):
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         )
         text = resp.choices[0].message.content or ""
+        cut = resp.choices[0].finish_reason == "length"
         usage = resp.usage
         tokens_in = usage.prompt_tokens if usage else 0
         tokens_out = usage.completion_tokens if usage else 0
-        return Completion(text, str(resp.model), tokens_in, tokens_out)
+        return Completion(text, str(resp.model), tokens_in, tokens_out, cut)
 
 
 def chat_model(settings: Settings) -> ChatModel | None:

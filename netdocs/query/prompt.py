@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from netdocs.query.results import Citation, Hit
 
@@ -32,8 +32,15 @@ NOT_FOUND_ANSWER = "The documentation available to you does not contain the answ
 _CITATION = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]")  # [99999...]: no int() of it
 
 
-#: ``<`` starting an excerpt tag in a document's text (any case, spaces, closing or not).
-_TAG = re.compile(r"<(?=\s*/?\s*excerpt)", re.IGNORECASE)
+#: ``<`` (or a full-width / small one) starting an excerpt tag in a document's text (any
+#: case, spaces, closing or not), once invisible characters are gone (see _INVISIBLE).
+_TAG = re.compile(r"[<\uff1c\ufe64](?=\s*/?\s*excerpt)", re.IGNORECASE)
+#: Zero-width and other format characters (soft hyphen, bidi marks): "exc\u00aderpt" reads
+#: as "excerpt" to a model but not to _TAG.
+_INVISIBLE = re.compile(
+    r"[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
 
 
 def _attr(value: str) -> str:
@@ -44,7 +51,7 @@ def format_context(hits: Sequence[Hit]) -> str:
     """The numbered excerpts, ``[n]`` = ``hits[n-1]``."""
     parts = []
     for n, h in enumerate(hits, start=1):
-        body = _TAG.sub("&lt;", h.text)  # no excerpt tag of any spelling closes or opens one
+        body = _TAG.sub("&lt;", _INVISIBLE.sub("", h.text))  # no excerpt tag of any spelling
         parts.append(
             f'<excerpt n="{n}" path="{_attr(h.path)}" heading="{_attr(h.heading)}">\n'
             f"{body}\n</excerpt>"
@@ -57,15 +64,50 @@ def answer_prompt(question: str, hits: Sequence[Hit]) -> str:
     return f"{format_context(hits)}\n\nQuestion: {question.strip()}"
 
 
+#: Code a reply quotes (fenced blocks, inline spans): ``peers[1]`` there is not a citation.
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
+
+
+def _in_prose(text: str, edit: Callable[[str], str]) -> str:
+    """``text`` with ``edit`` applied to everything outside code."""
+    out, last = [], 0
+    for m in _CODE.finditer(text):
+        out += [edit(text[last : m.start()]), m.group(0)]
+        last = m.end()
+    return "".join([*out, edit(text[last:])])
+
+
 def cited_numbers(text: str, available: int) -> list[int]:
-    """Excerpt numbers cited as ``[n]`` / ``[n, m]`` in ``text``, valid ones, sorted."""
-    found = set()
-    for match in _CITATION.finditer(text):
-        for part in match.group(1).split(","):
-            n = int(part)
-            if 1 <= n <= available:
-                found.add(n)
+    """Excerpt numbers cited as ``[n]`` / ``[n, m]`` outside code in ``text``, valid ones,
+    sorted."""
+    found: set[int] = set()
+
+    def collect(prose: str) -> str:
+        for match in _CITATION.finditer(prose):
+            found.update(n for n in _numbers(match) if 1 <= n <= available)
+        return prose
+
+    _in_prose(text, collect)
     return sorted(found)
+
+
+def _numbers(match: re.Match[str]) -> list[int]:
+    return [int(part) for part in match.group(1).split(",")]
+
+
+def drop_dangling(text: str, available: int) -> str:
+    """Citation markers outside code keep only the excerpt numbers that exist: ``[2, 9]``
+    with 5 excerpts reads ``[2]``, and ``[7]`` disappears (it points at nothing)."""
+
+    def fix(match: re.Match[str]) -> str:
+        numbers = (int(part) for part in match.group(2).split(","))
+        valid = [str(n) for n in numbers if 1 <= n <= available]
+        return f"{match.group(1)}[{', '.join(valid)}]" if valid else ""
+
+    return _in_prose(text, lambda prose: _SPACED.sub(fix, prose))
+
+
+_SPACED = re.compile(r"([ \t]*)" + _CITATION.pattern)  # a dropped marker takes its space
 
 
 def citations_for(numbers: Sequence[int], hits: Sequence[Hit]) -> list[Citation]:
@@ -78,18 +120,26 @@ def citations_for(numbers: Sequence[int], hits: Sequence[Hit]) -> list[Citation]
 def read_answer(reply: str, hits: Sequence[Hit]) -> tuple[str, bool, list[Citation]]:
     """(answer text, answered, citations) from a model reply.
 
-    A reply starting with the not-found marker is "not answered": the marker is removed and
-    no citations are kept.
+    A reply starting with the not-found marker (markdown around it allowed) is "not
+    answered": the marker is removed and no citations are kept. Otherwise citation markers
+    naming an excerpt that does not exist are dropped from the text (see drop_dangling).
     """
     text = reply.strip()
-    if text.upper().startswith(NOT_FOUND):
-        rest = text[len(NOT_FOUND) :].lstrip(" :\n-").strip()
+    head = text.lstrip(_MARKUP)  # "**NOT_IN_DOCS**", "# NOT_IN_DOCS", "`NOT_IN_DOCS`"
+    if head.upper().startswith(NOT_FOUND):
+        rest = head[len(NOT_FOUND) :].lstrip(_MARKUP + ":-.").strip()
         return (rest or NOT_FOUND_ANSWER), False, []
     if not text:
         return NOT_FOUND_ANSWER, False, []
+    text = drop_dangling(text, len(hits))
     return text, True, citations_for(cited_numbers(text, len(hits)), hits)
 
 
+_MARKUP = " \t\n*_#>`"
+
+
 def router_says_relevant(reply: str) -> bool:
-    """The router's verdict; anything but a clear NO counts as relevant (fail open)."""
-    return not reply.strip().upper().startswith("NO")
+    """The router's verdict; anything but a clear NO counts as relevant (fail open):
+    "Not sure", "Note: ..." or "None of ..." are not a NO."""
+    words = re.findall(r"[A-Za-z]+", reply)
+    return not (words and words[0].upper() == "NO")

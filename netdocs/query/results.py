@@ -71,6 +71,7 @@ class Answer:
     cost_usd: float | None = 0.0
     low_confidence: bool = False
     note: str | None = None  # why the fallback was used, or what the router decided
+    truncated: bool = False  # the model's reply stopped at the output-token limit
 
     def to_json(self) -> dict[str, Any]:
         """The ``netdocs ask --json`` shape (exactly the fields the CLI promises)."""
@@ -84,4 +85,5 @@ class Answer:
             "latency_ms": round(self.latency_ms, 1),
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
             "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
+            "low_confidence": self.low_confidence,
         }

@@ -270,6 +270,28 @@ def test_rewrite_failure_keeps_the_offline_order(
     assert result.notes[0].startswith("rewrite: fallback (") and "529" in result.notes[0]
 
 
+def test_a_rewrite_does_not_make_an_unanswerable_question_confident(
+    query_conn: psycopg.Connection, stub: ProviderStub
+) -> None:
+    # The rewriter (or a prompt-injected question) turns an off-topic question into a query
+    # some passage matches word for word: that match says nothing about the question.
+    question = "why is port 179 closed in winter"
+    base = offline(query_conn, stub, question, 2)
+    assert not any("ingress_policing_rate" in t for t in base)
+    stub.set_reply(
+        retrieval_reply(
+            rewrite=rewrite_json(["limit ingress traffic interface"], "ingress_policing_rate"),
+            answer="Because of the policing rate [1].",
+        )
+    )
+    s = settings(stub, rerank="off", query_rewrite="llm", answer_top_k=2, diversity_per_doc=0)
+    result = run_ask(service(query_conn, s), question)
+    widened = [h for h in result.answer.hits if h.text not in base]
+    assert widened and all("ingress_policing_rate" in h.text for h in widened)
+    assert all(h.cosine is None and not h.all_terms for h in widened)  # not the question's
+    assert result.answer.low_confidence and result.to_json()["low_confidence"] is True
+
+
 def test_ask_reranks_its_context_and_reports_a_fallback(
     query_conn: psycopg.Connection, stub: ProviderStub
 ) -> None:

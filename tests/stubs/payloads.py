@@ -95,8 +95,18 @@ def _prompt_text(body: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _cut(reply: str, limit: object) -> tuple[str, bool]:
+    """``reply`` as a provider returns it under an output limit of ``limit`` tokens (here:
+    words): cut there, and said so by the stop reason."""
+    parts = reply.split()
+    if isinstance(limit, int) and len(parts) > limit:
+        return " ".join(parts[:limit]), True
+    return reply, False
+
+
 def chat_completion(body: dict[str, Any], reply: str) -> dict[str, Any]:
     """An OpenAI ``/v1/chat/completions`` answer (non-streaming)."""
+    reply, cut = _cut(reply, body.get("max_completion_tokens", body.get("max_tokens")))
     prompt, completion = words(_prompt_text(body)), words(reply)
     return {
         "id": f"chatcmpl-stub{next(_ids)}",
@@ -109,7 +119,7 @@ def chat_completion(body: dict[str, Any], reply: str) -> dict[str, Any]:
                 "index": 0,
                 "message": {"role": "assistant", "content": reply, "refusal": None},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "length" if cut else "stop",
             }
         ],
         "usage": {
@@ -122,13 +132,14 @@ def chat_completion(body: dict[str, Any], reply: str) -> dict[str, Any]:
 
 def anthropic_message(body: dict[str, Any], reply: str) -> dict[str, Any]:
     """An Anthropic ``/v1/messages`` answer (non-streaming)."""
+    reply, cut = _cut(reply, body.get("max_tokens"))
     return {
         "id": f"msg_stub{next(_ids):020d}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "claude-stub"),
         "content": [{"type": "text", "text": reply}],
-        "stop_reason": "end_turn",
+        "stop_reason": "max_tokens" if cut else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": words(_prompt_text(body)), "output_tokens": words(reply)},
     }

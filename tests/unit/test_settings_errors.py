@@ -31,6 +31,23 @@ def test_each_bad_variable_is_named_with_its_value(monkeypatch: pytest.MonkeyPat
     assert "NETDOCS_QUERY_CACHE_TTL: expected a duration" in text and "'soon'" in text
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NETDOCS_ANSWER_TOP_K", "1000000"),
+        ("NETDOCS_ANSWER_TOP_K", "-1"),
+        ("NETDOCS_LLM_TIMEOUT", "0"),
+        ("NETDOCS_LLM_MAX_ATTEMPTS", "0"),
+    ],
+)
+def test_answer_limits_are_bounded(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    # A million passages would put the whole visible corpus in one prompt; -1 answered
+    # every question with "nothing matched".
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name}: Input should be"):
+        get_settings()
+
+
 def test_a_list_setting_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETDOCS_EXCLUDE", "[drafts/**")
     with pytest.raises(ConfigError, match="NETDOCS_EXCLUDE: not valid JSON"):

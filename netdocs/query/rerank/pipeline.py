@@ -178,10 +178,10 @@ class RetrievalPlan:
         finally:
             out.calls.extend(rewriter.calls)
         lists = [out.hits] + [service.search(q, pool, mode) for q in queries]
-        by_id: dict[str, Hit] = {}
-        for hits in lists:
-            for h in hits:
-                by_id.setdefault(h.chunk_id, h)
+        by_id: dict[str, Hit] = {h.chunk_id: h for h in out.hits}
+        for hits in lists[1:]:  # a rewritten query's match says nothing of the question's:
+            for h in hits:  # its confidence signals are dropped (see fallback.low_confidence)
+                by_id.setdefault(h.chunk_id, replace(h, cosine=None, all_terms=False))
         weights = [1.0] + [REWRITE_WEIGHT] * len(queries)
         fused = rrf([[h.chunk_id for h in hits] for hits in lists], weights=weights)
         out.hits = [replace(by_id[cid], score=score) for cid, score in fused[:pool]]
