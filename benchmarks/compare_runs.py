@@ -53,7 +53,7 @@ BANDS: tuple[tuple[re.Pattern[str], float, float], ...] = (
 COUNT = re.compile(
     r"(^|/)(scanned|new|changed|unchanged|deleted|committed|quarantined|metadata_only|"
     r"chunks[a-z_]*|embed_calls|embed_texts|distinct_texts|nodes[a-z_]*|documents|"
-    r"embedding_cache_hits|[a-z_]*tokens|exit_code|questions)$"
+    r"embedding_cache_hits|[a-z_]*tokens|exit_code|questions|n)$"  # n: queries timed
 )
 
 RATE = re.compile(r"(_s|_ms|_mb|_bytes|ratio|share)$")  # chunks_per_s is a rate, not a count

@@ -130,3 +130,13 @@ def test_normalize_rescales_rates_the_other_way_and_leaves_counts_and_sizes() ->
     assert normalized("side/x/retrieval_ms/p95", 25.0, slower) == 20.0
     assert normalized("side/x/chunks_embedded", 727.0, slower) == 727.0
     assert normalized("side/x/peak_rss_mb", 800.0, slower) == 800.0
+
+
+def test_the_number_of_timed_queries_is_a_count_not_a_latency() -> None:
+    # s21: --normalize rescaled retrieval_ms/*/n (370 queries became "250.3").
+    path = "scale/5000/query/retrieval_ms/helpdesk/n"
+    assert normalized(path, 370.0, 1.48) == 370.0
+    assert normalized("scale/5000/query/retrieval_ms/helpdesk/p95", 22.0, 0.5) == 11.0
+    a = {**RUN, "scale": {"q": {"retrieval_ms": {"n": 370}}}}
+    b = {**RUN, "scale": {"q": {"retrieval_ms": {"n": 300}}}}  # within 25 %, but a count
+    assert _bad(a, b) == {"scale/q/retrieval_ms/n"}
