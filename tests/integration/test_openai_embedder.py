@@ -165,6 +165,22 @@ def test_bad_request_is_not_retried(provider_stub: ProviderStub) -> None:
     assert provider_stub.count() == 1
 
 
+def test_refused_inputs_do_not_open_the_circuit(provider_stub: ProviderStub) -> None:
+    # A 400 says "this input", not "the provider is down": five in a row leave the breaker
+    # closed (a 500 counts, as before), so one refused document cannot stop an ingest.
+    from netdocs.resilience import CircuitBreaker
+
+    emb = make(provider_stub, breaker=CircuitBreaker("test-refused", threshold=3))
+    provider_stub.script(*["400"] * 5)
+    for _ in range(5):
+        fails(emb)
+    assert emb.available() and emb.breaker.snapshot().failures == 0
+    provider_stub.script(*["500"] * 15)
+    for _ in range(3):
+        fails(emb)
+    assert not emb.available()
+
+
 def test_timeouts_are_retried_then_raised(provider_stub: ProviderStub) -> None:
     provider_stub.script(*["slow:3"] * 3)
     emb = make(provider_stub, timeout=0.5, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
