@@ -7,9 +7,9 @@
 The same deployments as prefect.yaml (ingest-hourly, reconcile-daily, metrics-report-daily),
 with the same parameters, schedules and concurrency limit (one run at a time per deployment,
 a run due while another runs waits: ENQUEUE). For many machines use the work-pool
-deployments in prefect.yaml instead. Set NETDOCS_DOCS_ROOTS (e.g. to NETDOCS_DOCS_DIR) so
-that a run started with another ``path`` parameter is refused when the folder lies outside
-those roots. Secrets (database URL, API keys) come from this process's environment.
+deployments in prefect.yaml instead. NETDOCS_DOCS_ROOTS defaults to NETDOCS_DOCS_DIR here,
+so a run started with another ``path`` (or ``policy``) parameter is refused. Secrets
+(database URL, API keys) come from this process's environment.
 """
 
 from __future__ import annotations
@@ -65,8 +65,18 @@ def build_deployments(env: dict[str, str] | None = None) -> list[Any]:
     ]
 
 
+def confined(env: dict[str, str]) -> dict[str, str]:
+    """What the served flows must run with: NETDOCS_DOCS_ROOTS, when unset, is the docs
+    folder (fail closed: whoever can start a run must not point it at another folder)."""
+    docs = env.get("NETDOCS_DOCS_DIR")
+    if docs and not env.get("NETDOCS_DOCS_ROOTS", "").strip():
+        return {**env, "NETDOCS_DOCS_ROOTS": docs}
+    return env
+
+
 def main() -> None:
     """Register the deployments and run each whenever it is due."""
+    os.environ.update(confined(dict(os.environ)))  # the flows read it in this process
     serve(*build_deployments())
 
 

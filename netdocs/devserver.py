@@ -8,6 +8,7 @@ Production runs talk to a long-lived server (``prefect server start`` or Prefect
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,11 +35,20 @@ def healthy(api: str, timeout: float = 2.0) -> bool:
         return False
 
 
+#: Never handed to the long-lived Prefect server, which needs none of netdocs' secrets.
+_SECRET = re.compile(r"(^NETDOCS_|_API_KEY$|SECRET|PASSWORD|TOKEN|^PG|DATABASE_URL)", re.I)
+
+
 def server_env(home: Path, port: int, **extra: str) -> dict[str, str]:
     """This process's environment for ``prefect server start`` with ``home`` as its
-    PREFECT_HOME on ``port``: no analytics, no inherited PREFECT_API_URL."""
+    PREFECT_HOME on ``port``: no analytics, no inherited PREFECT_API_URL, and none of this
+    process's secrets (provider keys, database URLs, netdocs settings)."""
     env = {
-        **os.environ,
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("PREFECT_") or not _SECRET.search(k)  # Prefect's own: kept
+        },
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

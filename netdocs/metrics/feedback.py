@@ -14,10 +14,16 @@ from netdocs.safetext import storable
 Rating = Literal["helpful", "not_helpful"]
 RATINGS: tuple[Rating, ...] = ("helpful", "not_helpful")
 MAX_COMMENT_CHARS = 2000
+#: Votes kept per query: a mind changed a few times is normal, a loop of votes is not.
+MAX_VOTES_PER_QUERY = 20
 
 
 class UnknownQuery(ConfigError):
     """No query with this id was recorded (exit code 2)."""
+
+
+class TooManyVotes(ConfigError):
+    """The query already has MAX_VOTES_PER_QUERY votes (exit code 2, HTTP 429)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ def give_feedback(
     """Record a vote on query ``query_id``; raises UnknownQuery when no such query exists.
 
     Without ``conn`` the configured database is used. A later vote on the same query
-    replaces the earlier one in the satisfaction figure (both are kept).
+    replaces the earlier one in the satisfaction figure (both are kept, up to
+    MAX_VOTES_PER_QUERY: then TooManyVotes).
     """
     _check(rating, comment)
     if conn is None:
@@ -63,14 +70,29 @@ def give_feedback(
         with connection(url) as own:
             return give_feedback(query_id, rating, comment, user=user, conn=own)
     clean = storable(comment) if comment else None  # NUL, lone surrogates
+    qid = query_id.replace("\x00", "")
     try:
         with conn.transaction():
-            row = conn.execute(
-                "INSERT INTO query_feedback (query_id, rating, comment, user_name)"
-                " SELECT query_id, %s, %s, %s FROM query_metrics WHERE query_id = %s"
-                " RETURNING feedback_id, created_at",
-                (rating, clean, user, query_id.replace("\x00", "")),
+            # the query row locked: concurrent votes on it are counted one after another
+            known = conn.execute(
+                "SELECT (SELECT count(*) FROM query_feedback f WHERE f.query_id = m.query_id)"
+                " FROM query_metrics m WHERE m.query_id = %s FOR KEY SHARE",
+                (qid,),
             ).fetchone()
+            if known is not None and known[0] >= MAX_VOTES_PER_QUERY:
+                raise TooManyVotes(
+                    f"query id {query_id!r}: already {known[0]} votes (at most"
+                    f" {MAX_VOTES_PER_QUERY}); the last one counts"
+                )
+            row = (
+                None
+                if known is None
+                else conn.execute(
+                    "INSERT INTO query_feedback (query_id, rating, comment, user_name)"
+                    " VALUES (%s, %s, %s, %s) RETURNING feedback_id, created_at",
+                    (qid, rating, clean, user),
+                ).fetchone()
+            )
     except psycopg.errors.ForeignKeyViolation:  # the query row was deleted meanwhile
         row = None
     if row is None:

@@ -33,6 +33,7 @@ from netdocs.server.auth import AuthError
 from netdocs.server.bodies import AskIn, FeedbackIn, SearchIn
 from netdocs.server.fastpath import CachedAnswers
 from netdocs.server.gate import Gate
+from netdocs.server.headers import ReplyHeaders
 from netdocs.server.limits import BodyLimit, MetricsText, metrics_window
 from netdocs.server.page import ask_page, page_headers
 from netdocs.server.runtime import Busy, Runtime
@@ -104,6 +105,7 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         **_NO_OTEL,
     )
     app.add_middleware(BodyLimit, max_bytes=rt.settings.serve_max_body_bytes)
+    app.add_middleware(ReplyHeaders)  # nosniff everywhere; no-store on the API's replies
     retry_after = str(rt.settings.serve_retry_after_s)
     slots = asyncio.Semaphore(rt.limit)
     queue_timeout = max(rt.settings.serve_queue_timeout_s, 0.0)
@@ -132,7 +134,10 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
         finally:
             slots.release()
 
-    proxy_names = {rt.settings.proxy_user_header.lower(), rt.settings.proxy_role_header.lower()}
+    s = rt.settings
+    proxy_names = {
+        h.lower() for h in (s.proxy_user_header, s.proxy_role_header, s.proxy_secret_header)
+    }
 
     def who(request: Request) -> tuple[dict[str, str], str | None]:
         headers = dict(request.headers)  # the first value of a repeated header
@@ -182,10 +187,12 @@ def create_app(rt: Runtime, *, owns_runtime: bool = False) -> FastAPI:
 
     @app.exception_handler(ConfigError)
     async def _bad(request: Request, e: ConfigError) -> Response:
-        from netdocs.metrics.feedback import UnknownQuery
+        from netdocs.metrics.feedback import TooManyVotes, UnknownQuery
 
-        if isinstance(e, UnknownQuery):  # the caller's own query id
-            return JSONResponse({"detail": str(e)}, status_code=404)
+        if isinstance(e, UnknownQuery | TooManyVotes):  # the caller's own query id
+            return JSONResponse(
+                {"detail": str(e)}, status_code=404 if isinstance(e, UnknownQuery) else 429
+            )
         log.error("%s %s failed (400): %s", request.method, request.url.path, e)
         return JSONResponse({"detail": CONFIG_INVALID}, status_code=400)
 

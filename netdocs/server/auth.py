@@ -6,6 +6,7 @@ The role always comes from the token (or the trusted proxy), never from the requ
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,8 +27,12 @@ class Principal:
 
 
 #: The 401 details (the same whether the server refuses before or after a database lookup).
-INVALID_TOKEN = "invalid or revoked token"
+INVALID_TOKEN = "invalid, expired or revoked token"
 MISSING_TOKEN = "missing token: send 'Authorization: Bearer <token>'"
+PROXY_SECRET_WRONG = (
+    "proxy user and role headers without the proxy's secret (NETDOCS_PROXY_SECRET): "
+    "only the proxy may send them"
+)
 PROXY_REPEATED = (
     "the proxy's user or role header came more than once: the proxy must replace a "
     "client's header of that name, not add its own beside it"
@@ -113,8 +118,19 @@ def _proxy_principal(
         if "\n" in user + role:  # sent twice (see app.who): which one the proxy set is unknown
             raise AuthError(401, PROXY_REPEATED)
         if user and role:
+            _check_proxy_secret(headers, settings)
             return Principal(user, role, "proxy")
     return None
+
+
+def _check_proxy_secret(headers: Mapping[str, str], settings: Settings) -> None:
+    """With NETDOCS_PROXY_SECRET set, the proxy's headers count only beside that secret
+    (compared in constant time; a repeated header never matches)."""
+    if settings.proxy_secret is None:
+        return
+    sent = (headers.get(settings.proxy_secret_header.lower()) or "").encode("utf-8", "replace")
+    if not hmac.compare_digest(sent, settings.proxy_secret.get_secret_value().encode("utf-8")):
+        raise AuthError(401, PROXY_SECRET_WRONG)
 
 
 def check_role(principal: Principal, requested: str | None) -> None:

@@ -34,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--user", required=True, help="who the token belongs to (audit log)")
     c.add_argument("--role", required=True, help="a role of the access policy")
     c.add_argument("--policy", type=Path, help="access-policy file (default: NETDOCS_POLICY)")
+    c.add_argument(
+        "--expires-in",
+        default="90d",
+        help="lifetime: 30m, 12h, 90d, 4w, or never (default 90d); refused after it",
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=cmd_token_create)
     ls = sub.add_parser("list", help="list tokens (never the secrets)")
@@ -79,10 +84,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": args.port,
         "proxy_headers": False,  # the TCP peer is the client; trusted proxies are ours
         "timeout_keep_alive": settings.serve_keepalive_s,  # outlive the clients' pools
+        # uvicorn counts the connection asking too: N + 1 lets N connections be served
+        "limit_concurrency": settings.serve_max_connections + 1,
         "log_level": "info" if args.verbose else "warning",
         "access_log": bool(args.verbose),
     }
     rt = Runtime(settings, migrated_url())  # schema, policy and pool checked before serving
+    if settings.trusted_proxies.strip() and settings.proxy_secret is None:
+        print(
+            "netdocs: warning: NETDOCS_TRUSTED_PROXIES without NETDOCS_PROXY_SECRET: anything"
+            " that can connect from those addresses can name any user and role",
+            file=sys.stderr,
+        )
     if workers > 1:
         rt.close()
         if args.policy is not None:  # the workers read their settings from the environment
@@ -109,9 +122,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     """Create a token bound to --user and --role (a role the policy defines)."""
     from netdocs.errors import ConfigError
     from netdocs.policy import load_policy
-    from netdocs.server.tokens import create_token
+    from netdocs.server.tokens import create_token, parse_lifetime
     from netdocs.store.policy_store import load_stored_policy
 
+    lifetime = parse_lifetime(args.expires_in)  # a bad value: exit 2 before any database work
     settings = _settings(args.policy)
     with migrated_connection() as conn:
         if settings.policy is not None:
@@ -124,17 +138,21 @@ def cmd_token_create(args: argparse.Namespace) -> int:
                 )
             policy = stored.policy()
         policy.allowed_tags(args.role)  # unknown role -> exit 2
-        info, secret = create_token(conn, args.user, args.role)
+        info, secret = create_token(conn, args.user, args.role, lifetime)
     if args.json:
         print(json.dumps({**info.to_json(), "token": secret}))
     else:
-        print(f"token {info.token_id} for {info.user} as {info.role} (shown once, keep it safe):")
+        until = f"until {info.expires_at:%Y-%m-%d %H:%M %Z}" if info.expires_at else "no expiry"
+        print(
+            f"token {info.token_id} for {info.user} as {info.role}, {until}"
+            " (shown once, keep it safe):"
+        )
         print(secret)
     return 0
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    """List the tokens: id, user, role, created, revoked, last used."""
+    """List the tokens: id, user, role, state (active, expired, revoked), last used."""
     from netdocs.server.tokens import list_tokens
 
     with migrated_connection() as conn:
@@ -145,7 +163,12 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     if not tokens:
         print("no tokens")
     for t in tokens:
-        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        if t.revoked_at:
+            state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}"
+        elif t.expires_at:
+            state = f"{'expired' if t.expired() else 'expires'} {t.expires_at:%Y-%m-%d %H:%M}"
+        else:
+            state = "active, no expiry"
         used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
         print(f"{t.token_id}  {t.user:<16} {t.role:<20} {state:<24} last used {used}")
     return 0

@@ -5,6 +5,9 @@ that cannot be authenticated must not hold one: a client sending made-up tokens 
 otherwise keep every slot busy and turn real users away with 503s. So, before the slot:
 
 - a token live in the token cache, or a trusted proxy's user and role, passes at once;
+- so does a token that was live when last checked but whose cache entry has aged: the
+  handler looks it up again in its slot (a revoked one is refused there, once, and then
+  forgotten), so real users never queue behind made-up tokens every few seconds;
 - no token (and no trusted proxy) is a 401, and so is a token that cannot be one netdocs
   made (``ndt_`` + 43 URL-safe characters): no database work at all;
 - any other token is looked up in an auth lane of its own (one thread, one pooled
@@ -60,7 +63,7 @@ class Gate:
             raise AuthError(401, MISSING_TOKEN)
         if not plausible(token):
             raise AuthError(401, INVALID_TOKEN)
-        if rt.tokens.ttl_s <= 0:
+        if rt.tokens.ttl_s <= 0 or rt.tokens.was_live(token):
             return
         if self._lane.locked() and self._wait_s == 0:
             raise Busy("too many unrecognised tokens being checked")

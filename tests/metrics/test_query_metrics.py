@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from netdocs.metrics.feedback import UnknownQuery, give_feedback
+from netdocs.metrics.feedback import RATINGS, UnknownQuery, give_feedback
 from netdocs.metrics.record import QueryMetric, close_connections, record_query
 from netdocs.store.schema import migrate
 from tests.conftest import REPO
@@ -239,3 +239,27 @@ def test_record_query_never_raises(db_url: str, make_db: Any) -> None:
         n = conn.execute("SELECT count(*) FROM query_metrics").fetchone()
     assert n == (1,)
     close_connections()
+
+
+def test_votes_per_query_are_bounded_and_the_last_one_counts(db_url: str) -> None:
+    """A loop of votes on one query stops at MAX_VOTES_PER_QUERY (no unbounded rows of
+    2,000-character comments); another query is not affected."""
+    from netdocs.metrics.feedback import MAX_VOTES_PER_QUERY, TooManyVotes
+
+    migrate(db_url)
+    m, other = QueryMetric(latency_ms=12.0, role="helpdesk"), QueryMetric(latency_ms=9.0)
+    assert record_query(db_url, m) and record_query(db_url, other)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for i in range(MAX_VOTES_PER_QUERY):
+            give_feedback(m.query_id, RATINGS[i % 2], "x" * 2000, conn=conn)
+        with pytest.raises(TooManyVotes, match=str(MAX_VOTES_PER_QUERY)):
+            give_feedback(m.query_id, "helpful", conn=conn)
+        give_feedback(other.query_id, "helpful", conn=conn)
+        counts = dict(
+            conn.execute(
+                "SELECT query_id, count(*) FROM query_feedback WHERE query_id = ANY(%s)"
+                " GROUP BY query_id",
+                ([m.query_id, other.query_id],),
+            )
+        )
+    assert counts == {m.query_id: MAX_VOTES_PER_QUERY, other.query_id: 1}

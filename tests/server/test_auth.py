@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -15,7 +19,15 @@ from netdocs.config import Settings
 from netdocs.db import connect
 from netdocs.errors import ConfigError
 from netdocs.server.auth import AuthError, authenticate, check_role
-from netdocs.server.tokens import TokenCache, create_token, list_tokens, revoke_token
+from netdocs.server.gate import Gate
+from netdocs.server.runtime import Busy
+from netdocs.server.tokens import (
+    TokenCache,
+    create_token,
+    list_tokens,
+    parse_lifetime,
+    revoke_token,
+)
 from netdocs.store.schema import migrate
 
 from ..conftest import REPO
@@ -94,6 +106,9 @@ def test_serve_and_token_create_need_the_policy_and_one_of_its_roles(db_url: str
     policy = str(REPO / "examples" / "tags.yaml")
     res = _netdocs(env, "token", "create", "--user", "x", "--role", "root", "--policy", policy)
     assert res.returncode == 2 and "helpdesk" in res.stderr  # names the roles that exist
+    args = ("token", "create", "--user", "x", "--role", "helpdesk", "--policy", policy)
+    res = _netdocs(env, *args, "--expires-in", "5y")
+    assert res.returncode == 2 and "--expires-in" in res.stderr
     res = _netdocs(env, "token", "list")
     assert res.returncode == 0 and res.stdout.strip() == "no tokens"
 
@@ -175,3 +190,96 @@ def test_token_cache_honours_revocation_after_its_ttl(conn: psycopg.Connection) 
     later = cache.lookup(conn, "ndt_made_later")  # a miss is not remembered
     assert later is not None and later.user == "erin"
     assert TokenCache(0).lookup(conn, secret) is None  # off: every call asks the database
+
+
+def test_tokens_expire_and_the_cache_does_not_outlive_them(conn: psycopg.Connection) -> None:
+    """A token past its ``expires_at`` is refused by the database lookup, and a cached entry
+    stops vouching for it at that moment, however long the cache's own ttl."""
+    s = Settings()
+    info, secret = create_token(conn, "fay", "helpdesk", timedelta(hours=1))
+    assert info.expires_at is not None and not info.expired()
+    assert authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s).user == "fay"
+    conn.execute(
+        "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE token_id = %s",
+        (info.token_id,),
+    )
+    with pytest.raises(AuthError) as e:
+        authenticate(conn, {"authorization": f"Bearer {secret}"}, "10.0.0.9", s)
+    assert e.value.status == 401 and "expired" in e.value.detail
+    assert list_tokens(conn)[-1].expired()
+
+    cache = TokenCache(3600.0)  # an hour's ttl: only the expiry can end the entry early
+    short, short_secret = create_token(conn, "gus", "helpdesk", timedelta(seconds=1))
+    assert cache.lookup(conn, short_secret) == short
+    assert cache.peek(short_secret) == short
+    time.sleep(max(0.0, (short.expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    assert cache.peek(short_secret) is None
+    assert cache.lookup(conn, short_secret) is None
+
+    forever, forever_secret = create_token(conn, "svc", "helpdesk", None)
+    assert forever.expires_at is None and cache.lookup(conn, forever_secret) == forever
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("90d", timedelta(days=90)),
+        ("30m", timedelta(minutes=30)),
+        ("4W", timedelta(weeks=4)),
+        (" 12h ", timedelta(hours=12)),
+        ("never", None),
+    ],
+)
+def test_token_lifetimes_parse(text: str, want: timedelta | None) -> None:
+    assert parse_lifetime(text) == want
+
+
+@pytest.mark.parametrize("text", ["", "0d", "5y", "-1d", "1.5h", "90", "d", "forever"])
+def test_bad_token_lifetimes_name_the_option(text: str) -> None:
+    with pytest.raises(ConfigError, match="--expires-in"):
+        parse_lifetime(text)
+
+
+def test_with_a_proxy_secret_only_the_proxy_can_name_the_user_and_role(
+    conn: psycopg.Connection,
+) -> None:
+    """On a shared host every local account connects from 127.0.0.1: with
+    NETDOCS_PROXY_SECRET the headers count only beside the secret."""
+    s = Settings(trusted_proxies="127.0.0.1", proxy_secret="s3cret-of-the-proxy")
+    for sent in (None, "", "wrong", "s3cret-of-the-proxy\ns3cret-of-the-proxy"):
+        headers = dict(PROXY) if sent is None else {**PROXY, "x-netdocs-proxy-secret": sent}
+        with pytest.raises(AuthError) as e:
+            authenticate(conn, headers, "127.0.0.1", s)
+        assert e.value.status == 401 and "NETDOCS_PROXY_SECRET" in e.value.detail
+        assert "s3cret" not in e.value.detail
+    good = {**PROXY, "x-netdocs-proxy-secret": "s3cret-of-the-proxy"}
+    assert authenticate(conn, good, "127.0.0.1", s).role == "helpdesk"
+    with pytest.raises(AuthError) as e:  # no proxy headers: asked for a token, as before
+        authenticate(conn, {"x-netdocs-proxy-secret": "s3cret-of-the-proxy"}, "127.0.0.1", s)
+    assert "missing token" in e.value.detail
+
+
+def test_a_token_once_live_does_not_queue_behind_made_up_ones(conn: psycopg.Connection) -> None:
+    """The auth lane (one lookup at a time) is for tokens the server has not seen live: a
+    real user's token whose cache entry has aged past the ttl goes to its slot (where the
+    handler looks it up again), not behind a flood of made-up tokens into a 503."""
+    clock = [100.0]
+    cache = TokenCache(5.0, clock=lambda: clock[0])
+    info, secret = create_token(conn, "hal", "helpdesk")
+    assert cache.lookup(conn, secret) == info
+    clock[0] += 60  # past the ttl: the cache no longer vouches for it on its own
+    assert cache.peek(secret) is None
+    gate = Gate(SimpleNamespace(settings=Settings(), tokens=cache), wait_s=0.05)  # type: ignore[arg-type]
+
+    async def lane_busy_with_made_up_tokens() -> None:
+        await gate._lane.acquire()
+        await gate.admit({"authorization": f"Bearer {secret}"}, "10.0.0.9")  # returns
+        with pytest.raises(Busy):
+            await gate.admit({"authorization": "Bearer ndt_" + "A" * 43}, "10.0.0.9")
+
+    try:
+        asyncio.run(lane_busy_with_made_up_tokens())
+    finally:
+        gate.close()
+    revoke_token(conn, info.token_id)
+    assert cache.lookup(conn, secret) is None and not cache.was_live(secret)  # forgotten

@@ -322,3 +322,22 @@ def test_the_server_writes_its_buffered_cache_counts(served: Served) -> None:
             break
         time.sleep(0.2)
     assert vectors > before[0] and query_hits > before[1]
+
+
+def test_api_replies_are_not_cached_or_sniffed_on_either_path(served: Served) -> None:
+    """An answer and its passages are one caller's: `no-store` on every /v1 reply (the
+    threaded path, the event loop's cached path, errors) and `nosniff` on every reply."""
+    question = {"question": f"bind9 zone transfer {uuid.uuid4().hex[:6]}", "passages": True}
+    with served.client(served.tokens["alice"]) as alice:
+        replies = [alice.post("/v1/ask", json=question) for _ in range(3)]  # miss, then hits
+        replies.append(alice.post("/v1/ask", json={"question": " "}))  # 422
+    with served.client() as nobody:
+        replies.append(nobody.post("/v1/search", json={"question": "x"}))  # 401
+        other = [nobody.get("/metrics"), nobody.get("/healthz"), nobody.get("/")]
+    assert [r.status_code for r in replies] == [200, 200, 200, 422, 401]
+    assert replies[2].json()["cache_hit"] is True
+    for r in replies:
+        assert r.headers["cache-control"] == "no-store", r.request.url
+        assert r.headers["x-content-type-options"] == "nosniff"
+    for r in other:
+        assert r.headers["x-content-type-options"] == "nosniff", r.request.url

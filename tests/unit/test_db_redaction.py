@@ -51,3 +51,26 @@ def test_shapes() -> None:
         redact(f"postgresql://u:{PW}@h:5433/d") == "user=u password=*** dbname=d host=h port=5433"
     )
     assert issubclass(ConfigError, NetdocsError)
+
+
+def test_the_prefect_server_gets_none_of_the_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`netdocs server start` launches a long-lived Prefect server that needs no provider
+    key or database URL of netdocs: they are not in its environment (its own settings are)."""
+    from pathlib import Path
+
+    from netdocs.devserver import server_env
+
+    secrets = {
+        "OPENAI_API_KEY": "sk-test-1",
+        "ANTHROPIC_API_KEY": "sk-ant-2",
+        "NETDOCS_DATABASE_URL": "postgresql://u:pw3@h/db",
+        "NETDOCS_PROXY_SECRET": "px4",
+        "PGPASSWORD": "pw5",
+    }
+    kept = {"PATH": "/usr/bin", "PREFECT_API_DATABASE_PASSWORD": "prefects-own", "LANG": "C"}
+    for key, value in {**secrets, **kept}.items():
+        monkeypatch.setenv(key, value)
+    env = server_env(Path("/tmp/h"), 4200)
+    assert not set(secrets) & set(env)
+    assert all(env[k] == v for k, v in kept.items())
+    assert not any(v in " ".join(env.values()) for v in secrets.values())

@@ -74,3 +74,15 @@ def test_a_folder_after_deployment_is_the_path(tmp_path: Path) -> None:
     args = build_parser().parse_args(["ingest", str(tmp_path), "--deployment", "ingest/other"])
     _split_path(args)
     assert (args.deployment, args.path) == ("ingest/other", tmp_path)
+
+
+def test_served_flows_are_confined_to_the_docs_folder_by_default() -> None:
+    """Without NETDOCS_DOCS_ROOTS a run started with another path would read any folder:
+    serve.py confines its flows to NETDOCS_DOCS_DIR unless roots are set."""
+    from deployments.serve import confined
+
+    assert confined({"NETDOCS_DOCS_DIR": "/srv/docs"})["NETDOCS_DOCS_ROOTS"] == "/srv/docs"
+    both = {"NETDOCS_DOCS_DIR": "/srv/docs", "NETDOCS_DOCS_ROOTS": "/srv/docs:/srv/kb"}
+    assert confined(both)["NETDOCS_DOCS_ROOTS"] == "/srv/docs:/srv/kb"
+    blank = {"NETDOCS_DOCS_DIR": "/srv/docs", "NETDOCS_DOCS_ROOTS": " "}
+    assert confined(blank)["NETDOCS_DOCS_ROOTS"] == "/srv/docs"
