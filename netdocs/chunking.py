@@ -20,6 +20,7 @@ with other rules is re-chunked by the next ingest (see ``netdocs.ingest.plan``).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 
 from netdocs.markdown_blocks import is_lead, sections, units
@@ -34,7 +35,19 @@ Path = tuple[str, ...]
 #: The chunking rules' version, recorded in the index: change it whenever a change to this
 #: module or :mod:`netdocs.markdown_blocks` can move a chunk boundary, so that existing
 #: indexes are re-chunked.
-CHUNKER_VERSION = "3"  # 3: lone CR line ends, long headings shortened
+CHUNKER_VERSION = "4"  # 3: lone CR line ends, long headings shortened; 4: blobs elided
+
+#: A run of non-space characters longer than this (a base64 blob, a data: URI, a megabyte
+#: "word") is kept as its start and a note of its length: word-piece tokenizers count such a
+#: word as ONE token, so it would pass the token bound and reach prompts whole.
+MAX_WORD_CHARS = 1000  # an RSA-4096 ssh public key (716) stays whole
+_BLOB = re.compile(rf"(?<!\S)\S{{{MAX_WORD_CHARS + 1},}}")  # from a word's start: linear
+
+
+def elide_blobs(text: str) -> str:
+    """``text`` with every run of more than MAX_WORD_CHARS non-space characters cut to its
+    first 80 and a note of how many were left out."""
+    return _BLOB.sub(lambda m: f"{m.group(0)[:80]}[... {len(m.group(0)) - 80} characters]", text)
 
 
 def embed_text(heading_path: tuple[str, ...], text: str) -> str:
@@ -188,7 +201,7 @@ def chunk_document(
     All blocks of the document are tokenized in one call.
     """
     _, body = split_front_matter(text)
-    secs = sections(body)
+    secs = sections(elide_blobs(body))
     flat: list[str] = []
     for heading_path, blocks in secs:
         flat.append(embed_text(heading_path, ""))

@@ -46,7 +46,13 @@ def prompt_version() -> str:
     from netdocs.query import prompt
 
     text = "\0".join(
-        [prompt.ANSWER_SYSTEM, prompt.ROUTER_SYSTEM, prompt.NOT_FOUND_ANSWER, prompt.NOT_FOUND]
+        [
+            prompt.ANSWER_SYSTEM,
+            prompt.ROUTER_SYSTEM,
+            prompt.NOT_FOUND_ANSWER,
+            prompt.NOT_FOUND,
+            prompt.EXCERPT_FORMAT,
+        ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -127,11 +127,13 @@ def store(
     input_tokens: int = 0,
     output_tokens: int = 0,
 ) -> None:
-    """Insert (or replace) the entry for ``key``."""
+    """Insert (or replace) the entry for ``key``; nothing when the index has changed since
+    the generation the entry is filed under (it could never be served)."""
     conn.execute(
         "INSERT INTO query_cache (cache_key, action, tags, generation, key_fields, result,"
         " chunk_ids, model, input_tokens, output_tokens)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " SELECT %s, %s, %s, g.generation, %s, %s, %s, %s, %s, %s FROM index_generation g"
+        " WHERE g.id AND g.generation = %s"
         " ON CONFLICT (cache_key) DO UPDATE SET result = EXCLUDED.result,"
         " chunk_ids = EXCLUDED.chunk_ids, model = EXCLUDED.model,"
         " input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,"
@@ -140,12 +142,25 @@ def store(
             key,
             fields["action"],
             None if allowed is None else sorted(allowed),
-            fields["generation"],
             Jsonb(fields),
             Jsonb(result),
             chunk_ids,
             model,
             input_tokens,
             output_tokens,
+            fields["generation"],
         ),
     )
+
+
+def prune_dead(conn: psycopg.Connection, ttl_s: float) -> int:
+    """Delete the entries no lookup can serve any more: filed under an older generation
+    (the index changed since) or past the TTL. Their stored texts (hits, answers) would
+    otherwise keep deleted or superseded document text in the database indefinitely."""
+    with conn.transaction():
+        cur = conn.execute(
+            "DELETE FROM query_cache WHERE generation < (SELECT generation FROM"
+            " index_generation WHERE id) OR created_at < now() - make_interval(secs => %s)",
+            (ttl_s,),
+        )
+    return cur.rowcount

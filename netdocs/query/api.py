@@ -1,6 +1,5 @@
-"""The one entry point for every search and ask (CLI, LlamaIndex engine and retriever, and
-any later server): the query-result cache, the question-embedding cache, the audit log and
-the post-query hooks all live behind :func:`run_search` and :func:`run_ask`.
+"""The one entry point for every search and ask (CLI, LlamaIndex, server): the query-result
+cache, question-embedding cache, audit log, hooks and the ask's model-call deadline.
 
 Results and answer context are diversified per document (NETDOCS_DIVERSITY_PER_DOC, see
 :mod:`netdocs.query.diversity`) over the candidates the caller may see.
@@ -17,16 +16,23 @@ be written the query fails (fail closed).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from netdocs.cache.codec import answer_from_json, answer_to_json, hits_from_json, hits_to_json
-from netdocs.cache.keys import prompt_version
 from netdocs.cache.store import CachedResult
 from netdocs.errors import BadQuestion
 from netdocs.query.answerer import Answerer
+from netdocs.query.deadline import ask_deadline
 from netdocs.query.diversity import DocHit
+from netdocs.query.keyset import (  # noqa: F401  (re-exported: the server's fast path)
+    By,
+    answer_settings,
+    ask_key_of,
+    ask_key_settings,
+    search_key_settings,
+)
 from netdocs.query.lifecycle import QueryRun
 from netdocs.query.llm import Completion, cost_usd
 from netdocs.query.pending import VectorLike
@@ -87,9 +93,6 @@ class AskResult:
     def to_json(self) -> dict[str, Any]:
         """The ``netdocs ask --json`` shape (``retrieval`` only when rerank/rewrite is on)."""
         return _with_notes({**self.answer.to_json(), "cache_hit": self.cache_hit}, self.notes)
-
-
-By = Literal["chunk", "document"]
 
 
 def _with_notes(out: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -166,21 +169,6 @@ def run_search(
     return SearchResult(qry.query_id, hits, hit, latency, notes, docs)
 
 
-def answer_settings(answerer: Answerer) -> dict[str, Any]:
-    """The answerer's settings that change an answer (part of the cache key)."""
-    chat, s = answerer.chat, answerer.settings
-    llm = None
-    if chat is not None:
-        llm = {
-            "provider": chat.provider,
-            "model": chat.model,
-            "router": chat.router_model if answerer.router else None,
-            "max_tokens": s.llm_max_output_tokens,
-            "prompt": prompt_version(),
-        }
-    return {"llm": llm, "min_cosine": s.fallback_min_cosine}
-
-
 def run_ask(
     service: SearchService,
     question: str,
@@ -204,11 +192,12 @@ def run_ask(
     if entry is not None:
         result, saved = ask_of_entry(entry, qry.query_id, question, qry.elapsed_ms())
     else:
-        found = _retrieve(plan, qry, qry.vector(), per_doc)
-        hits, notes, calls = found.hits, found.notes, found.calls
-        answer = answerer.answer(
-            question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
-        )
+        with ask_deadline(service.settings.ask_deadline_s):  # every model call of this ask
+            found = _retrieve(plan, qry, qry.vector(), per_doc)
+            hits, notes, calls = found.hits, found.notes, found.calls
+            answer = answerer.answer(
+                question, hits, query_id=qry.query_id, started=qry.started, timings=qry.timings
+            )
         good = answerer.chat is None or answer.mode == "llm" or not hits
         if good and not found.degraded and not answer.truncated:
             qry.save(
@@ -222,27 +211,6 @@ def run_ask(
     a = result.answer
     qry.finish(a.hits, result.cache_hit, a.latency_ms, **ask_extra(result, calls, saved))
     return result
-
-
-def search_key_settings(
-    k: int, mode: Mode, by: By, per_doc: int, plan: RetrievalPlan
-) -> dict[str, Any]:
-    """A search's settings part of the cache key (pure)."""
-    return {"mode": mode, "k": k, "per_doc": per_doc, "by": by, **plan.key()}
-
-
-def ask_key_settings(
-    k: int, mode: Mode, per_doc: int, answerer: Answerer, plan: RetrievalPlan
-) -> dict[str, Any]:
-    """An ask's settings part of the cache key (pure)."""
-    return ask_key_of(k, mode, per_doc, answer_settings(answerer), plan)
-
-
-def ask_key_of(
-    k: int, mode: Mode, per_doc: int, answer: dict[str, Any], plan: RetrievalPlan
-) -> dict[str, Any]:
-    """As :func:`ask_key_settings`, from the answerer's settings computed once."""
-    return {"mode": mode, "k": k, "per_doc": per_doc, "answer": answer, **plan.key()}
 
 
 def search_of_entry(
@@ -294,5 +262,6 @@ def ask_extra(result: AskResult, calls: list[Completion], saved: float | None) -
         "saved_usd": saved,
         "low_confidence": a.low_confidence,
         "retrieval_notes": tuple(result.notes),
+        **({"cached_from": result.cached_from} if result.cached_from else {}),
         **usage,
     }

@@ -99,6 +99,18 @@ def documents(
     return docs if limit is None else docs[:limit]
 
 
+def _distinct(ranked: list[Hit]) -> list[Hit]:
+    """``ranked`` without the chunks whose text repeats an earlier one's."""
+    seen: set[str] = set()
+    out = []
+    for h in ranked:
+        text = " ".join(h.text.split()).casefold()
+        if text not in seen:
+            seen.add(text)
+            out.append(h)
+    return out
+
+
 def diversify(
     pool: Sequence[Hit],
     k: int,
@@ -114,13 +126,16 @@ def diversify(
     beyond ``per_doc``, until ``k`` are taken; if that leaves slots (too few documents
     match), the pool's remaining chunks fill them, best first. The result is ordered by
     chunk score (``in_order``: by the pool's own order). ``per_doc <= 0`` returns the
-    pool's own top ``k``.
+    pool's own top ``k``. With diversity on, a chunk whose text (case and spacing aside)
+    repeats a better-ranked one is left out: copies of one text under many paths would
+    otherwise take every slot.
     """
     ranked = _ranked(pool, in_order)
     if k <= 0:
         return []
     if per_doc <= 0:
         return ranked[:k]
+    ranked = _distinct(ranked)
     docs = {d.path for d in documents(ranked, others_weight=others_weight, limit=k, in_order=True)}
     taken: dict[str, int] = {}
     chosen: set[str] = set()

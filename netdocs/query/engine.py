@@ -15,6 +15,7 @@ from llama_index.core.schema import NodeWithScore
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.base import Embedder
 from netdocs.query.answerer import Answerer
+from netdocs.query.deadline import ask_deadline
 from netdocs.query.llm import ChatModel
 from netdocs.query.results import Answer
 from netdocs.query.retriever import NetdocsRetriever, hit_to_node, node_to_hit
@@ -66,7 +67,8 @@ class NetdocsQueryEngine(CustomQueryEngine):
             return response
         started = time.perf_counter()
         hits = [node_to_hit(n) for n in self.retriever.retrieve(query_str)]
-        return to_response(self.answerer.answer(query_str, hits, started=started))
+        with ask_deadline(self.answerer.settings.ask_deadline_s):
+            return to_response(self.answerer.answer(query_str, hits, started=started))
 
     async def acustom_query(self, query_str: str) -> Response:
         """Answer one question without blocking the event loop."""

@@ -67,6 +67,9 @@ class QueryRun(QueryInfo):
     key: str | None = None
     fields: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        self.service.follow_index()  # a long-lived service follows policy and model changes
+
     def lookup(self, settings: dict[str, Any]) -> store.CachedResult | None:
         """The servable cached entry, or None (and the key to store under)."""
         svc = self.service
@@ -205,10 +208,11 @@ def record_parts(
         "cache_hit": cache_hit,
     }
     details: dict[str, Any] = {"k": run.k, "mode": run.mode, "latency_ms": round(latency_ms, 1)}
-    details.update({k: v for k, v in extra.items() if k in ("answer_mode", "model", "cited")})
+    kept = ("answer_mode", "model", "cited", "cached_from")  # cached_from: the query whose
+    details.update({k: v for k, v in extra.items() if k in kept})  # answer a hit replays
     if extra.get("retrieval_notes"):
         details["retrieval"] = list(extra["retrieval_notes"])
-    record_fields = {k: v for k, v in extra.items() if k != "cited"}
+    record_fields = {k: v for k, v in extra.items() if k not in ("cited", "cached_from")}
     record_fields.setdefault("low_confidence", low_confidence(hits, settings.fallback_min_cosine))
     record = QueryRecord(
         **row,

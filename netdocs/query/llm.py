@@ -9,12 +9,22 @@ of each waiting through the retries. SDKs are imported only when a client is bui
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from netdocs.config import Settings
+from netdocs.embedding.openai_embedder import endpoint_suffix
 from netdocs.errors import ConfigError, NetdocsError
-from netdocs.resilience import CircuitBreaker, RetryPolicy, get_breaker, retry_call, short_error
+from netdocs.query import deadline
+from netdocs.resilience import (
+    REFUSED_INPUT,
+    CircuitBreaker,
+    RetryPolicy,
+    get_breaker,
+    retry_call,
+    short_error,
+    status_of,
+)
 
 #: USD per million (input, output) tokens; matched on the longest model-name prefix so dated
 #: ids ("claude-sonnet-4-5-20250929") find their family.
@@ -101,7 +111,8 @@ class _SDKChat(ABC):
         breaker: tuple[int, float] = (3, 30.0),
     ) -> None:
         self.model, self.router_model = model, router_model
-        self.retry = retry or RetryPolicy()
+        self.endpoint = endpoint_suffix(base_url)  # part of the answer-cache key
+        self.retry, self.timeout = retry or RetryPolicy(), timeout
         self.breaker = breaker_for(f"{self.provider}-chat", base_url, *breaker)
         self._client: Any = self._make_client(api_key, base_url, timeout)
 
@@ -111,21 +122,44 @@ class _SDKChat(ABC):
         """The SDK client, with the SDK's own retries off."""
 
     @abstractmethod
-    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
-        """One SDK request (no retries)."""
+    def _call(self, client: Any, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        """One SDK request through ``client`` (no retries)."""
 
     def complete(self, system: str, user: str, *, model: str, max_tokens: int) -> Completion:
-        """One completion through the retry layer and the circuit breaker."""
+        """One completion through the retry layer and the circuit breaker, within the ask's
+        deadline (see :mod:`netdocs.query.deadline`)."""
         if not self.breaker.allow():
             raise AnswerProviderError(f"{self.provider}: circuit open after repeated failures")
+        cut = False
+
+        def attempt() -> Completion:
+            nonlocal cut
+            left = deadline.remaining()
+            if left is not None and left < deadline.MIN_CALL_S:
+                raise deadline.DeadlinePassed()
+            client = self._client
+            if left is not None and left < self.timeout:
+                cut, client = True, client.with_options(timeout=left)
+            return self._call(client, model, system, user, max_tokens)
+
+        left = deadline.remaining()
+        policy = (
+            self.retry
+            if left is None
+            else replace(self.retry, max_total=max(0.0, min(self.retry.max_total, left)))
+        )
         try:
-            result = retry_call(
-                lambda: self._call(model, system, user, max_tokens),
-                self.retry,
-                what=f"{self.provider} {model}",
-            )
+            result = retry_call(attempt, policy, what=f"{self.provider} {model}")
         except Exception as e:
-            self.breaker.failure()
+            timed_out = cut and "timeout" in type(e).__name__.lower()  # APITimeoutError
+            if isinstance(e, deadline.DeadlinePassed) or timed_out:  # our limit, not theirs
+                what = f"cut the call: {short_error(e)}" if timed_out else "left too little"
+                raise AnswerProviderError(
+                    f"{self.provider} {model}: the ask's {deadline.budget():g} s deadline"
+                    f" (NETDOCS_ASK_DEADLINE_S) {what}"
+                ) from e
+            if status_of(e) not in REFUSED_INPUT:  # a refused prompt says nothing of health
+                self.breaker.failure()
             raise AnswerProviderError(f"{self.provider} {model}: {short_error(e)}") from e
         self.breaker.success()
         return result
@@ -144,8 +178,8 @@ class AnthropicChat(_SDKChat):
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
 
-    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
-        resp: Any = self._client.messages.create(
+    def _call(self, client: Any, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        resp: Any = client.messages.create(
             model=model,
             max_tokens=max_tokens,
             system=system,
@@ -169,8 +203,8 @@ class OpenAIChat(_SDKChat):
 
         return openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
-    def _call(self, model: str, system: str, user: str, max_tokens: int) -> Completion:
-        resp: Any = self._client.chat.completions.create(
+    def _call(self, client: Any, model: str, system: str, user: str, max_tokens: int) -> Completion:
+        resp: Any = client.chat.completions.create(
             model=model,
             max_completion_tokens=max_tokens,
             messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],

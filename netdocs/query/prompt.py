@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from netdocs.query.results import Citation, Hit
+from netdocs.safetext import visible_text
 
 NOT_FOUND = "NOT_IN_DOCS"
 
@@ -34,7 +36,7 @@ _CITATION = re.compile(r"\[(\d{1,4}(?:\s*,\s*\d{1,4})*)\]")  # [99999...]: no in
 
 #: ``<`` (or a full-width / small one) starting an excerpt tag in a document's text (any
 #: case, spaces, closing or not), once invisible characters are gone (see _INVISIBLE).
-_TAG = re.compile(r"[<\uff1c\ufe64](?=\s*/?\s*excerpt)", re.IGNORECASE)
+_TAG = re.compile(r"[<\u2039\u2329\u27e8\u3008\uff1c\ufe64](?=\s*/?\s*excerpt)", re.IGNORECASE)
 #: Zero-width and other format characters (soft hyphen, bidi marks): "exc\u00aderpt" reads
 #: as "excerpt" to a model but not to _TAG.
 _INVISIBLE = re.compile(
@@ -47,11 +49,37 @@ def _attr(value: str) -> str:
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
+#: Longest excerpt text the model reads: a chunk is bounded in the embedder's tokens, and a
+#: run-together blob (base64, a megabyte "word") is one token there but not to the model.
+MAX_EXCERPT_CHARS = 6000
+#: Bumped when excerpts are shown to the model differently (part of the answer-cache key).
+EXCERPT_FORMAT = "2"
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)  # hidden from readers of the page
+
+
+def readable(text: str) -> str:
+    """What a reader of the rendered document sees, as a model should read it: no HTML
+    comments, no invisible or private-use characters, compatibility forms folded (NFKC:
+    full-width letters and brackets are plain ones, so tags cannot hide in them)."""
+    body = unicodedata.normalize("NFKC", visible_text(_COMMENT.sub(" ", text)))
+    return _INVISIBLE.sub("", body)
+
+
+def excerpt_body(text: str) -> str:
+    """A chunk's text as the model reads it: :func:`readable`, at most MAX_EXCERPT_CHARS,
+    and no excerpt tag of any spelling."""
+    body = readable(text)
+    if len(body) > MAX_EXCERPT_CHARS:
+        cut = len(body) - MAX_EXCERPT_CHARS
+        body = f"{body[:MAX_EXCERPT_CHARS]} [... {cut} more characters not shown]"
+    return _TAG.sub("&lt;", body)
+
+
 def format_context(hits: Sequence[Hit]) -> str:
     """The numbered excerpts, ``[n]`` = ``hits[n-1]``."""
     parts = []
     for n, h in enumerate(hits, start=1):
-        body = _TAG.sub("&lt;", _INVISIBLE.sub("", h.text))  # no excerpt tag of any spelling
+        body = excerpt_body(h.text)
         parts.append(
             f'<excerpt n="{n}" path="{_attr(h.path)}" heading="{_attr(h.heading)}">\n'
             f"{body}\n</excerpt>"
@@ -132,7 +160,21 @@ def read_answer(reply: str, hits: Sequence[Hit]) -> tuple[str, bool, list[Citati
     if not text:
         return NOT_FOUND_ANSWER, False, []
     text = drop_dangling(text, len(hits))
+    text = _in_prose(text, lambda prose: unlink(prose, hits))
     return text, True, citations_for(cited_numbers(text, len(hits)), hits)
+
+
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+[^)\n]*)?\)")
+
+
+def unlink(text: str, hits: Sequence[Hit]) -> str:
+    """Markdown images become their alt text, and links whose address no excerpt contains
+    become their text: a poisoned excerpt could otherwise have the model write an image
+    whose address carries other excerpts' text, fetched by any client rendering markdown."""
+    known = "\n".join(h.text for h in hits)
+    text = _IMAGE.sub(lambda m: m.group(1), text)
+    return _LINK.sub(lambda m: m.group(0) if m.group(2) in known else m.group(1), text)
 
 
 _MARKUP = " \t\n*_#>`"

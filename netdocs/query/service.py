@@ -14,6 +14,7 @@ import psycopg
 from netdocs.config import Settings, get_settings
 from netdocs.embedding.base import Embedder
 from netdocs.errors import ConfigError
+from netdocs.policy import Policy
 from netdocs.query.access import Access, given_policy, resolve_access
 from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
@@ -22,6 +23,16 @@ from netdocs.query.timing import timed
 
 if TYPE_CHECKING:
     from netdocs.cache.counters import CounterBuffer
+
+
+def _stored_sha(conn: psycopg.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT sha256 FROM index_policy").fetchone()
+    except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
+        if not conn.autocommit:
+            conn.rollback()
+        return None
+    return None if row is None else str(row[0])
 
 
 def _open(settings: Settings) -> psycopg.Connection:
@@ -72,10 +83,14 @@ class SearchService:
         #: How the tag set was resolved (set by ``for_role``; None when built directly).
         self.access: Access | None = None
         self._embedder = embedder
+        self._embedder_given = embedder is not None
         self._lock = threading.Lock()
         self._model: tuple[str, int] | None = None
         self._model_read = False
         self._generation: int | None = None
+        self._preset = False  # the generation was set by the caller (see preset)
+        self._given: Policy | None = None  # for_role: the policy given, re-resolved against
+        self._stored_sha: str | None = None  # the stored policy the role was resolved under
 
     @classmethod
     def for_role(
@@ -97,6 +112,7 @@ class SearchService:
         owns = conn is None
         conn = conn if conn is not None else _open(settings)
         try:
+            stored_sha = _stored_sha(conn)  # before resolving: a change after it is followed
             access = resolve_access(conn, settings, role, given)
         except BaseException:
             if owns:
@@ -106,7 +122,36 @@ class SearchService:
         service._owns_conn = owns
         service.access = access
         service.role = access.role
+        service._given, service._stored_sha = given, stored_sha
         return service
+
+    def follow_index(self) -> None:
+        """Catch up with the index before a query, for a long-lived service (a notebook, a
+        LlamaIndex engine): the role is resolved again when another policy was stored since
+        (``AccessDenied`` when the role is gone: a narrowed role applies at once), and the
+        question model is chosen again when another was recorded. The generation read is
+        kept for the query's cache lookup. Nothing when the caller preset this instant's
+        view (the server, per request)."""
+        if self._preset:
+            return
+        from netdocs.store.snapshot import read_snapshot
+
+        with self._lock:
+            try:
+                snap = read_snapshot(self.conn)
+            except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
+                if not self.conn.autocommit:
+                    self.conn.rollback()
+                return
+            if self.access is not None and snap.policy_sha256 != self._stored_sha:
+                access = resolve_access(self.conn, self.settings, self.access.role, self._given)
+                self.access, self.allowed = access, access.allowed
+                self._stored_sha = snap.policy_sha256
+            if self._model_read and snap.model != self._model:
+                self._model, self._model_read = snap.model, snap.model is not None
+                if not self._embedder_given:
+                    self._embedder = None
+            self._generation = snap.generation
 
     @property
     def index_model(self) -> tuple[str, int] | None:
@@ -127,11 +172,11 @@ class SearchService:
         """What the caller already read of the index this instant (the server, once per
         request): the recorded model, and the generation for the next cache lookup only."""
         self._model, self._model_read = model, model is not None
-        self._generation = generation
+        self._generation, self._preset = generation, True
 
     def take_generation(self) -> int | None:
         """The preset generation, once (a later lookup reads the current one itself)."""
-        generation, self._generation = self._generation, None
+        generation, self._generation, self._preset = self._generation, None, False
         return generation
 
     @property

@@ -11,7 +11,7 @@ from netdocs.query.results import Hit
 
 
 def _hit(path: str, n: int, score: float) -> Hit:
-    return Hit(chunk_id=f"{path}#{n}", path=path, heading="h", text="t", score=score)
+    return Hit(chunk_id=f"{path}#{n}", path=path, heading="h", text=f"t {path} {n}", score=score)
 
 
 @dataclass

@@ -55,6 +55,13 @@ def test_hits_misses_and_invalidation(tmp_path: Path, db_url: str) -> None:
     assert again.answer.answer == first.answer.answer
     assert again.answer.citations == first.answer.citations
     assert again.cached_from == first.query_id and again.query_id != first.query_id
+    with connection(db_url) as conn:  # the audit trail says which answer was replayed
+        rows = conn.execute(
+            "SELECT query_id::text, details->>'cached_from' FROM audit_log"
+            " WHERE query_id = ANY(%s::uuid[])",
+            ([first.query_id, again.query_id],),
+        ).fetchall()
+    assert dict(rows) == {first.query_id: None, again.query_id: first.query_id}
 
     assert ask("secops", Q, policy).cache_hit  # same allowed tags: shared
     other = ask("network_engineer", Q, policy)
@@ -146,3 +153,23 @@ def test_hidden_characters_never_reach_the_model_or_the_log(tmp_path: Path, db_u
     with connection(db_url) as conn:
         row = conn.execute("SELECT question FROM audit_log WHERE query_id = %s", (result.query_id,))
         assert row.fetchone() == (Q,)
+
+
+def test_a_deleted_documents_text_leaves_the_cache_with_it(tmp_path: Path, db_url: str) -> None:
+    """Cached results store hit and answer texts. Once a cited document is deleted (or
+    edited) the entry can never be served, and the ingest deletes it too: the database
+    does not keep a removed document's text (a pasted secret, say) in the cache."""
+    docs, policy = sample_index(tmp_path)
+    first = ask("security_engineer", Q, policy)
+    cited = first.answer.citations[0]
+    query = "SELECT count(*) FROM query_cache WHERE %s = ANY(chunk_ids) OR result::text LIKE %s"
+    args = (cited.chunk_id, f"%{cited.path}%")
+    with connection(db_url) as conn:
+        assert conn.execute(query, args).fetchone() == (1,)
+    (docs / cited.path).unlink()
+    assert ingest(docs, policy)["deleted"] == 1
+    with connection(db_url) as conn:
+        assert conn.execute(query, args).fetchone() == (0,)
+    again = ask("security_engineer", Q, policy)  # answered afresh, cached under the new index
+    assert not again.cache_hit and cited.path not in {h.path for h in again.answer.hits}
+    assert ask("security_engineer", Q, policy).cache_hit

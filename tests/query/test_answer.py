@@ -294,9 +294,9 @@ def test_router_skips_the_answering_model_when_context_is_irrelevant(stub: Provi
     answer = Answerer(_settings(), chat=_anthropic(stub), router=True).answer("VXLAN?", HITS)
     assert not answer.answered and answer.model == "claude-haiku-4-5"
     assert stub.count("messages") == 1 and answer.input_tokens > 0
-    assert answer.cost_usd == pytest.approx(
-        cost_usd("claude-haiku-4-5", answer.input_tokens, answer.output_tokens)
-    )
+    # claude-haiku-4-5: USD 1 / 5 per million input / output tokens (Anthropic's price list)
+    expected = answer.input_tokens * 1.0e-6 + answer.output_tokens * 5.0e-6
+    assert answer.cost_usd is not None and answer.cost_usd == pytest.approx(expected)
 
 
 def test_router_then_answer_sums_usage(stub: ProviderStub) -> None:
@@ -341,3 +341,15 @@ def test_api_key_never_appears_in_errors(stub: ProviderStub) -> None:
     stub.script("401")
     answer = Answerer(_settings(), chat=_anthropic(stub), router=False).answer("BGP?", HITS)
     assert "test-key" not in (answer.note or "") and "test-key" not in answer.answer
+
+
+def test_a_refused_prompt_does_not_open_the_circuit(stub: ProviderStub) -> None:
+    """A 400 is about this request's content (a poisoned excerpt, an over-long prompt), not
+    the provider's health: counting it would let one document turn off answers for all."""
+    stub.script("400", "400", "400", "400", route="messages")
+    chat = _anthropic(stub)
+    for _ in range(4):
+        answer = Answerer(_settings(), chat=chat, router=False).answer("BGP peer?", HITS)
+        assert answer.mode == "fallback"
+    assert stub.count("messages") == 4  # still asked each time
+    assert chat.breaker.snapshot().state == "closed"

@@ -22,7 +22,9 @@ def test_exact_scan_choice_is_recounted_when_the_index_changes(
     allowed = frozenset({"rare"})
     add_doc("one.md", ["rare"], [("One", "a single rare chunk about radvd")])
     assert search._few_permitted(query_conn, allowed, AGE)  # 1 permitted chunk <= 2
-    assert search._few_permitted(query_conn, allowed, AGE)  # remembered
+    monkeypatch.setattr(search, "EXACT_SCAN_BELOW", 0)  # a recount would now say no
+    assert search._few_permitted(query_conn, allowed, AGE)  # remembered, not recounted
+    monkeypatch.setattr(search, "EXACT_SCAN_BELOW", 2)
     add_doc("two.md", ["rare"], [("Two", "more about radvd"), ("Three", "and lldpd")])
     assert not search._few_permitted(query_conn, allowed, AGE)  # 3 > 2: recounted
     assert search._few_permitted(query_conn, frozenset({"other"}), AGE)  # per tag set

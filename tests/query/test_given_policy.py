@@ -56,3 +56,49 @@ def test_a_narrowed_role_applies_at_once(sample_db: str, tmp_path: Path) -> None
         "  helpdesk:\n    allow: [faq]",
     )
     assert not any(p.startswith("troubleshooting/") for p in _paths("helpdesk", narrower, query))
+
+
+def test_a_long_lived_service_follows_a_policy_stored_after_it_was_made(
+    sample_db: str, tmp_path: Path
+) -> None:
+    """A notebook's or a LlamaIndex engine's service lives across ingests. A policy stored
+    since it was made (helpdesk narrowed to faq) applies to its next query, cached results
+    included; a role the new policy drops is refused, not served by the old grants."""
+    import psycopg
+
+    from netdocs.policy import load_policy
+    from netdocs.query.api import run_search
+    from netdocs.query.service import SearchService
+    from netdocs.store.policy_store import store_policy
+
+    use_db(sample_db)
+    query = " ".join((SAMPLE / "troubleshooting" / "tools" / "nstat.md").read_text().split()[5:25])
+    narrower = load_policy(  # loaded now: _edited writes one file name
+        _edited(
+            tmp_path,
+            "  helpdesk:\n    allow: [faq, troubleshooting_guides]",
+            "  helpdesk:\n    allow: [faq]",
+        )
+    )
+    gone = load_policy(
+        _edited(tmp_path, "  helpdesk:\n    allow: [faq, troubleshooting_guides]", "")
+    )
+
+    def troubleshooting(service: SearchService) -> tuple[bool, bool]:
+        result = run_search(service, query, k=20, mode="fulltext")
+        return any(h.path.startswith("troubleshooting/") for h in result.hits), result.cache_hit
+
+    with SearchService.for_role("helpdesk") as service, psycopg.connect(sample_db) as conn:
+        try:
+            assert troubleshooting(service) == (True, False)
+            assert troubleshooting(service) == (True, True)
+            store_policy(conn, narrower, None)
+            conn.commit()
+            assert troubleshooting(service) == (False, False)
+            store_policy(conn, gone, None)
+            conn.commit()
+            with pytest.raises(AccessDenied):
+                troubleshooting(service)
+        finally:
+            store_policy(conn, load_policy(SAMPLE_TAGS), None)
+            conn.commit()

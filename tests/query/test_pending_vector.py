@@ -137,15 +137,21 @@ def test_a_failed_fulltext_query_waits_for_the_embedding(
 def test_pending_vector_finishes_once_in_the_callers_thread() -> None:
     calls: list[int] = []
     timings: dict[str, float] = {}
-    pending = PendingVector(
-        lambda: np.ones(3, dtype=np.float32),
-        finish=lambda v: calls.append(threading.get_ident()),
-        timings=timings,
-    )
+    finished: list[list[float]] = []
+
+    def slow_embedding() -> np.ndarray:
+        time.sleep(0.05)
+        return np.ones(3, dtype=np.float32)
+
+    def finish(v: np.ndarray) -> None:
+        calls.append(threading.get_ident())
+        finished.append(v.tolist())
+
+    pending = PendingVector(slow_embedding, finish=finish, timings=timings)
     assert pending.get().tolist() == [1.0, 1.0, 1.0]
     assert pending.get().tolist() == [1.0, 1.0, 1.0]
-    assert calls == [threading.get_ident()]
-    assert timings["embed_ms"] >= 0
+    assert calls == [threading.get_ident()] and finished == [[1.0, 1.0, 1.0]]
+    assert timings["embed_ms"] >= 50  # the embedding's own time, measured
 
 
 def test_pending_vector_settle_swallows_the_embedding_error() -> None:

@@ -33,3 +33,26 @@ def test_operators_and_symbol_letters_do_not_share_a_key() -> None:
     assert _key(planted) != _key(PLAIN)
     circled = PLAIN + " Ⓐⓝⓢⓦⓔⓡ ⓒⓐⓛⓛ"  # NFKC folds these into letters: kept in the key
     assert "answer call" in normalise_question(circled) and _key(circled) != _key(PLAIN)
+
+
+def test_another_chat_endpoint_is_another_answer_key() -> None:
+    """A compatible server may serve another model under the same name: the answer and the
+    LLM-stage keys name the endpoint, so switching servers does not replay the old one's
+    answers (the embedding side's model id does the same)."""
+    from netdocs.config import Settings
+    from netdocs.query.answerer import Answerer
+    from netdocs.query.keyset import ask_key_settings
+    from netdocs.query.llm import AnthropicChat, OpenAIChat
+    from netdocs.query.rerank.pipeline import RetrievalPlan
+
+    s = Settings(rerank="llm")
+    answers, plans = [], []
+    for base_url in (None, "http://vllm.internal:8000/v1", "http://other.internal:8000/v1"):
+        chat = OpenAIChat("k", model="gpt-4.1", router_model="gpt-4.1-mini", base_url=base_url)
+        off = RetrievalPlan(s)  # no LLM stage: the answer's own key part must differ
+        answers.append(repr(ask_key_settings(5, "fused", 2, Answerer(s, chat), off)))
+        plans.append(repr(RetrievalPlan(s, rerank="llm", chat=chat).key()))
+    assert len(set(answers)) == 3 and len(set(plans)) == 3
+    same = AnthropicChat("k", model="m", router_model="r", base_url="http://a.internal:1/")
+    again = AnthropicChat("other key", model="m", router_model="r", base_url="http://a.internal:1")
+    assert same.endpoint == again.endpoint == "+a.internal:1"  # the key, never a credential

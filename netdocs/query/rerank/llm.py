@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netdocs.query.llm import ChatModel, Completion
+from netdocs.query.prompt import readable
 from netdocs.query.rerank.base import RerankError
 from netdocs.query.results import Hit
 
@@ -43,7 +44,7 @@ def rerank_prompt(question: str, candidates: Sequence[Hit], passage_chars: int) 
     ``passage_chars``, then the question."""
     parts = []
     for n, h in enumerate(candidates, start=1):
-        body = _PASSAGE_TAG.sub("&lt;", clip(h.text, passage_chars))  # any spelling
+        body = _PASSAGE_TAG.sub("&lt;", clip(readable(h.text), passage_chars))  # any spelling
         parts.append(
             f'<passage n="{n}" path="{_attr(h.path)}" heading="{_attr(h.heading)}">{body}</passage>'
         )

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from netdocs.config import Settings
 from netdocs.errors import NetdocsError
+from netdocs.query.deadline import ask_deadline
 from netdocs.query.fusion import rrf
 from netdocs.query.llm import ChatModel, Completion
 from netdocs.query.pending import VectorLike
+from netdocs.query.prompt import EXCERPT_FORMAT
 from netdocs.query.rerank.base import Reranker, order_by_scores
 from netdocs.query.rerank.clients import stage_chat
 from netdocs.query.rerank.llm import RERANK_SYSTEM, LLMReranker
@@ -113,12 +115,14 @@ class RetrievalPlan:
         if not self.active:
             return {}
         s, chat = self.settings, self.chat
-        llm = None if chat is None else f"{chat.provider}/{chat.router_model}"
+        llm = None
+        if chat is not None:  # the endpoint too: another server may serve another model
+            llm = f"{chat.provider}/{chat.router_model}{getattr(chat, 'endpoint', '')}"
         out: dict[str, Any] = {"rerank": self.rerank, "rewrite": self.rewrite, "llm": llm}
         if self.rerank != "off":
             out["candidates"] = s.rerank_candidates
             out["passage_chars"] = s.rerank_passage_chars
-            out["rerank_prompt"] = _digest(RERANK_SYSTEM)
+            out["rerank_prompt"] = _digest(RERANK_SYSTEM + EXCERPT_FORMAT)
         if self.rerank == "onnx":
             out["onnx"] = self.onnx_version
         if self.rewrite != "off":
@@ -145,16 +149,18 @@ class RetrievalPlan:
             )
         size = max(top, self.settings.rerank_candidates) if self.rerank != "off" else top
         out = Retrieval(service.search(text, size, mode, vector=vector, timings=timings))
-        widened = False
-        if self.rewrite == "llm":
-            with timed(timings, "rewrite_ms"):
-                widened = self._rewrite(service, text, size, mode, out)
-        if self.rerank != "off" and out.hits:
-            with timed(timings, "rerank_ms"):
-                reranked = self._rerank(text, out)
-            if not reranked and not widened and size != top:
-                # the offline top k exactly (a deeper fusion may order its head otherwise)
-                out.hits = service.search(text, k, mode, vector=vector, pool=pool)
+        widened = reranked = False
+        with ask_deadline(self.settings.ask_deadline_s):  # a search's model calls, too
+            if self.rewrite == "llm":
+                with timed(timings, "rewrite_ms"):
+                    widened = self._rewrite(service, text, size, mode, out)
+            if self.rerank != "off" and out.hits:
+                with timed(timings, "rerank_ms"):
+                    reranked = self._rerank(text, out)
+        fell_back = self.rerank != "off" and out.hits and not reranked and not widened
+        if fell_back and size != top:
+            # the offline top k exactly (a deeper fusion may order its head otherwise)
+            out.hits = service.search(text, k, mode, vector=vector, pool=pool)
         out.hits = out.hits[:top]
         return out
 
