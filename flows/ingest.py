@@ -9,6 +9,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed
 from prefect.utilities.annotations import opaque
 
 from flows.pipeline import process_batches
@@ -22,7 +23,7 @@ from netdocs.ingest.isolate import why
 from netdocs.ingest.lock import ensure_held, run_lock
 from netdocs.ingest.plan import path_retag, read_outside, refused_stale, stale_reasons
 from netdocs.ingest.scope import check_patterns, describe
-from netdocs.ingest.stats import RunStats
+from netdocs.ingest.stats import PARTIAL, RunStats
 from netdocs.metrics.runs import price_run
 from netdocs.policy import Policy
 from netdocs.roots import check_policy_param, confine
@@ -136,21 +137,38 @@ def _run(
             stats.time("vector_index_build_s", time.perf_counter() - started)
     ensure_held(url, probe=True)  # still exclusive? else LockLost: no deletes, run aborted
     started = time.perf_counter()
-    deletable = [*deletable, *read_outside(plan, stats.failed, deletable)]
+    outside, held = read_outside(
+        plan,
+        stats.failed,
+        deletable,
+        max_ratio=settings.mass_delete_ratio,
+        allow_mass_delete=allow_mass_delete,
+    )
+    if held:
+        stats.messages.append(
+            f"{len(held)} file(s) led outside the root when read; with this run's other "
+            f"deletions that passes NETDOCS_MASS_DELETE_RATIO={settings.mass_delete_ratio:g}, "
+            "so they were not deleted (kept stale; --allow-mass-delete to delete them)"
+        )
+    deletable = [*deletable, *outside]
     stats.chunks_deleted += t.delete_documents(url, deletable)
     stats.time("delete_s", time.perf_counter() - started)
     if bulk or policy_changed or plan.to_process or deletable:  # chunks or roles changed
         stats.messages.extend(t.sync_role_indexes(url, settings, policy))
+        t.prune_cache(url, settings)  # no cached text of a deleted or superseded version
     stats.deleted = len(deletable)
     # The chunking signature is recorded once no processed document failed for a reason a
     # rerun can fix (else the next run re-chunks again); a quarantined document is retried
-    # only when its content changes, as always.
+    # only when its content changes, as always. Indexed documents this run could not read
+    # (or whose deletion waits) keep their old chunks: marked, so that the first run that
+    # reads them again re-chunks them, even if their content has not changed.
     processed = set(plan.to_process)
     if not only and not any(  # a scoped run re-chunks its scope only: the rest is not done
         f.doc_id in processed and not f.error.startswith("quarantined") for f in stats.failed
     ):
-        t.record_chunker(url, settings)
-    stale = stale_reasons(plan, stats.failed, postponed, why_postponed)
+        behind = (plan.scan.unreadable & plan.stored_meta.keys()) | set(postponed)
+        t.record_chunker(url, settings, sorted(behind) if plan.rechunk else [])
+    stale = stale_reasons(plan, stats.failed, postponed, why_postponed, held)
     within = sorted(plan.stored_meta) if only else None  # a scoped run: its documents only
     stats.stale = [s.to_json() for s in t.record_stale(url, stale, settings, within)]
     withdrawn = sum(1 for s in stats.stale if s["withdrawn"])
@@ -194,8 +212,9 @@ def ingest(
     allow_mass_delete: bool = False,
     reembed: bool = False,
     only: list[str] | None = None,
-) -> dict[str, Any]:
-    """Bring the index in step with the folder ``path``; returns the run summary.
+) -> Any:
+    """Bring the index in step with the folder ``path``; returns the run summary (a run
+    with failed or pending documents ends in a Completed state named PARTIAL).
 
     ``only``: a path scope (globs relative to ``path``, see netdocs.ingest.scope): the run
     scans, processes and deletes only documents inside it; the rest is left untouched.
@@ -266,4 +285,9 @@ def ingest(
         stats.embedding_cache_hits,
         len(stats.failed),
     )
-    return stats.to_json()
+    if ok:
+        return stats.to_json()
+    # Still Completed (its work is done and recorded), by a name the UI and
+    # `netdocs ingest --deployment --wait` tell apart from a clean run.
+    why_partial = f"{len(stats.failed)} document(s) failed or pending"
+    return Completed(data=stats.to_json(), name=PARTIAL, message=why_partial)

@@ -16,7 +16,7 @@ from netdocs.config import Settings
 from netdocs.errors import DatabaseError, LockLost
 from netdocs.ingest.batch import Progress
 from netdocs.ingest.isolate import why
-from netdocs.ingest.lock import ensure_held
+from netdocs.ingest.lock import ensure_held, fence_of
 from netdocs.ingest.stats import BatchStats, RunStats
 from netdocs.policy import Policy
 from netdocs.types import DocFailure
@@ -56,41 +56,52 @@ def process_batches(
     commits: dict[int, PrefectFuture[Any]] = {}
     chunk_prev: PrefectFuture[Any] | None = None
     batches = _batches(doc_ids, settings.docs_per_commit_batch)
+    fence = fence_of(url)  # each commit checks it: a worker elsewhere stops when it is gone
 
     def collect(j: int) -> None:
         stages = [chunks.pop(j), embeds.pop(j), commits.pop(j)]
         stats.add_batch(_batch_result(url, stages, batches[j], logger))
 
-    for i, batch in enumerate(batches):
-        if i >= window:
-            collect(i - window)
-        back = i - 1 - lanes  # the model's batch this read must not run ahead of
-        # The waits below only order the stages: a batch that failed must not hold back
-        # the batches after it (Prefect would leave them NotReady), hence allow_failure.
-        ahead = ([chunk_prev] if chunk_prev else []) + ([embeds[back]] if back >= 0 else [])
-        chunked = t.chunk_batch.submit(
-            url,
-            str(root),
-            batch,
-            policy,
-            settings,
-            wait_for=[allow_failure(f) for f in ahead],
-        )
-        earlier = [allow_failure(embeds[i - lanes])] if i >= lanes else []
-        embedded = t.embed_batch.submit(url, hand(chunked), settings, progress, wait_for=earlier)
-        committed = t.commit_batch.submit(
-            url,
-            hand(embedded),
-            policy,
-            settings,
-            run_id,
-            progress,
-            wait_for=[allow_failure(commits[i - 1])] if i else [],
-        )
-        chunk_prev = chunked
-        chunks[i], embeds[i], commits[i] = chunked, embedded, committed
-    for j in sorted(commits):
-        collect(j)
+    try:
+        for i, batch in enumerate(batches):
+            if i >= window:
+                collect(i - window)
+            back = i - 1 - lanes  # the model's batch this read must not run ahead of
+            # The waits below only order the stages: a batch that failed must not hold back
+            # the batches after it (Prefect would leave them NotReady), hence allow_failure.
+            ahead = ([chunk_prev] if chunk_prev else []) + ([embeds[back]] if back >= 0 else [])
+            chunked = t.chunk_batch.submit(
+                url,
+                str(root),
+                batch,
+                policy,
+                settings,
+                wait_for=[allow_failure(f) for f in ahead],
+            )
+            earlier = [allow_failure(embeds[i - lanes])] if i >= lanes else []
+            embedded = t.embed_batch.submit(
+                url, hand(chunked), settings, progress, wait_for=earlier
+            )
+            committed = t.commit_batch.submit(
+                url,
+                hand(embedded),
+                policy,
+                settings,
+                run_id,
+                progress,
+                fence,
+                wait_for=[allow_failure(commits[i - 1])] if i else [],
+            )
+            chunk_prev = chunked
+            chunks[i], embeds[i], commits[i] = chunked, embedded, committed
+        for j in sorted(commits):
+            collect(j)
+    except BaseException:
+        # The run stops (a database outage, a lost lock): none of its batches may still run
+        # once the caller releases the lock, so wait for those already submitted.
+        for future in [*chunks.values(), *embeds.values(), *commits.values()]:
+            future.wait()
+        raise
 
 
 def _batch_result(

@@ -94,6 +94,7 @@ def run_rebuild(
         started = time.perf_counter()
         swapped = r.swap(url, rebuild, batches, run_id)
         stats.time("swap_s", time.perf_counter() - started)
+        t.prune_cache(url, settings)  # entries of the old model's index: never served again
         stats.committed, stats.quarantined = swapped.documents, swapped.quarantined
         if not keep:  # every served document was chunked by the current rules
             t.record_chunker(url, settings)

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     llm_router: bool = False  # the cheaper model first decides if the context is relevant
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    # All the model calls of one ask (rewrite, rerank, router, answer) end within this; a
+    # call that cannot start or finish in time gives the extractive fallback, not cached.
+    ask_deadline_s: float = Field(default=90.0, gt=0, le=3600)
     llm_max_output_tokens: int = Field(default=1024, ge=16)
     answer_top_k: int = Field(default=5, ge=1, le=50)  # passages in one prompt
     # Below this best cosine, with no chunk matching every query word: "low confidence".
@@ -151,6 +154,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     proxy_user_header: str = "X-Forwarded-User"
     proxy_role_header: str = "X-Forwarded-Role"
+    # When set, the proxy must also send this secret in proxy_secret_header: then nothing
+    # else reaching the server from a trusted address (another local account, a forged
+    # request from a co-located service) can pose as the proxy.
+    proxy_secret: SecretStr | None = None
+    proxy_secret_header: str = "X-Netdocs-Proxy-Secret"
 
     # bf16: the runtime of the local model. "auto": OpenVINO in bf16 when the CPU has AMX
     # or AVX512-BF16 and openvino imports, else onnxruntime (faster in fp32 here).
@@ -183,6 +191,9 @@ class Settings(BaseSettings):
     # clients' own idle expiry (httpx 5 s, nginx upstream 60 s): a server that closes first
     # races the client's next request on that connection, which then fails with a reset.
     serve_keepalive_s: int = Field(default=75, ge=1)
+    # Open connections one server process keeps (idle keep-alive ones included); a request on
+    # a connection beyond them gets 503 at once. Bounds sockets and memory when no proxy does.
+    serve_max_connections: int = Field(default=512, ge=1, le=100_000)
     # A live API token is re-checked against the database at most this often (seconds): a
     # revoked token is refused within this bound. 0: look the token up on every request.
     serve_token_cache_s: float = Field(default=5.0, ge=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from netdocs.errors import ConfigError
+from netdocs.ingest.stats import PARTIAL
 
 DEFAULT_DEPLOYMENT = "ingest/ingest-hourly"
 
@@ -115,7 +116,9 @@ def run_on_deployment(args: argparse.Namespace) -> int:
             raise
     state = run.state.name if run.state else "unknown"
     final = bool(run.state and run.state.is_final())
-    ok = not final or bool(run.state and run.state.is_completed())
+    # a run with failed or pending documents is Completed by the name PARTIAL: exit 1, as
+    # `netdocs ingest` without --deployment
+    ok = not final or bool(run.state and run.state.is_completed() and state != PARTIAL)
     ui = (api or "").removesuffix("/api")
     out = {
         "flow_run_id": str(run.id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -10,6 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from netdocs.cache.store import prune_dead
 from netdocs.config import Settings
 from netdocs.db import connection, database_url
 from netdocs.embedding.factory import get_embedder
@@ -19,7 +22,7 @@ from netdocs.ingest.batch import chunk_batch as stage_chunk
 from netdocs.ingest.batch import commit_batch as stage_commit
 from netdocs.ingest.batch import embed_batch as stage_embed
 from netdocs.ingest.isolate import try_write
-from netdocs.ingest.lock import ensure_held
+from netdocs.ingest.lock import ensure_held, fenced
 from netdocs.ingest.plan import Plan, check_deletes, make_plan
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy, load_policy
@@ -97,6 +100,13 @@ def sync_role_indexes(url: str, settings: Settings, policy: Policy | None) -> li
         return role_indexes.sync(conn, dim, policy)
 
 
+@task(name="cache-prune", **RETRIES)  # type: ignore[call-overload]
+def prune_cache(url: str, settings: Settings) -> int:
+    """Delete the query-cache entries the run's changes made unservable (their texts)."""
+    with connection(url) as conn:
+        return prune_dead(conn, settings.query_cache_ttl)
+
+
 @task(name="index-policy", **RETRIES)  # type: ignore[call-overload]
 def index_policy(url: str, given: Policy | None) -> Policy | None:
     """The run's policy: the one given, else the one stored in the index (else None)."""
@@ -135,11 +145,12 @@ def plan_run(
 
 
 @task(name="record-chunker", **RETRIES)  # type: ignore[call-overload]
-def record_chunker(url: str, settings: Settings) -> None:
-    """Record that the index's chunks follow the current chunking rules."""
-    with connection(url) as conn:
+def record_chunker(url: str, settings: Settings, behind: list[str] | None = None) -> None:
+    """Record that the index's chunks follow the current chunking rules; ``behind``: indexed
+    documents still on older ones, to be re-chunked by the next run that reads them."""
+    with connection(url) as conn, conn.transaction():
+        writer.mark_rechunk(conn, behind or [])
         chunker_state.record(conn, chunker_state.signature(settings.chunk_max_tokens))
-        conn.commit()
 
 
 @task(name="guard-deletes", cache_policy=NO_CACHE)
@@ -233,14 +244,19 @@ def commit_batch(
     settings: Settings,
     run_id: UUID,
     progress: Progress | None = None,
+    fence: str | None = None,
 ) -> BatchStats:
-    """Stage 3: validate one embedded batch and commit each document on its own."""
+    """Stage 3: validate one embedded batch and commit each document on its own, while
+    ``fence`` is the index's (netdocs.ingest.lock: on any worker, not only this process)."""
     ensure_held(url)  # a lost ingest lock stops the run here
     from netdocs.ingest.gate import get_validator
 
     embedder = get_embedder(settings)
     validator = get_validator(embedder, policy)
-    with connection(url) as conn:
+    # A retry (after a connection error) starts from the counters as they came in, not
+    # from those the failed attempt added to: each document is counted once.
+    batch = replace(batch, stats=copy.deepcopy(batch.stats))
+    with connection(url) as conn, fenced(fence):
         return stage_commit(
             conn, batch, embedder=embedder, validator=validator, run_id=run_id, progress=progress
         )

@@ -11,6 +11,7 @@ from netdocs.db import connection
 from netdocs.embedding.factory import get_embedder
 from netdocs.ingest import rebuild as stages
 from netdocs.ingest.batch import PreparedBatch, Progress
+from netdocs.ingest.lock import ensure_held
 from netdocs.ingest.stats import BatchStats
 from netdocs.policy import Policy
 from netdocs.store import generation
@@ -54,7 +55,9 @@ def swap(
     batches: list[stages.RebuiltBatch],
     run_id: UUID,
 ) -> generation.SwapStats:
-    """Replace the served generation by the new one in one transaction."""
+    """Replace the served generation by the new one in one transaction (not once the
+    run's ingest lock is lost: another run may be changing the index)."""
+    ensure_held(url, probe=True)
     ready = [item for b in batches for item in b.ready]
     rejected = {k: v for b in batches for k, v in b.rejected.items()}
     with connection(url) as conn:

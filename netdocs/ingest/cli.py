@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from netdocs.errors import ConfigError
 from netdocs.prefect_local import quiet_prefect
@@ -101,13 +101,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         set_progress(bar[0])
     try:
         with cli_api(get_settings()):
-            result = ingest(
-                path=str(args.path),
-                policy=str(args.policy) if args.policy else None,
-                full=args.full,
-                allow_mass_delete=args.allow_mass_delete,
-                reembed=args.reembed,
-                only=only,
+            result = cast(  # the summary (a Partial run's too: its state's result)
+                dict[str, Any],
+                ingest(
+                    path=str(args.path),
+                    policy=str(args.policy) if args.policy else None,
+                    full=args.full,
+                    allow_mass_delete=args.allow_mass_delete,
+                    reembed=args.reembed,
+                    only=only,
+                ),
             )
     finally:
         if bar:

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from netdocs.errors import LockLost
 from netdocs.safetext import safe_name
 
 log = logging.getLogger(__name__)
@@ -22,8 +23,9 @@ def why(error: BaseException) -> str:
 
 
 def reraise_if_connection(conn: psycopg.Connection, error: Exception) -> None:
-    """Connection problems are not the document's fault: re-raise them."""
-    if conn.broken or isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+    """Connection problems (and a lost ingest lock) are not the document's fault: re-raise."""
+    lost = psycopg.OperationalError | psycopg.InterfaceError | LockLost
+    if conn.broken or isinstance(error, lost):
         raise error
 
 

@@ -5,14 +5,23 @@ few seconds; once it is gone (a database restart, ``pg_terminate_backend``, a ne
 the run is no longer exclusive, so the lock is *not* taken again: the run is marked lost and
 stops with :class:`LockLost` at its next check (each task's start, and before the run's
 deletes and its final record, where the session is probed directly).
+
+Tasks on other processes (Dask workers) have no watchdog of their own, so the lock is also
+*fenced*: taking it stores a new random fence in ``index_meta``, the run hands its fence to
+its commit tasks, and each document's commit transaction first checks (``FOR SHARE``) that
+the fence is still the run's. Once another run has taken the lock, the old run's commits
+fail with LockLost, wherever they run, instead of overwriting the new run's work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import psycopg
 
@@ -28,7 +37,57 @@ LOST_MESSAGE = (
     "it was no longer exclusive; documents committed so far are complete; run it again"
 )
 
+TAKEN_MESSAGE = (
+    "another ingest run has taken this index's lock since this run started (its own lock "
+    "was lost); this run stopped committing; documents committed so far are complete"
+)
+FENCE_KEY = "ingest_fence"
+
 _held: dict[str, _Watchdog] = {}  # url -> the watchdog of the lock this process holds
+_FENCE: ContextVar[str | None] = ContextVar("netdocs_ingest_fence", default=None)
+
+
+def _new_fence(conn: psycopg.Connection) -> str | None:
+    """Store a new fence for the lock just taken (None on a database without the schema)."""
+    fence = uuid.uuid4().hex
+    try:
+        conn.execute(
+            "INSERT INTO index_meta (key, value) VALUES (%s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (FENCE_KEY, fence),
+        )
+    except psycopg.errors.UndefinedTable:
+        return None
+    return fence
+
+
+def fence_of(url: str) -> str | None:
+    """The fence of the ingest lock this process holds on ``url`` (for its tasks)."""
+    watchdog = _held.get(url)
+    return watchdog.fence if watchdog else None
+
+
+@contextmanager
+def fenced(fence: str | None) -> Iterator[None]:
+    """Commits inside the block check that ``fence`` is still the index's (see module)."""
+    token = _FENCE.set(fence)
+    try:
+        yield
+    finally:
+        _FENCE.reset(token)
+
+
+def check_fence(conn: psycopg.Connection | psycopg.Cursor[Any]) -> None:
+    """Inside a write transaction: LockLost when another run has taken the lock since the
+    fence of the enclosing :func:`fenced` block was stored (nothing outside such a block)."""
+    fence = _FENCE.get()
+    if fence is None:
+        return
+    row = conn.execute(
+        "SELECT 1 FROM index_meta WHERE key = %s AND value = %s FOR SHARE", (FENCE_KEY, fence)
+    ).fetchone()
+    if row is None:
+        raise LockLost(TAKEN_MESSAGE)
 
 
 def _try_lock(url: str) -> tuple[psycopg.Connection, bool]:
@@ -44,6 +103,7 @@ class _Watchdog(threading.Thread):
     def __init__(self, conn: psycopg.Connection, interval: float) -> None:
         super().__init__(name="ingest-lock-watchdog", daemon=True)
         self.conn, self.interval = conn, interval
+        self.fence = _new_fence(conn)
         self.stop = threading.Event()
         self.lost: str | None = None  # why the session ended, once it has
 
@@ -90,7 +150,9 @@ def run_lock(url: str, watch_interval: float = WATCH_INTERVAL_S) -> Iterator[Non
             holder = conn.execute(
                 "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l"
                 " JOIN pg_stat_activity a ON a.pid = l.pid"
-                " WHERE l.locktype = 'advisory' AND l.granted LIMIT 1"
+                " WHERE l.locktype = 'advisory' AND l.granted"
+                " AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
+                (INGEST_LOCK_KEY >> 32, INGEST_LOCK_KEY & 0xFFFFFFFF),
             ).fetchone()
         finally:
             conn.close()

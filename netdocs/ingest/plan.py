@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,12 +155,17 @@ def path_retag(plan: Plan, doc_ids: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def stale_reasons(
-    plan: Plan, failed: list[DocFailure], postponed: list[str], why_postponed: str
+    plan: Plan,
+    failed: list[DocFailure],
+    postponed: list[str],
+    why_postponed: str,
+    held: Collection[str] = (),
 ) -> dict[str, str]:
-    """Indexed documents this run leaves on an older version, with why (first reason)."""
+    """Indexed documents this run leaves on an older version, with why (first reason);
+    ``held``: those read outside the root whose deletion the mass-delete guard held."""
     stale: dict[str, str] = {}
     for f in failed:
-        if f.doc_id in plan.stored_meta and not f.details.get("outside"):
+        if f.doc_id in plan.stored_meta and (not f.details.get("outside") or f.doc_id in held):
             stale.setdefault(f.doc_id, f.error)
     for doc_id in postponed:
         if doc_id in plan.stored_meta:
@@ -168,17 +173,30 @@ def stale_reasons(
     return stale
 
 
-def read_outside(plan: Plan, failed: list[DocFailure], deletable: list[str]) -> list[str]:
+def read_outside(
+    plan: Plan,
+    failed: list[DocFailure],
+    deletable: list[str],
+    *,
+    max_ratio: float,
+    allow_mass_delete: bool,
+) -> tuple[list[str], list[str]]:
     """Indexed documents whose file turned out, when read, to lead out of the root (swapped
-    for a link after the scan): deleted like those the scan found so, not kept stale."""
+    for a link after the scan): ``(delete, hold)``. Deleted like those the scan found so,
+    unless with the scan's deletions they pass the mass-delete share: then held (kept
+    stale), since files swapped between scan and read must not bypass that guard."""
     planned = set(deletable)
-    return sorted(
+    outside = sorted(
         {
             f.doc_id
             for f in failed
             if f.details.get("outside") and f.doc_id in plan.stored_meta and f.doc_id not in planned
         }
     )
+    share = (len(planned) + len(outside)) / max(plan.stored_count, 1)
+    if outside and share > max_ratio and not allow_mass_delete:
+        return [], outside
+    return outside, []
 
 
 def refused_stale(plan: Plan, why: str) -> dict[str, str]:

@@ -29,6 +29,10 @@ JSON_ORDER = (
 )
 
 
+#: The name of the Completed state of an ingest run with failed or pending documents.
+PARTIAL = "Partial"
+
+
 @dataclass
 class BatchStats:
     """Counters of one processed batch of documents (summed into the run's)."""

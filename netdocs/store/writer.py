@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 
 from netdocs.embedding.base import Vectors
+from netdocs.ingest.lock import check_fence
 from netdocs.safetext import json_safe
 from netdocs.sources import meta_hash
 from netdocs.types import Chunk, FileStat, SourceDoc, StoredDoc
@@ -93,6 +94,7 @@ def commit_document(
     ids = [c.chunk_id for c in chunks]
     tags = list(doc.tags)
     with conn.transaction(), conn.cursor() as cur:
+        check_fence(cur)  # a run whose lock another run has taken commits nothing more
         cur.execute(
             "INSERT INTO documents (doc_id, content_hash, meta_hash, tags, chunk_count, run_id,"
             f" {_STAT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -164,6 +166,21 @@ def retag(conn: psycopg.Connection, doc_id: str, tags: Sequence[str], run_id: UU
             (meta_hash(tags), list(tags), run_id, doc_id),
         )
         conn.execute("UPDATE chunks SET tags = %s WHERE doc_id = %s", (list(tags), doc_id))
+
+
+#: The content hash of a document whose chunks follow older chunking rules: no file hashes
+#: to it, so the next run that reads the file re-chunks it (and the stat fast path is off).
+RECHUNK = "rechunk"
+
+
+def mark_rechunk(conn: psycopg.Connection, doc_ids: Sequence[str]) -> None:
+    """Mark ``doc_ids`` as chunked by older rules (the caller's transaction)."""
+    if doc_ids:
+        conn.execute(
+            "UPDATE documents SET content_hash = %s, file_size = NULL, file_mtime_ns = NULL,"
+            " file_ctime_ns = NULL, file_ino = NULL, file_seen_ns = NULL WHERE doc_id = ANY(%s)",
+            (RECHUNK, list(doc_ids)),
+        )
 
 
 def delete_documents(conn: psycopg.Connection, doc_ids: Sequence[str]) -> int:

@@ -230,3 +230,34 @@ def test_a_file_swapped_for_a_wider_inside_link_after_the_scan_is_not_read(
     assert "firewall/nftables/nft/chains.md" in failed["routing/frr/glossary.md"]
     assert "routing/frr/glossary.md" not in _indexed(db_url)
     assert result["deleted"] == 1 and not result["stale"]
+
+
+def test_files_swapped_for_outside_links_after_the_scan_do_not_bypass_the_mass_delete_guard(
+    sample: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every indexed file edited, then swapped for a link out of the root between the scan
+    and the read: deleting them all would pass the mass-delete share, so they are held (kept
+    stale, the run says why) instead of emptying the index."""
+    import tasks.ingest as t
+    from flows.ingest import ingest
+
+    files = sorted(sample.rglob("*.md"))
+    assert ingest(path=str(sample), policy=str(POLICY))["failed"] == []
+    before = _indexed(db_url)
+    for f in files:
+        f.write_text(f.read_text() + "\n\nAn edited paragraph.\n")
+    real_make_plan = t.make_plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        plan = real_make_plan(*args, **kwargs)
+        for f in files:
+            f.unlink()
+            f.symlink_to("/etc/passwd")
+        return plan
+
+    monkeypatch.setattr(t, "make_plan", plan_then_swap)
+    result: dict[str, Any] = ingest(path=str(sample), policy=str(POLICY))
+    assert set(_failed(result)) == before and result["deleted"] == 0
+    assert _indexed(db_url) == before
+    assert {s["path"] for s in result["stale"]} == before
+    assert any("NETDOCS_MASS_DELETE_RATIO" in m for m in result["messages"]), result["messages"]

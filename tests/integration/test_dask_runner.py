@@ -28,7 +28,18 @@ def ingest_into(url: str, docs: Path) -> tuple[dict[str, Any], str]:
     use_db(url)
     result = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
     with connection(url) as conn:
-        return result, fingerprint(conn)
+        return result, fingerprint(conn) + "/" + vector_digest(conn)
+
+
+def vector_digest(conn: Any) -> str:
+    """A digest of every stored vector by chunk id (the index fingerprint leaves vectors out:
+    here they cross processes, through the embedding cache, and must arrive unchanged)."""
+    row = conn.execute(
+        "SELECT count(*), md5(string_agg(chunk_id || ':' || embedding::text, ',' ORDER BY"
+        " chunk_id)) FROM chunks"
+    ).fetchone()
+    assert row is not None and row[0] > 0
+    return f"{row[0]}:{row[1]}"
 
 
 @contextmanager

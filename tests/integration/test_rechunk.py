@@ -81,3 +81,37 @@ def test_an_empty_index_records_the_rules_when_it_starts_filling(
         )
         conn.commit()
         assert plan.rechunk is None and chunker_state.recorded(conn) == "v9/max99"
+
+
+def test_a_document_unreadable_during_a_rechunk_is_rechunked_once_readable(
+    tmp_path: Path, db_url: str, prefect_harness: None
+) -> None:
+    """A document unreadable during the re-chunking run keeps its old chunks. The new rules
+    are recorded (the others need no second re-chunk), and that document is marked, so the
+    first run that reads it again re-chunks it even though its content is as indexed."""
+    from flows.ingest import ingest
+    from netdocs.ingest import chunker_state
+
+    docs = copy_corpus(tmp_path / "docs", "routing/frr/bgp")
+    n = len(list(docs.rglob("*.md")))
+    assert not ingest(path=str(docs), policy=str(SAMPLE_TAGS))["failed"]
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE index_meta SET value = 'v1/max200' WHERE key = 'chunker'")
+    victim = sorted(docs.rglob("*.md"))[0]
+    victim_id = victim.relative_to(docs).as_posix()
+    good = victim.read_bytes()
+    victim.write_bytes(good + b"caf\xe9\n")  # invalid UTF-8: a scan failure, old version kept
+    second = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert [f["path"] for f in second["failed"]] == [victim_id]
+    assert second["changed"] == n - 1
+    current = f"v{CHUNKER_VERSION}/max200"
+    with psycopg.connect(db_url) as conn:
+        assert chunker_state.recorded(conn) == current
+
+    victim.write_bytes(good)  # readable again, content as indexed: still re-chunked
+    third = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert third["changed"] == 1 and third["unchanged"] == n - 1 and not third["failed"], third
+    fourth = ingest(path=str(docs), policy=str(SAMPLE_TAGS))
+    assert fourth["unchanged"] == n and fourth["changed"] == 0
+    with psycopg.connect(db_url) as conn:
+        assert chunker_state.recorded(conn) == current
