@@ -23,7 +23,7 @@ demo: setup
 	-@$(BIN)/netdocs server status   # the Prefect UI address (the ingest above is a run there)
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile  # two workers, each with its own PostgreSQL and Prefect harness
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile  # two workers (-rs: why each skip), each with its own PostgreSQL and Prefect harness
 
 lint: setup
 	$(BIN)/ruff check netdocs tasks flows deployments tests
