@@ -20,19 +20,20 @@ from netdocs.query.pending import PendingVector
 from netdocs.query.results import Hit
 from netdocs.query.search import Mode, clean_text, search
 from netdocs.query.timing import timed
+from netdocs.store.snapshot import IndexSnapshot, read_snapshot
 
 if TYPE_CHECKING:
     from netdocs.cache.counters import CounterBuffer
 
 
-def _stored_sha(conn: psycopg.Connection) -> str | None:
+def _snapshot(conn: psycopg.Connection) -> IndexSnapshot | None:
+    """The index as it is now (None for an injected, never-migrated connection)."""
     try:
-        row = conn.execute("SELECT sha256 FROM index_policy").fetchone()
-    except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
+        return read_snapshot(conn)
+    except psycopg.errors.UndefinedTable:
         if not conn.autocommit:
             conn.rollback()
         return None
-    return None if row is None else str(row[0])
 
 
 def _open(settings: Settings) -> psycopg.Connection:
@@ -112,7 +113,8 @@ class SearchService:
         owns = conn is None
         conn = conn if conn is not None else _open(settings)
         try:
-            stored_sha = _stored_sha(conn)  # before resolving: a change after it is followed
+            snap = _snapshot(conn)  # before resolving: a change after it is followed
+            stored_sha = snap.policy_sha256 if snap else None
             access = resolve_access(conn, settings, role, given)
         except BaseException:
             if owns:
@@ -134,14 +136,9 @@ class SearchService:
         view (the server, per request)."""
         if self._preset:
             return
-        from netdocs.store.snapshot import read_snapshot
-
         with self._lock:
-            try:
-                snap = read_snapshot(self.conn)
-            except psycopg.errors.UndefinedTable:  # an injected, never-migrated connection
-                if not self.conn.autocommit:
-                    self.conn.rollback()
+            snap = _snapshot(self.conn)
+            if snap is None:
                 return
             if self.access is not None and snap.policy_sha256 != self._stored_sha:
                 access = resolve_access(self.conn, self.settings, self.access.role, self._given)

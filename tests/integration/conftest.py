@@ -61,3 +61,18 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> CliResult:
         timeout=timeout,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def ingest_lock_holders(url: str) -> list[int]:
+    """The backend pids holding the ingest lock on ``url`` (none, or one)."""
+    import psycopg
+
+    from netdocs.ingest.lock import INGEST_LOCK_KEY
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND objid = %s::bigint %% 4294967296",
+            (INGEST_LOCK_KEY,),
+        ).fetchall()
+    return [int(r[0]) for r in rows]

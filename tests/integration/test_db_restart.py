@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from ..conftest import REPO, copy_corpus
-from .conftest import run_cli
+from .conftest import ingest_lock_holders, run_cli
 from .prefect_read import flow_runs_for, task_run_states, task_runs
 from .test_crash import consistency_problems, fingerprint, ingest_until_done, wait_for_run_start
 
@@ -141,19 +141,13 @@ def test_a_restart_loses_the_ingest_lock_and_says_so(own_server: tuple[Path, str
     """The lock is not taken again after a restart (another run may have run meanwhile):
     the holder is told with LockLost, and the lock is free for the next run."""
     from netdocs.errors import LockLost
-    from netdocs.ingest.lock import INGEST_LOCK_KEY, ensure_held, run_lock
+    from netdocs.ingest.lock import ensure_held, run_lock
 
     pgdata, server = own_server
     url = new_database(server, "lock_test")
 
     def holders() -> list[int]:
-        with psycopg.connect(url) as conn:
-            rows = conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND objid = %s::bigint %% 4294967296",
-                (INGEST_LOCK_KEY,),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
+        return ingest_lock_holders(url)
 
     with pytest.raises(LockLost, match="ingest lock was lost"), run_lock(url, watch_interval=0.2):
         assert len(holders()) == 1

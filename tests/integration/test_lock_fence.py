@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from ..conftest import SAMPLE_TAGS, copy_corpus
+from .conftest import ingest_lock_holders
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -25,7 +26,7 @@ def test_commits_stop_once_another_run_holds_the_lock_and_none_outlives_the_run(
     from flows.ingest import ingest
     from netdocs.config import get_settings
     from netdocs.errors import LockLost
-    from netdocs.ingest.lock import FENCE_KEY, INGEST_LOCK_KEY
+    from netdocs.ingest.lock import FENCE_KEY
 
     docs = copy_corpus(tmp_path / "docs", "routing/frr/bgp")
     assert not ingest(path=str(docs), policy=str(SAMPLE_TAGS))["failed"]
@@ -43,13 +44,7 @@ def test_commits_stop_once_another_run_holds_the_lock_and_none_outlives_the_run(
     guard = threading.Lock()
 
     def lock_held() -> bool:
-        with psycopg.connect(db_url) as probe:
-            row = probe.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND objid = %s::bigint %% 4294967296",
-                (INGEST_LOCK_KEY,),
-            ).fetchone()
-        return bool(row and row[0])
+        return bool(ingest_lock_holders(db_url))
 
     def commit(conn: psycopg.Connection, doc: Any, *args: Any) -> Any:
         with guard:
